@@ -1,0 +1,162 @@
+//! The query engine behind the Bolt layer.
+//!
+//! The engine knows nothing of sockets, TLS or Bolt: it takes query text and parameters and hands
+//! back columns and a lazy stream of rows, all in terms of [`crate::value`]. The Bolt session drives
+//! it through the [`QueryEngine`] and [`Transaction`] traits, so another engine (an on-disk store, a
+//! remote backend) can be slotted in without touching the protocol code.
+//!
+//! Every query runs inside a [`Transaction`]: an explicit one the client opened with `BEGIN`, or an
+//! implicit one the session opens around a single auto-commit query.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::value::Value;
+
+/// Query parameters, by name.
+pub type Params = BTreeMap<String, Value>;
+
+/// One result row, in column order.
+pub type Row = Vec<Value>;
+
+/// Rows produced on demand, so that `PULL {n}` can stop early and large results never have to be
+/// held in memory at once. An `Err` item ends the stream: the query failed mid-way (Memgraph's
+/// `assert()` does this) and the session reports it as a FAILURE after the rows already sent.
+pub type RowStream = Box<dyn Iterator<Item = Result<Row, EngineError>> + Send>;
+
+/// What a successful `run` hands back.
+pub struct QueryResult {
+    /// Column names, sent in the RUN SUCCESS `fields`.
+    pub fields: Vec<String>,
+    /// The rows, pulled lazily by the session.
+    pub rows: RowStream,
+    /// Whether the query read, wrote or both; reported as the summary's `type`.
+    pub query_type: QueryType,
+}
+
+impl QueryResult {
+    /// A result with no columns and no rows, as transaction-control statements give.
+    pub fn empty(query_type: QueryType) -> Self {
+        QueryResult {
+            fields: Vec::new(),
+            rows: Box::new(std::iter::empty()),
+            query_type,
+        }
+    }
+}
+
+impl fmt::Debug for QueryResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryResult")
+            .field("fields", &self.fields)
+            .field("query_type", &self.query_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The summary `type` of a query, with Bolt's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryType {
+    Read,
+    Write,
+    ReadWrite,
+    Schema,
+}
+
+impl QueryType {
+    pub fn as_bolt(self) -> &'static str {
+        match self {
+            QueryType::Read => "r",
+            QueryType::Write => "w",
+            QueryType::ReadWrite => "rw",
+            QueryType::Schema => "s",
+        }
+    }
+}
+
+/// How clients should treat a failure; the second part of the Bolt error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Classification {
+    /// The query or its input is wrong: retrying will fail again.
+    ClientError,
+    /// A conflict or a temporary condition: clients retry these.
+    TransientError,
+    /// The server failed: a bug or an unexpected condition.
+    DatabaseError,
+}
+
+impl Classification {
+    fn as_str(self) -> &'static str {
+        match self {
+            Classification::ClientError => "ClientError",
+            Classification::TransientError => "TransientError",
+            Classification::DatabaseError => "DatabaseError",
+        }
+    }
+}
+
+/// A query failure, carrying the Bolt `code` clients dispatch on and a message a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineError {
+    pub classification: Classification,
+    /// The full code, e.g. `Memgraph.ClientError.MemgraphError.MemgraphError`.
+    pub code: String,
+    pub message: String,
+}
+
+impl EngineError {
+    /// Memgraph reports every query exception (syntax, semantic, runtime) under one client code;
+    /// scripts match on it, so we do the same.
+    pub fn client(message: impl Into<String>) -> Self {
+        Self::with_class(Classification::ClientError, message)
+    }
+
+    /// A retryable failure (serialization conflicts and the like).
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::with_class(Classification::TransientError, message)
+    }
+
+    /// A failure of the server itself.
+    pub fn database(message: impl Into<String>) -> Self {
+        Self::with_class(Classification::DatabaseError, message)
+    }
+
+    fn with_class(classification: Classification, message: impl Into<String>) -> Self {
+        EngineError {
+            classification,
+            code: format!("Memgraph.{}.MemgraphError.MemgraphError", classification.as_str()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// The engine as the Bolt layer sees it: a factory of transactions.
+#[async_trait]
+pub trait QueryEngine: Send + Sync + 'static {
+    /// Opens a transaction. Called for Bolt/Cypher `BEGIN` and around every auto-commit query.
+    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError>;
+}
+
+/// One transaction. Dropping it without `commit` must discard its writes, because a dropped
+/// connection simply drops the session and everything it holds.
+#[async_trait]
+pub trait Transaction: Send {
+    /// Parses and starts one query. Rows are produced lazily by the returned stream.
+    async fn run(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError>;
+
+    /// Makes the transaction's writes visible to others.
+    async fn commit(self: Box<Self>) -> Result<(), EngineError>;
+
+    /// Discards the transaction's writes.
+    async fn rollback(self: Box<Self>);
+}

@@ -1,0 +1,208 @@
+//! The value model shared by the query engine and the Bolt layer.
+//!
+//! Both PackStream (which puts values on the wire) and the engine (which computes them) speak this
+//! type, so neither has to import the other. It mirrors Bolt's type system rather than any one
+//! PackStream revision: the version-specific shapes (Bolt 4 vs Bolt 5 node structures, legacy vs
+//! UTC datetimes) are chosen by the encoder, never stored here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A property map or a Bolt map. Ordered so that output is deterministic (tests and users compare
+/// printed maps), which Bolt permits because maps are unordered on the wire.
+pub type Map = BTreeMap<String, Value>;
+
+/// Any value a query can receive as a parameter or return in a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Map(Map),
+    Node(Node),
+    Relationship(Relationship),
+    Path(Path),
+    /// Days since 1970-01-01.
+    Date(i64),
+    /// A wall-clock time with a UTC offset.
+    Time {
+        /// Nanoseconds since local midnight.
+        nanos: i64,
+        offset_seconds: i32,
+    },
+    /// Nanoseconds since midnight, no zone.
+    LocalTime(i64),
+    /// A date and time without a zone: seconds and nanoseconds since the epoch of the wall clock.
+    LocalDateTime { seconds: i64, nanos: u32 },
+    /// An instant with a zone. Stored as UTC so that comparisons and the Bolt 5 encoding need no
+    /// time-zone database; the legacy (Bolt 4) encoding derives the local wall-clock from `zone`.
+    DateTime {
+        /// Seconds since the Unix epoch, UTC.
+        seconds: i64,
+        nanos: u32,
+        zone: TimeZone,
+    },
+    Duration(Duration),
+    Point2D { srid: i64, x: f64, y: f64 },
+    Point3D { srid: i64, x: f64, y: f64, z: f64 },
+}
+
+/// How a zoned datetime names its zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeZone {
+    /// A fixed offset from UTC in seconds (east positive).
+    Offset(i32),
+    /// An IANA zone name such as `Europe/Zagreb`.
+    Named(String),
+}
+
+/// Bolt's four-part duration: months and days are calendar units and cannot be folded into
+/// seconds, so they are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Duration {
+    pub months: i64,
+    pub days: i64,
+    pub seconds: i64,
+    pub nanos: i64,
+}
+
+/// A graph node as returned to clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub id: i64,
+    pub labels: Vec<String>,
+    pub properties: Map,
+}
+
+/// A directed, typed relationship between two nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relationship {
+    pub id: i64,
+    pub start: i64,
+    pub end: i64,
+    pub rel_type: String,
+    pub properties: Map,
+}
+
+/// An alternating sequence of nodes and relationships: `relationships[i]` joins `nodes[i]` and
+/// `nodes[i + 1]` in either direction (its `start`/`end` say which). The encoder derives Bolt's
+/// de-duplicated node list and index sequence from this, so the engine never has to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    pub nodes: Vec<Node>,
+    pub relationships: Vec<Relationship>,
+}
+
+impl Value {
+    /// The Cypher type name, used in error messages ("expected INTEGER, got STRING").
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "BOOLEAN",
+            Value::Int(_) => "INTEGER",
+            Value::Float(_) => "FLOAT",
+            Value::String(_) => "STRING",
+            Value::Bytes(_) => "BYTES",
+            Value::List(_) => "LIST",
+            Value::Map(_) => "MAP",
+            Value::Node(_) => "NODE",
+            Value::Relationship(_) => "RELATIONSHIP",
+            Value::Path(_) => "PATH",
+            Value::Date(_) => "DATE",
+            Value::Time { .. } => "ZONED_TIME",
+            Value::LocalTime(_) => "LOCAL_TIME",
+            Value::LocalDateTime { .. } => "LOCAL_DATE_TIME",
+            Value::DateTime { .. } => "ZONED_DATE_TIME",
+            Value::Duration(_) => "DURATION",
+            Value::Point2D { .. } | Value::Point3D { .. } => "POINT",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::String(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::String(v)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(v: Vec<Value>) -> Self {
+        Value::List(v)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(v: Map) -> Self {
+        Value::Map(v)
+    }
+}
+
+/// A compact Cypher-like rendering, used in logs and error messages, never on the wire.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(map) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Node(n) => write!(f, "(#{}:{})", n.id, n.labels.join(":")),
+            Value::Relationship(r) => write!(f, "[#{}:{}]", r.id, r.rel_type),
+            Value::Path(p) => write!(f, "<path of {} hops>", p.relationships.len()),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
