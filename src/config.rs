@@ -1,0 +1,356 @@
+//! Configuration: command-line flags with Memgraph's names, layered with figment.
+//!
+//! Layers, later wins: built-in defaults < the TOML file named by `--config` < `BOLTD_*`
+//! environment variables < command-line flags. Keys are the flag names with underscores
+//! (`--bolt-port` is `bolt_port` in TOML and `BOLTD_BOLT_PORT` in the environment).
+//!
+//! Validation that needs only the configuration (both TLS files or neither, sane numbers) happens
+//! here, so that a mistake is reported before anything is bound or loaded.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
+/// a server whose agent does not start with `Neo4j/`, so the default must keep that prefix.
+pub const DEFAULT_SERVER_NAME: &str = "Neo4j/v5.11.0 compatible graph database server - Memgraph";
+
+/// The server's settings after all layers are merged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// IP address on which the Bolt server listens.
+    pub bolt_address: String,
+    /// Port on which the Bolt server listens (0 picks a free port).
+    pub bolt_port: u16,
+    /// PEM certificate chain, leaf first. Empty with an empty key file means plaintext.
+    pub bolt_cert_file: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) matching the certificate.
+    pub bolt_key_file: String,
+    /// Tokio worker threads serving connections and queries.
+    pub bolt_num_workers: usize,
+    /// The `server` agent sent in the HELLO SUCCESS; left out when empty.
+    pub bolt_server_name_for_init: String,
+    /// Seconds a client has to complete the TLS handshake after connecting.
+    pub bolt_tls_handshake_timeout: f64,
+    /// Seconds a client has to send the 20-byte Bolt handshake.
+    pub bolt_handshake_timeout: f64,
+    /// trace, debug, info, warning, error or critical.
+    pub log_level: String,
+    /// Append logs to this file instead of standard error when set.
+    pub log_file: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bolt_address: "0.0.0.0".to_owned(),
+            bolt_port: 7687,
+            bolt_cert_file: String::new(),
+            bolt_key_file: String::new(),
+            bolt_num_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            bolt_server_name_for_init: DEFAULT_SERVER_NAME.to_owned(),
+            bolt_tls_handshake_timeout: 10.0,
+            bolt_handshake_timeout: 10.0,
+            log_level: "info".to_owned(),
+            log_file: String::new(),
+        }
+    }
+}
+
+/// The keys an environment variable may set; anything else under `BOLTD_` (such as credentials
+/// read elsewhere) is not configuration and must not trip `deny_unknown_fields`.
+const CONFIG_KEYS: &[&str] = &[
+    "bolt_address",
+    "bolt_port",
+    "bolt_cert_file",
+    "bolt_key_file",
+    "bolt_num_workers",
+    "bolt_server_name_for_init",
+    "bolt_tls_handshake_timeout",
+    "bolt_handshake_timeout",
+    "log_level",
+    "log_file",
+];
+
+/// Command-line flags. Every setting is optional here so that only the flags a user actually
+/// typed override the lower layers.
+#[derive(Debug, Default, Parser, Serialize)]
+#[command(
+    name = "boltd",
+    version,
+    about = "A Bolt graph database server with OpenSSL TLS and live certificate reload.",
+    long_about = "A Bolt graph database server with OpenSSL TLS and live certificate reload.\n\n\
+        Settings are layered, later wins: built-in defaults < the TOML file given by --config < \
+        BOLTD_* environment variables (e.g. BOLTD_BOLT_PORT) < these flags."
+)]
+pub struct Cli {
+    /// TOML configuration file (see conf/boltd.toml). A named file that does not exist is an error.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// IP address on which the Bolt server should listen. [default: 0.0.0.0]
+    #[arg(long, value_name = "ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_address: Option<String>,
+
+    /// Port on which the Bolt server should listen. [default: 7687]
+    #[arg(long, value_name = "PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_port: Option<u16>,
+
+    /// Certificate file (PEM chain, leaf first) which should be used for the Bolt server. With
+    /// --bolt-key-file, the port serves TLS only. [default: empty, plaintext]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_cert_file: Option<String>,
+
+    /// Key file (PEM: PKCS#8, PKCS#1 or SEC1) which should be used for the Bolt server.
+    /// [default: empty, plaintext]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_key_file: Option<String>,
+
+    /// Number of workers used by the Bolt server. By default, this will be the number of
+    /// processing units available on the machine.
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_num_workers: Option<usize>,
+
+    /// Server name which the database should send to the client in the Bolt INIT message.
+    /// Keep the "Neo4j/" prefix: neo4j 5.x drivers refuse other servers.
+    /// [default: "Neo4j/v5.11.0 compatible graph database server - Memgraph"]
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_server_name_for_init: Option<String>,
+
+    /// Seconds a client has to complete the TLS handshake; slower peers are disconnected.
+    /// [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_handshake_timeout: Option<f64>,
+
+    /// Seconds a client has to send the Bolt handshake (magic and version proposals).
+    /// [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_handshake_timeout: Option<f64>,
+
+    /// Minimum log level: trace, debug, info, warning, error or critical. [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+
+    /// Append logs to this file instead of standard error. [default: empty, standard error]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+}
+
+/// A configuration mistake, reported before the server starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {} does not exist: check the path given to --config", .0.display())]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error(
+        "--bolt-{set}-file is set ({value}) but --bolt-{missing}-file is not: TLS needs both \
+         a certificate and a key. Set --bolt-{missing}-file, or clear --bolt-{set}-file to run \
+         without TLS"
+    )]
+    HalfTls {
+        set: &'static str,
+        missing: &'static str,
+        value: String,
+    },
+}
+
+impl Config {
+    /// Merges the layers for `cli`, reading `BOLTD_*` from the process environment.
+    pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+        Self::load_with_env(cli, Env::prefixed("BOLTD_"))
+    }
+
+    /// As [`Config::load`] with an explicit environment provider, so tests need not mutate the
+    /// process environment (which is shared between test threads).
+    pub fn load_with_env(cli: &Cli, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &cli.config {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.clone()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let figment = figment
+            .merge(env.only(CONFIG_KEYS))
+            .merge(Serialized::defaults(cli));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        match (self.bolt_cert_file.is_empty(), self.bolt_key_file.is_empty()) {
+            (false, true) => {
+                return Err(ConfigError::HalfTls {
+                    set: "cert",
+                    missing: "key",
+                    value: self.bolt_cert_file.clone(),
+                })
+            }
+            (true, false) => {
+                return Err(ConfigError::HalfTls {
+                    set: "key",
+                    missing: "cert",
+                    value: self.bolt_key_file.clone(),
+                })
+            }
+            _ => {}
+        }
+        if self.bolt_num_workers == 0 {
+            return Err(ConfigError::Invalid(
+                "--bolt-num-workers must be at least 1".to_owned(),
+            ));
+        }
+        for (flag, secs) in [
+            ("--bolt-tls-handshake-timeout", self.bolt_tls_handshake_timeout),
+            ("--bolt-handshake-timeout", self.bolt_handshake_timeout),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "{flag} must be a number of seconds between 0 and 86400, got {secs}"
+                )));
+            }
+        }
+        crate::logging::parse_level(&self.log_level).map_err(ConfigError::Invalid)?;
+        Ok(())
+    }
+
+    /// The certificate and key paths when TLS is configured.
+    pub fn tls_paths(&self) -> Option<(&Path, &Path)> {
+        if self.bolt_cert_file.is_empty() {
+            None
+        } else {
+            Some((
+                Path::new(&self.bolt_cert_file),
+                Path::new(&self.bolt_key_file),
+            ))
+        }
+    }
+
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.bolt_tls_handshake_timeout)
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.bolt_handshake_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn no_env() -> Env {
+        Env::prefixed("BOLTD_TEST_NEVER_SET_")
+    }
+
+    #[test]
+    fn defaults_match_memgraph() {
+        let c = Config::load_with_env(&Cli::default(), no_env()).unwrap();
+        assert_eq!(c.bolt_address, "0.0.0.0");
+        assert_eq!(c.bolt_port, 7687);
+        assert!(c.bolt_server_name_for_init.starts_with("Neo4j/"));
+        assert!(c.tls_paths().is_none());
+        assert!(c.bolt_num_workers >= 1);
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "bolt_port = 1111\nbolt_address = \"127.0.0.2\"\nlog_level = \"debug\"").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOLTD_BOLT_PORT", "2222");
+            jail.set_env("BOLTD_USER", "not configuration");
+            let cli = Cli {
+                config: Some(file.path().to_owned()),
+                log_level: Some("warning".into()),
+                ..Cli::default()
+            };
+            let c = Config::load(&cli).unwrap();
+            assert_eq!(c.bolt_address, "127.0.0.2", "file beats defaults");
+            assert_eq!(c.bolt_port, 2222, "env beats file");
+            assert_eq!(c.log_level, "warning", "flag beats file");
+            let cli = Cli {
+                config: Some(file.path().to_owned()),
+                bolt_port: Some(3333),
+                ..Cli::default()
+            };
+            assert_eq!(Config::load(&cli).unwrap().bolt_port, 3333, "flag beats env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let cli = Cli {
+            config: Some("/nonexistent/boltd.toml".into()),
+            ..Cli::default()
+        };
+        let err = Config::load_with_env(&cli, no_env()).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/boltd.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "bolt_prot = 1").unwrap();
+        let cli = Cli {
+            config: Some(file.path().to_owned()),
+            ..Cli::default()
+        };
+        let err = Config::load_with_env(&cli, no_env()).unwrap_err();
+        assert!(err.to_string().contains("bolt_prot"), "{err}");
+    }
+
+    #[test]
+    fn half_tls_names_the_missing_flag() {
+        let cli = Cli {
+            bolt_cert_file: Some("/etc/boltd/cert.pem".into()),
+            ..Cli::default()
+        };
+        let err = Config::load_with_env(&cli, no_env()).unwrap_err().to_string();
+        assert!(err.contains("--bolt-key-file is not"), "{err}");
+        let cli = Cli {
+            bolt_key_file: Some("/etc/boltd/key.pem".into()),
+            ..Cli::default()
+        };
+        let err = Config::load_with_env(&cli, no_env()).unwrap_err().to_string();
+        assert!(err.contains("--bolt-cert-file is not"), "{err}");
+    }
+
+    #[test]
+    fn bad_numbers_are_rejected() {
+        let cli = Cli {
+            bolt_tls_handshake_timeout: Some(-1.0),
+            ..Cli::default()
+        };
+        assert!(Config::load_with_env(&cli, no_env()).is_err());
+        let cli = Cli {
+            log_level: Some("loud".into()),
+            ..Cli::default()
+        };
+        assert!(Config::load_with_env(&cli, no_env()).is_err());
+    }
+}

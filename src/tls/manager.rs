@@ -1,0 +1,361 @@
+//! The `TlsManager` actor, sole owner of the live `SslAcceptor`, and its cloneable `TlsHandle`.
+//!
+//! Connections ask the manager for the current acceptor at handshake time and keep the `Arc` they
+//! get for their whole life, so a reload only affects connections accepted after it. A reload
+//! re-reads the configured paths and builds a complete new acceptor on a blocking thread; only if
+//! every step succeeded is it swapped in. A failed reload changes nothing but the counters.
+//!
+//! Reloads are serialised: one build at a time, queued requests after it in arrival order. While
+//! a build runs the actor keeps answering acceptor requests with the current acceptor, so new
+//! connections are never held up by a slow key parse (an RSA 4096 load takes milliseconds).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use openssl::ssl::SslAcceptor;
+use slog::{error, info, o, warn, Logger};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsPaths};
+use super::TlsError;
+
+/// How many requests may wait for the actor. Requests are tiny and answered in microseconds;
+/// the bound gives back-pressure instead of unbounded memory if the actor ever stalls.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// What asked for a reload; logged with every attempt so operators can tell who rotated what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadTrigger {
+    /// `RELOAD BOLT_SERVER TLS` from a Bolt session.
+    Query { connection_id: String, peer: String },
+    /// A signal (SIGHUP).
+    Signal,
+    /// A change of the certificate or key file.
+    FileWatch,
+}
+
+impl fmt::Display for ReloadTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadTrigger::Query {
+                connection_id,
+                peer,
+            } => write!(f, "query on {connection_id} from {peer}"),
+            ReloadTrigger::Signal => f.write_str("signal"),
+            ReloadTrigger::FileWatch => f.write_str("file watch"),
+        }
+    }
+}
+
+/// A snapshot of the TLS state, answered by [`TlsHandle::status`] and by a successful reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsStatus {
+    pub paths: TlsPaths,
+    /// The certificate being served to new connections.
+    pub summary: CertSummary,
+    /// When the served acceptor was built.
+    pub loaded_at: SystemTime,
+    /// 1 for the acceptor built at startup, +1 for each successful reload.
+    pub generation: u64,
+    /// Successful reloads since startup.
+    pub reloads: u64,
+    /// Failed reloads since startup.
+    pub reloads_failed: u64,
+    /// The last reload's error, cleared by a successful reload.
+    pub last_error: Option<String>,
+}
+
+enum Request {
+    Acceptor(oneshot::Sender<Arc<SslAcceptor>>),
+    Reload(ReloadTrigger, oneshot::Sender<Result<TlsStatus, TlsError>>),
+    Status(oneshot::Sender<TlsStatus>),
+}
+
+type ReloadReply = oneshot::Sender<Result<TlsStatus, TlsError>>;
+
+/// The actor. Created by [`TlsManager::start`], which hands back the only way to reach it.
+pub struct TlsManager {
+    rx: mpsc::Receiver<Request>,
+    paths: TlsPaths,
+    current: LoadedAcceptor,
+    loaded_at: SystemTime,
+    generation: u64,
+    reloads: u64,
+    reloads_failed: u64,
+    last_error: Option<String>,
+    /// Reload requests waiting for the build in progress to finish.
+    queued: VecDeque<(ReloadTrigger, ReloadReply)>,
+    /// The build in progress, with the request it answers.
+    building: Option<(
+        ReloadTrigger,
+        ReloadReply,
+        JoinHandle<Result<LoadedAcceptor, TlsError>>,
+    )>,
+    logger: Logger,
+}
+
+/// A cheap, cloneable way to talk to the [`TlsManager`]. The actor stops when the last handle is
+/// dropped.
+#[derive(Clone)]
+pub struct TlsHandle {
+    tx: mpsc::Sender<Request>,
+}
+
+impl fmt::Debug for TlsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsHandle").finish_non_exhaustive()
+    }
+}
+
+impl TlsManager {
+    /// Builds the first acceptor from `paths` and spawns the actor on the current runtime. Fails,
+    /// with the file named, if the pair cannot be loaded: the server must not start half-secure.
+    pub async fn start(paths: TlsPaths, logger: Logger) -> Result<TlsHandle, TlsError> {
+        let build_paths = paths.clone();
+        let current = tokio::task::spawn_blocking(move || acceptor::build(&build_paths))
+            .await
+            .map_err(|e| TlsError::Context {
+                cert: paths.cert.clone(),
+                key: paths.key.clone(),
+                reason: format!("loader task failed: {e}"),
+            })??;
+        let logger = logger.new(o!("component" => "tls"));
+        log_certificate(&logger, "TLS certificate loaded", &current.summary);
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let manager = TlsManager {
+            rx,
+            paths,
+            current,
+            loaded_at: SystemTime::now(),
+            generation: 1,
+            reloads: 0,
+            reloads_failed: 0,
+            last_error: None,
+            queued: VecDeque::new(),
+            building: None,
+            logger,
+        };
+        tokio::spawn(manager.run());
+        Ok(TlsHandle { tx })
+    }
+
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                request = self.rx.recv() => match request {
+                    Some(request) => self.handle(request),
+                    None => break,
+                },
+                built = async {
+                    match self.building.as_mut() {
+                        Some((_, _, task)) => task.await,
+                        None => std::future::pending().await,
+                    }
+                }, if self.building.is_some() => {
+                    if let Some((trigger, reply, _)) = self.building.take() {
+                        let built = built.unwrap_or_else(|e| Err(TlsError::Context {
+                            cert: self.paths.cert.clone(),
+                            key: self.paths.key.clone(),
+                            reason: format!("loader task failed: {e}"),
+                        }));
+                        let outcome = self.finish_reload(&trigger, built);
+                        let _ = reply.send(outcome);
+                    }
+                    self.start_next_build();
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Acceptor(reply) => {
+                let _ = reply.send(Arc::clone(&self.current.acceptor));
+            }
+            Request::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Request::Reload(trigger, reply) => {
+                self.queued.push_back((trigger, reply));
+                self.start_next_build();
+            }
+        }
+    }
+
+    fn start_next_build(&mut self) {
+        if self.building.is_some() {
+            return;
+        }
+        if let Some((trigger, reply)) = self.queued.pop_front() {
+            let paths = self.paths.clone();
+            let task = tokio::task::spawn_blocking(move || acceptor::build(&paths));
+            self.building = Some((trigger, reply, task));
+        }
+    }
+
+    fn finish_reload(
+        &mut self,
+        trigger: &ReloadTrigger,
+        built: Result<LoadedAcceptor, TlsError>,
+    ) -> Result<TlsStatus, TlsError> {
+        match built {
+            Ok(next) => {
+                let old = std::mem::replace(&mut self.current, next);
+                self.loaded_at = SystemTime::now();
+                self.generation += 1;
+                self.reloads += 1;
+                self.last_error = None;
+                let new = &self.current.summary;
+                info!(self.logger, "TLS certificate reloaded";
+                    "trigger" => %trigger,
+                    "old_fingerprint" => &old.summary.sha256_fingerprint,
+                    "new_fingerprint" => &new.sha256_fingerprint,
+                    "subject" => &new.subject,
+                    "not_after" => format_unix(new.not_after),
+                    "generation" => self.generation);
+                warn_if_expired(&self.logger, new);
+                Ok(self.status())
+            }
+            Err(e) => {
+                self.reloads_failed += 1;
+                self.last_error = Some(e.to_string());
+                error!(self.logger, "TLS reload failed; still serving the previous certificate";
+                    "trigger" => %trigger,
+                    "error" => %e,
+                    "fingerprint" => &self.current.summary.sha256_fingerprint);
+                Err(e)
+            }
+        }
+    }
+
+    fn status(&self) -> TlsStatus {
+        TlsStatus {
+            paths: self.paths.clone(),
+            summary: self.current.summary.clone(),
+            loaded_at: self.loaded_at,
+            generation: self.generation,
+            reloads: self.reloads,
+            reloads_failed: self.reloads_failed,
+            last_error: self.last_error.clone(),
+        }
+    }
+}
+
+impl TlsHandle {
+    /// The acceptor new connections must use now.
+    pub async fn acceptor(&self) -> Result<Arc<SslAcceptor>, TlsError> {
+        self.ask(Request::Acceptor).await
+    }
+
+    /// Re-reads the configured files and swaps in the new acceptor if all checks pass.
+    pub async fn reload(&self, trigger: ReloadTrigger) -> Result<TlsStatus, TlsError> {
+        self.ask(|reply| Request::Reload(trigger, reply)).await?
+    }
+
+    /// What is being served, and how reloads went.
+    pub async fn status(&self) -> Result<TlsStatus, TlsError> {
+        self.ask(Request::Status).await
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, TlsError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| TlsError::ManagerGone)?;
+        answer.await.map_err(|_| TlsError::ManagerGone)
+    }
+}
+
+fn log_certificate(logger: &Logger, msg: &str, summary: &CertSummary) {
+    info!(logger, "{}", msg;
+        "fingerprint" => &summary.sha256_fingerprint,
+        "subject" => &summary.subject,
+        "issuer" => &summary.issuer,
+        "key_type" => &summary.key_type,
+        "not_after" => format_unix(summary.not_after));
+    warn_if_expired(logger, summary);
+}
+
+/// An expired certificate is still served (as Memgraph does), but operators must hear about it.
+fn warn_if_expired(logger: &Logger, summary: &CertSummary) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if summary.not_after < now {
+        warn!(logger, "the TLS certificate has expired; clients that verify it will refuse to connect";
+            "fingerprint" => &summary.sha256_fingerprint,
+            "not_after" => format_unix(summary.not_after));
+    }
+}
+
+/// RFC 3339 for logs.
+pub fn format_unix(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/ssl")
+            .join(name)
+    }
+
+    #[tokio::test]
+    async fn reload_swaps_only_on_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::copy(fixture("server.pem"), &cert).unwrap();
+        std::fs::copy(fixture("server.key"), &key).unwrap();
+        let handle = TlsManager::start(TlsPaths::new(&cert, &key), crate::logging::discard())
+            .await
+            .unwrap();
+        let first = handle.status().await.unwrap();
+        assert_eq!(first.generation, 1);
+
+        std::fs::copy(fixture("garbage.pem"), &cert).unwrap();
+        let err = handle.reload(ReloadTrigger::Signal).await.unwrap_err();
+        assert!(matches!(err, TlsError::Certificate { .. }));
+        let after_failure = handle.status().await.unwrap();
+        assert_eq!(after_failure.summary, first.summary);
+        assert_eq!(after_failure.reloads_failed, 1);
+        assert!(after_failure.last_error.is_some());
+
+        std::fs::copy(fixture("server2.pem"), &cert).unwrap();
+        std::fs::copy(fixture("server2.key"), &key).unwrap();
+        let ok = handle.reload(ReloadTrigger::Signal).await.unwrap();
+        assert_eq!(ok.generation, 2);
+        assert_ne!(ok.summary.sha256_fingerprint, first.summary.sha256_fingerprint);
+        assert_eq!(ok.last_error, None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_reloads_are_all_answered() {
+        let handle = TlsManager::start(
+            TlsPaths::new(fixture("server.pem"), fixture("server.key")),
+            crate::logging::discard(),
+        )
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let h = handle.clone();
+            tasks.push(tokio::spawn(async move { h.reload(ReloadTrigger::Signal).await }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(handle.status().await.unwrap().generation, 9);
+    }
+}

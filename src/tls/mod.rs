@@ -1,0 +1,34 @@
+//! TLS on OpenSSL: building acceptors from PEM files and the actor that owns the current one.
+//!
+//! [`acceptor`] turns a certificate and key file into a validated `SslAcceptor`; [`manager`] holds
+//! the live acceptor and swaps it on reload. Nothing outside the manager ever holds a mutable
+//! acceptor: connections get an `Arc` snapshot at handshake time and keep it for their life.
+
+pub mod acceptor;
+pub mod manager;
+
+pub use acceptor::{CertSummary, LoadedAcceptor, TlsPaths};
+pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};
+
+use std::path::PathBuf;
+
+/// Why a certificate/key pair could not be turned into an acceptor. The messages keep Memgraph's
+/// prefixes (`Couldn't load server certificate from file <path>. Error: `), which scripts match,
+/// and put OpenSSL's own reason after them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    #[error("Couldn't load server certificate from file {}. Error: {reason}", .path.display())]
+    Certificate { path: PathBuf, reason: String },
+    #[error("Couldn't load server private key from file {}. Error: {reason}", .path.display())]
+    PrivateKey { path: PathBuf, reason: String },
+    #[error("Couldn't set up TLS with certificate {} and key {}. Error: {reason}", .cert.display(), .key.display())]
+    Context {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
+    },
+    #[error("Unable to reload SSL configuration because key or certificate file aren't set.")]
+    NotConfigured,
+    #[error("the TLS manager has stopped (the server is shutting down)")]
+    ManagerGone,
+}
