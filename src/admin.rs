@@ -1,0 +1,160 @@
+//! The server's own statements, answered before the engine sees a query, and the transaction-state
+//! guard.
+//!
+//! pymgclient opens and ends transactions with the Cypher words `BEGIN`, `COMMIT` and `ROLLBACK`,
+//! and `RELOAD BOLT_SERVER TLS` is a Memgraph statement about the server rather than the graph, so
+//! none of these belong to the query engine. This module recognises them and owns their exact
+//! error texts (Memgraph's, which clients and scripts match on). It never touches sockets or the
+//! graph: the session carries out what it decides.
+
+use slog::{info, Logger};
+
+use crate::engine::EngineError;
+use crate::tls::{ReloadTrigger, TlsHandle, TlsStatus};
+use crate::value::{Map, Value};
+
+/// Memgraph's refusal of a reload inside an explicit transaction, byte for byte (including the
+/// missing space in "particularquery").
+pub const RELOAD_IN_TRANSACTION: &str = "Reloading SSL is not allowed in multicommand transactions. \
+A multicommand transaction, also known as an explicit transaction, groups multiple commands into a \
+single atomic operation. Instead, please use an implicit transaction, also known as an auto \
+committing transaction, in order to execute this particularquery. For more details, visit \
+https://memgraph.com/docs";
+
+pub const NESTED_TRANSACTION: &str = "Nested transactions are not supported.";
+pub const NO_TRANSACTION_TO_COMMIT: &str = "No current transaction to commit.";
+pub const NO_TRANSACTION_TO_ROLLBACK: &str = "No current transaction to rollback.";
+
+/// What a query's text asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statement {
+    /// Cypher `BEGIN`: open an explicit transaction.
+    Begin,
+    /// Cypher `COMMIT`.
+    Commit,
+    /// Cypher `ROLLBACK`.
+    Rollback,
+    /// `RELOAD BOLT_SERVER TLS`.
+    ReloadTls,
+    /// Anything else: the engine's business.
+    Query,
+}
+
+/// Recognises the server's statements. Keywords are case-insensitive and a trailing `;` is
+/// allowed. A statement that starts with `RELOAD` but is not a valid reload is a syntax error
+/// here rather than a confusing one from the Cypher parser.
+pub fn classify(query: &str) -> Result<Statement, EngineError> {
+    let text = query.trim();
+    let text = text.strip_suffix(';').unwrap_or(text);
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    Ok(match words.as_slice() {
+        ["BEGIN"] => Statement::Begin,
+        ["COMMIT"] => Statement::Commit,
+        ["ROLLBACK"] => Statement::Rollback,
+        ["RELOAD", "BOLT_SERVER", "TLS"] => Statement::ReloadTls,
+        ["RELOAD", "INTRA_CLUSTER", "TLS"] => {
+            return Err(EngineError::client(
+                "RELOAD INTRA_CLUSTER TLS is not supported: boltd is a single server without \
+                 intra-cluster TLS. Use RELOAD BOLT_SERVER TLS to reload the Bolt certificate.",
+            ))
+        }
+        ["RELOAD", ..] => {
+            return Err(EngineError::client(format!(
+                "Invalid statement '{}': the only RELOAD statement is RELOAD BOLT_SERVER TLS.",
+                text
+            )))
+        }
+        _ => Statement::Query,
+    })
+}
+
+/// The transaction-state guard: a reload swaps server-wide state that no transaction can roll
+/// back, so it is refused inside an explicit transaction, as Memgraph does.
+pub fn guard_reload(in_explicit_transaction: bool) -> Result<(), EngineError> {
+    if in_explicit_transaction {
+        Err(EngineError::client(RELOAD_IN_TRANSACTION))
+    } else {
+        Ok(())
+    }
+}
+
+/// Carries out `RELOAD BOLT_SERVER TLS`. On a server started without TLS there is nothing to
+/// reload and the statement fails with Memgraph's text.
+pub async fn reload_tls(
+    tls: Option<&TlsHandle>,
+    trigger: ReloadTrigger,
+    logger: &Logger,
+) -> Result<TlsStatus, EngineError> {
+    let tls = tls.ok_or_else(|| EngineError::client(crate::tls::TlsError::NotConfigured.to_string()))?;
+    info!(logger, "RELOAD BOLT_SERVER TLS requested"; "trigger" => %trigger);
+    tls.reload(trigger)
+        .await
+        .map_err(|e| EngineError::client(e.to_string()))
+}
+
+/// The notification Memgraph attaches to a successful reload's summary.
+pub fn reload_notification() -> Value {
+    let mut n = Map::new();
+    n.insert("severity".into(), "INFO".into());
+    n.insert("code".into(), "ReloadSSL".into());
+    n.insert("title".into(), "Reloaded TLS on Bolt server".into());
+    n.insert("description".into(), "".into());
+    Value::Map(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_reload_in_any_case_with_optional_semicolon() {
+        for q in [
+            "RELOAD BOLT_SERVER TLS",
+            "reload bolt_server tls;",
+            "  Reload  Bolt_Server\n TLS ; ",
+        ] {
+            assert_eq!(classify(q).unwrap(), Statement::ReloadTls, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn partial_reload_forms_are_syntax_errors() {
+        for q in ["RELOAD BOLT_SERVER", "RELOAD TLS;", "RELOAD TLS BOLT_SERVER", "RELOAD"] {
+            let err = classify(q).unwrap_err();
+            assert_eq!(err.code, "Memgraph.ClientError.MemgraphError.MemgraphError");
+            assert!(err.message.contains("RELOAD BOLT_SERVER TLS"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn transaction_words() {
+        assert_eq!(classify("begin").unwrap(), Statement::Begin);
+        assert_eq!(classify("COMMIT;").unwrap(), Statement::Commit);
+        assert_eq!(classify(" Rollback ").unwrap(), Statement::Rollback);
+        assert_eq!(classify("RETURN 1").unwrap(), Statement::Query);
+        assert_eq!(classify("BEGIN RETURN 1").unwrap(), Statement::Query);
+    }
+
+    #[test]
+    fn guard_refuses_inside_transactions_with_memgraphs_text() {
+        assert!(guard_reload(false).is_ok());
+        let err = guard_reload(true).unwrap_err();
+        assert!(err.message.contains("particularquery"));
+        assert_eq!(err.code, "Memgraph.ClientError.MemgraphError.MemgraphError");
+    }
+
+    #[tokio::test]
+    async fn reload_without_tls_uses_memgraphs_text() {
+        let err = reload_tls(None, ReloadTrigger::Signal, &crate::logging::discard())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Unable to reload SSL configuration because key or certificate file aren't set."
+        );
+    }
+}

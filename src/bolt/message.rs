@@ -1,0 +1,235 @@
+//! Bolt request decoding and response encoding, per negotiated version.
+//!
+//! Requests are decoded from one reassembled message into a [`Request`]; responses are encoded
+//! straight into the connection's output buffer, already chunked, so that a batch of RECORDs and
+//! its summary leave in one write.
+
+use crate::value::{Map, Value};
+
+use super::chunk::write_chunked;
+use super::handshake::Version;
+use super::packstream::{self, Decoder, StructLayout};
+
+/// A client request, with the fields the session needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Hello { extra: Map },
+    Logon { auth: Map },
+    Logoff,
+    Goodbye,
+    Reset,
+    Run { query: String, params: Map, extra: Map },
+    Begin { extra: Map },
+    Commit,
+    Rollback,
+    /// `n = -1` means all records; `qid = -1` means the last query.
+    Pull { n: i64, qid: i64 },
+    Discard { n: i64, qid: i64 },
+    Route,
+    Telemetry { api: i64 },
+}
+
+impl Request {
+    /// The message name, for logs and protocol-violation messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "HELLO",
+            Request::Logon { .. } => "LOGON",
+            Request::Logoff => "LOGOFF",
+            Request::Goodbye => "GOODBYE",
+            Request::Reset => "RESET",
+            Request::Run { .. } => "RUN",
+            Request::Begin { .. } => "BEGIN",
+            Request::Commit => "COMMIT",
+            Request::Rollback => "ROLLBACK",
+            Request::Pull { .. } => "PULL",
+            Request::Discard { .. } => "DISCARD",
+            Request::Route => "ROUTE",
+            Request::Telemetry { .. } => "TELEMETRY",
+        }
+    }
+}
+
+/// A request that could not be decoded. Any of these ends the connection: the byte stream can no
+/// longer be trusted to be in step.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("malformed message: {0}")]
+    Decode(#[from] packstream::DecodeError),
+    #[error("unknown message 0x{tag:02X} for Bolt {version}")]
+    Unknown { tag: u8, version: Version },
+    #[error("malformed {name} message: {reason}")]
+    Fields { name: &'static str, reason: String },
+    #[error("malformed message: {0} trailing bytes after the message")]
+    Trailing(usize),
+}
+
+/// Decodes one message.
+pub fn decode(bytes: &[u8], version: Version) -> Result<Request, MessageError> {
+    let mut dec = Decoder::new(bytes);
+    let (count, tag) = dec.read_struct_header()?;
+    let mut fields = Vec::with_capacity(usize::from(count).min(3));
+    for _ in 0..count {
+        fields.push(dec.read_value()?);
+    }
+    if !dec.is_empty() {
+        return Err(MessageError::Trailing(dec.remaining()));
+    }
+    let unknown = || MessageError::Unknown { tag, version };
+    let request = match tag {
+        0x01 => Request::Hello {
+            extra: map_field("HELLO", &mut fields, 0)?,
+        },
+        0x02 => Request::Goodbye,
+        0x0F => Request::Reset,
+        0x10 => {
+            let query = match fields.first_mut().map(take) {
+                Some(Value::String(q)) => q,
+                other => {
+                    return Err(MessageError::Fields {
+                        name: "RUN",
+                        reason: format!(
+                            "the query must be a string, got {}",
+                            other.map_or("nothing", |v| v.type_name())
+                        ),
+                    })
+                }
+            };
+            Request::Run {
+                query,
+                params: map_field("RUN", &mut fields, 1)?,
+                extra: map_field("RUN", &mut fields, 2)?,
+            }
+        }
+        0x11 => Request::Begin {
+            extra: map_field("BEGIN", &mut fields, 0)?,
+        },
+        0x12 => Request::Commit,
+        0x13 => Request::Rollback,
+        0x2F | 0x3F => {
+            let extra = map_field("PULL", &mut fields, 0)?;
+            let n = int_entry(&extra, "n", -1)?;
+            let qid = int_entry(&extra, "qid", -1)?;
+            if n == 0 || n < -1 {
+                return Err(MessageError::Fields {
+                    name: if tag == 0x3F { "PULL" } else { "DISCARD" },
+                    reason: format!("n must be -1 or positive, got {n}"),
+                });
+            }
+            if tag == 0x3F {
+                Request::Pull { n, qid }
+            } else {
+                Request::Discard { n, qid }
+            }
+        }
+        0x54 if version >= Version::new(5, 4) => Request::Telemetry {
+            api: match fields.first() {
+                Some(Value::Int(api)) => *api,
+                _ => -1,
+            },
+        },
+        0x66 if version.has_route() => Request::Route,
+        0x6A if version.has_logon() => Request::Logon {
+            auth: map_field("LOGON", &mut fields, 0)?,
+        },
+        0x6B if version.has_logon() => Request::Logoff,
+        _ => return Err(unknown()),
+    };
+    Ok(request)
+}
+
+/// Takes field `index` as a map; a missing or null field is an empty map, anything else is an
+/// error (clients send maps; a non-map means we are out of step).
+fn map_field(name: &'static str, fields: &mut [Value], index: usize) -> Result<Map, MessageError> {
+    match fields.get_mut(index).map(take) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Map(m)) => Ok(m),
+        Some(other) => Err(MessageError::Fields {
+            name,
+            reason: format!("field {index} must be a map, got {}", other.type_name()),
+        }),
+    }
+}
+
+fn int_entry(map: &Map, key: &str, default: i64) -> Result<i64, MessageError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Int(i)) => Ok(*i),
+        Some(other) => Err(MessageError::Fields {
+            name: "PULL",
+            reason: format!("{key} must be an integer, got {}", other.type_name()),
+        }),
+    }
+}
+
+/// Moves a field out, leaving null behind (values have no `Default`).
+fn take(v: &mut Value) -> Value {
+    std::mem::replace(v, Value::Null)
+}
+
+const SUCCESS: u8 = 0x70;
+const RECORD: u8 = 0x71;
+const IGNORED: u8 = 0x7E;
+const FAILURE: u8 = 0x7F;
+
+/// Encodes responses into a reusable buffer, chunked and ready to write.
+pub struct ResponseWriter {
+    layout: StructLayout,
+    /// One message before chunking; kept to avoid an allocation per message.
+    scratch: Vec<u8>,
+}
+
+impl ResponseWriter {
+    pub fn new(layout: StructLayout) -> Self {
+        ResponseWriter {
+            layout,
+            scratch: Vec::with_capacity(256),
+        }
+    }
+
+    pub fn set_layout(&mut self, layout: StructLayout) {
+        self.layout = layout;
+    }
+
+    pub fn success(&mut self, out: &mut Vec<u8>, metadata: &[(&str, Value)]) {
+        self.scratch.clear();
+        packstream::write_struct_header(&mut self.scratch, 1, SUCCESS);
+        packstream::write_map_header(&mut self.scratch, metadata.len());
+        for (key, value) in metadata {
+            packstream::write_string(&mut self.scratch, key);
+            // Metadata holds only plain values we built; it cannot fail to encode.
+            let _ = packstream::encode_value(&mut self.scratch, value, self.layout);
+        }
+        write_chunked(out, &self.scratch);
+    }
+
+    /// Encodes a RECORD. Fails only for values that cannot be put on the wire (an unknown time
+    /// zone), in which case nothing is appended to `out`.
+    pub fn record(&mut self, out: &mut Vec<u8>, row: &[Value]) -> Result<(), packstream::EncodeError> {
+        self.scratch.clear();
+        packstream::write_struct_header(&mut self.scratch, 1, RECORD);
+        packstream::write_list_header(&mut self.scratch, row.len());
+        for value in row {
+            packstream::encode_value(&mut self.scratch, value, self.layout)?;
+        }
+        write_chunked(out, &self.scratch);
+        Ok(())
+    }
+
+    pub fn ignored(&mut self, out: &mut Vec<u8>) {
+        self.scratch.clear();
+        packstream::write_struct_header(&mut self.scratch, 0, IGNORED);
+        write_chunked(out, &self.scratch);
+    }
+
+    pub fn failure(&mut self, out: &mut Vec<u8>, code: &str, message: &str) {
+        self.scratch.clear();
+        packstream::write_struct_header(&mut self.scratch, 1, FAILURE);
+        packstream::write_map_header(&mut self.scratch, 2);
+        packstream::write_string(&mut self.scratch, "code");
+        packstream::write_string(&mut self.scratch, code);
+        packstream::write_string(&mut self.scratch, "message");
+        packstream::write_string(&mut self.scratch, message);
+        write_chunked(out, &self.scratch);
+    }
+}

@@ -1,0 +1,689 @@
+//! The Bolt server state machine for one connection.
+//!
+//! A session runs after the handshake: it reads requests in order, answers each with zero or more
+//! RECORDs and one summary, and holds the connection's transaction state. There is one transaction
+//! state per session, whether it was opened by a Bolt `BEGIN` or by the Cypher word `BEGIN` (as
+//! pymgclient does); RESET, GOODBYE and a dropped connection all end it, and an open transaction is
+//! rolled back when the session ends for any reason.
+//!
+//! Error handling follows the Bolt spec: a failed request moves the session to FAILED, where
+//! everything but RESET is answered with IGNORED. A request that makes no sense in the current state
+//! (a protocol violation) gets a FAILURE and the connection is closed, because client and server no
+//! longer agree on where they are.
+
+use std::iter::Peekable;
+use std::sync::Arc;
+
+use slog::{debug, info, warn, Logger};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+
+use crate::admin::{self, Statement};
+use crate::engine::{EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction};
+use crate::shutdown::Shutdown;
+use crate::tls::{ReloadTrigger, TlsHandle};
+use crate::value::{Map, Value};
+
+use super::chunk::{ChunkError, ChunkReader};
+use super::handshake::Version;
+use super::message::{self, Request, ResponseWriter};
+use super::packstream::StructLayout;
+
+/// Largest message accepted before authentication. HELLO and LOGON are small; a peer that sends
+/// megabytes before saying who it is gets cut off early.
+pub const MAX_MESSAGE_BEFORE_AUTH: usize = 64 * 1024;
+/// Largest message accepted from an authenticated client (1 MB queries are normal, parameters
+/// can be large).
+pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+/// Output is written to the socket whenever this much has accumulated, so a large result streams
+/// instead of being buffered whole.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// The code for requests that break the protocol's state rules.
+const PROTOCOL_VIOLATION: &str = "Memgraph.ClientError.Request.Invalid";
+const UNAUTHENTICATED: &str = "Memgraph.ClientError.Security.Unauthenticated";
+/// The only database name boltd has, reported as the summary's `db`.
+const DATABASE: &str = "memgraph";
+
+/// What every session of a server shares.
+pub struct SessionContext {
+    pub engine: Arc<dyn QueryEngine>,
+    /// The TLS manager, when the server runs TLS; `RELOAD BOLT_SERVER TLS` goes through it.
+    pub tls: Option<TlsHandle>,
+    /// The HELLO SUCCESS `server` agent; left out when empty.
+    pub server_name: String,
+}
+
+/// Where the session is in authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for HELLO.
+    Connected,
+    /// Bolt 5.1+: HELLO done, waiting for LOGON.
+    Authentication,
+    /// Authenticated: queries allowed.
+    Ready,
+}
+
+/// Whether the connection goes on after a request.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Where an open result's rows come from.
+enum Source {
+    Rows(Peekable<RowStream>),
+    /// `RELOAD BOLT_SERVER TLS`: runs when pulled, as in Memgraph.
+    Reload,
+}
+
+/// A result that RUN opened and PULL/DISCARD have not finished.
+struct OpenResult {
+    qid: i64,
+    source: Source,
+    query_type: QueryType,
+}
+
+impl OpenResult {
+    fn new(qid: i64, result: QueryResult) -> Self {
+        OpenResult {
+            qid,
+            source: Source::Rows(result.rows.peekable()),
+            query_type: result.query_type,
+        }
+    }
+}
+
+/// An auto-commit query in flight: its own transaction (none for server statements) and result.
+struct AutoCommit {
+    tx: Option<Box<dyn Transaction>>,
+    result: OpenResult,
+}
+
+/// An explicit transaction and the results opened inside it, addressed by `qid`.
+struct ExplicitTx {
+    tx: Box<dyn Transaction>,
+    results: Vec<OpenResult>,
+    next_qid: i64,
+}
+
+/// How a PULL or DISCARD ended.
+enum Streamed {
+    /// More rows remain.
+    More,
+    /// All rows sent; the summary may carry notifications.
+    Done { notifications: Vec<Value> },
+    Failed(EngineError),
+}
+
+/// One Bolt connection after the handshake.
+pub struct Session<S> {
+    ctx: Arc<SessionContext>,
+    reader: ChunkReader<ReadHalf<S>>,
+    writer: WriteHalf<S>,
+    /// Responses not yet written; flushed after each request and whenever it grows large.
+    out: Vec<u8>,
+    responses: ResponseWriter,
+    version: Version,
+    connection_id: String,
+    peer: String,
+    logger: Logger,
+    phase: Phase,
+    /// A request failed; everything but RESET is IGNORED until RESET.
+    failed: bool,
+    tx: Option<ExplicitTx>,
+    auto: Option<AutoCommit>,
+}
+
+impl<S> Session<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    pub fn new(
+        stream: S,
+        version: Version,
+        ctx: Arc<SessionContext>,
+        connection_id: String,
+        peer: String,
+        logger: Logger,
+    ) -> Self {
+        let (reader, writer) = tokio::io::split(stream);
+        Session {
+            ctx,
+            reader: ChunkReader::new(reader),
+            writer,
+            out: Vec::with_capacity(4096),
+            responses: ResponseWriter::new(StructLayout::for_version(
+                version.major,
+                version.minor,
+                false,
+            )),
+            version,
+            connection_id,
+            peer,
+            logger,
+            phase: Phase::Connected,
+            failed: false,
+            tx: None,
+            auto: None,
+        }
+    }
+
+    /// Serves requests until the client leaves, the protocol breaks, or the server shuts down.
+    /// Whatever happens, an open transaction is rolled back before returning.
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        let reason = loop {
+            let limit = if self.phase == Phase::Ready {
+                MAX_MESSAGE
+            } else {
+                MAX_MESSAGE_BEFORE_AUTH
+            };
+            let message = tokio::select! {
+                m = self.reader.read_message(limit) => m,
+                _ = shutdown.recv() => break "server shutting down",
+            };
+            let bytes = match message {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => break "client closed the connection",
+                Err(ChunkError::TooLarge { limit }) => {
+                    warn!(self.logger, "message too large; closing"; "limit_bytes" => limit);
+                    let text = format!(
+                        "The message is larger than the limit of {limit} bytes{}. \
+                         Split the data into several queries.",
+                        if self.phase == Phase::Ready { "" } else { " before authentication" }
+                    );
+                    self.responses.failure(&mut self.out, PROTOCOL_VIOLATION, &text);
+                    let _ = self.flush().await;
+                    break "message too large";
+                }
+                Err(e) => {
+                    debug!(self.logger, "read failed"; "error" => %e);
+                    break "read error";
+                }
+            };
+            let flow = match message::decode(&bytes, self.version) {
+                Ok(request) => self.handle(request).await,
+                Err(e) => {
+                    warn!(self.logger, "malformed message; closing"; "error" => %e);
+                    self.violation(&e.to_string());
+                    Flow::Close
+                }
+            };
+            if let Err(e) = self.flush().await {
+                debug!(self.logger, "write failed"; "error" => %e);
+                break "write error";
+            }
+            if flow == Flow::Close {
+                break "session closed";
+            }
+        };
+        self.end_transactions().await;
+        let _ = self.writer.shutdown().await;
+        debug!(self.logger, "connection closed"; "reason" => reason);
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.writer.write_all(&self.out).await?;
+            self.writer.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, request: Request) -> Flow {
+        match request {
+            Request::Hello { extra } => self.hello(extra),
+            Request::Logon { auth } => self.logon(auth),
+            Request::Goodbye => Flow::Close,
+            Request::Reset => self.reset().await,
+            _ if self.phase != Phase::Ready => {
+                self.violation(&format!(
+                    "{} before authentication: send HELLO{} first",
+                    request.name(),
+                    if self.version.has_logon() { " and LOGON" } else { "" }
+                ));
+                Flow::Close
+            }
+            _ if self.failed => {
+                self.responses.ignored(&mut self.out);
+                Flow::Continue
+            }
+            Request::Logoff => self.logoff().await,
+            Request::Run {
+                query, params, ..
+            } => self.run_query(query, params).await,
+            Request::Pull { n, qid } => self.pull(n, qid, false).await,
+            Request::Discard { n, qid } => self.pull(n, qid, true).await,
+            Request::Begin { .. } => self.begin().await,
+            Request::Commit => self.commit().await,
+            Request::Rollback => self.rollback().await,
+            Request::Route => {
+                self.fail(EngineError::client(
+                    "Route message is not supported in Memgraph! boltd is a single server: \
+                     connect with bolt:// (or bolt+s:// / bolt+ssc://) instead of neo4j://.",
+                ));
+                Flow::Continue
+            }
+            Request::Telemetry { .. } => {
+                self.responses.success(&mut self.out, &[]);
+                Flow::Continue
+            }
+        }
+    }
+
+    fn hello(&mut self, mut extra: Map) -> Flow {
+        if self.phase != Phase::Connected {
+            self.violation("HELLO was already received");
+            return Flow::Close;
+        }
+        let user_agent = match extra.get("user_agent") {
+            Some(Value::String(agent)) => agent.clone(),
+            _ => {
+                self.violation("HELLO must carry a user_agent string");
+                return Flow::Close;
+            }
+        };
+        // The neo4j drivers ask for UTC datetimes on 4.3/4.4 with `patch_bolt: ["utc"]`; agreeing
+        // fixes the legacy encoding's DST ambiguity. mgclient never asks, so it keeps legacy.
+        let utc_patch = self.version >= Version::new(4, 3)
+            && self.version.major == 4
+            && matches!(extra.get("patch_bolt"), Some(Value::List(p))
+                if p.iter().any(|v| v == &Value::String("utc".into())));
+        if utc_patch {
+            self.responses.set_layout(StructLayout::for_version(
+                self.version.major,
+                self.version.minor,
+                true,
+            ));
+        }
+        info!(self.logger, "client connected";
+            "user_agent" => &user_agent, "bolt_version" => %self.version);
+        if !self.version.has_logon() {
+            if let Err(flow) = self.authenticate(&mut extra) {
+                return flow;
+            }
+        }
+        let mut metadata: Vec<(&str, Value)> =
+            vec![("connection_id", Value::String(self.connection_id.clone()))];
+        if !self.ctx.server_name.is_empty() {
+            metadata.push(("server", Value::String(self.ctx.server_name.clone())));
+        }
+        if utc_patch {
+            metadata.push(("patch_bolt", Value::List(vec!["utc".into()])));
+        }
+        self.responses.success(&mut self.out, &metadata);
+        self.phase = if self.version.has_logon() {
+            Phase::Authentication
+        } else {
+            Phase::Ready
+        };
+        Flow::Continue
+    }
+
+    fn logon(&mut self, mut auth: Map) -> Flow {
+        if self.phase != Phase::Authentication {
+            self.violation("LOGON is only valid after HELLO, or after LOGOFF");
+            return Flow::Close;
+        }
+        if let Err(flow) = self.authenticate(&mut auth) {
+            return flow;
+        }
+        self.responses.success(&mut self.out, &[]);
+        self.phase = Phase::Ready;
+        Flow::Continue
+    }
+
+    async fn logoff(&mut self) -> Flow {
+        if self.tx.is_some() || self.auto.is_some() {
+            self.violation("LOGOFF with an open transaction or result: COMMIT, ROLLBACK or PULL first");
+            return Flow::Close;
+        }
+        self.responses.success(&mut self.out, &[]);
+        self.phase = Phase::Authentication;
+        Flow::Continue
+    }
+
+    /// Checks the auth token. No users exist yet, so the `none` and `basic` schemes (with any
+    /// credentials, including the empty ones GQLAlchemy sends) are let in; a missing scheme is
+    /// treated as `none`, as Memgraph does. Credentials are never logged.
+    fn authenticate(&mut self, token: &mut Map) -> Result<(), Flow> {
+        let scheme = match token.get("scheme") {
+            None | Some(Value::Null) => "none".to_owned(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => String::new(),
+        };
+        token.remove("credentials");
+        if scheme == "none" || scheme == "basic" {
+            return Ok(());
+        }
+        warn!(self.logger, "authentication failed: unsupported scheme"; "scheme" => &scheme);
+        self.responses
+            .failure(&mut self.out, UNAUTHENTICATED, "Authentication failure");
+        Err(Flow::Close)
+    }
+
+    async fn reset(&mut self) -> Flow {
+        if self.phase == Phase::Connected {
+            self.violation("RESET before HELLO");
+            return Flow::Close;
+        }
+        self.end_transactions().await;
+        self.failed = false;
+        self.responses.success(&mut self.out, &[]);
+        Flow::Continue
+    }
+
+    async fn run_query(&mut self, query: String, params: Map) -> Flow {
+        if self.auto.is_some() {
+            self.violation("RUN while the previous result is still open: PULL or DISCARD it first");
+            return Flow::Close;
+        }
+        let statement = match admin::classify(&query) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail(e);
+                return Flow::Continue;
+            }
+        };
+        match statement {
+            Statement::Begin => {
+                if self.tx.is_some() {
+                    self.fail(EngineError::client(admin::NESTED_TRANSACTION));
+                } else if let Some(tx) = self.open_transaction().await {
+                    self.tx = Some(tx);
+                    self.open_server_result(Source::Rows(empty_rows()));
+                }
+            }
+            Statement::Commit => match self.tx.take() {
+                None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_COMMIT)),
+                Some(tx) => match tx.tx.commit().await {
+                    Ok(()) => self.open_server_result(Source::Rows(empty_rows())),
+                    Err(e) => self.fail(e),
+                },
+            },
+            Statement::Rollback => match self.tx.take() {
+                None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_ROLLBACK)),
+                Some(tx) => {
+                    tx.tx.rollback().await;
+                    self.open_server_result(Source::Rows(empty_rows()));
+                }
+            },
+            Statement::ReloadTls => match admin::guard_reload(self.tx.is_some()) {
+                Ok(()) => self.open_server_result(Source::Reload),
+                Err(e) => self.fail(e),
+            },
+            Statement::Query => self.run_engine_query(&query, &params).await,
+        }
+        Flow::Continue
+    }
+
+    async fn run_engine_query(&mut self, query: &str, params: &Map) {
+        if let Some(explicit) = self.tx.as_mut() {
+            match explicit.tx.run(query, params).await {
+                Ok(result) => {
+                    let qid = explicit.next_qid;
+                    explicit.next_qid += 1;
+                    let fields = fields_value(&result.fields);
+                    explicit.results.push(OpenResult::new(qid, result));
+                    self.responses
+                        .success(&mut self.out, &[("fields", fields), ("qid", Value::Int(qid))]);
+                }
+                Err(e) => self.fail(e),
+            }
+            return;
+        }
+        let Some(mut tx) = self.open_transaction_raw().await else {
+            return;
+        };
+        match tx.run(query, params).await {
+            Ok(result) => {
+                let fields = fields_value(&result.fields);
+                self.auto = Some(AutoCommit {
+                    tx: Some(tx),
+                    result: OpenResult::new(-1, result),
+                });
+                self.responses.success(&mut self.out, &[("fields", fields)]);
+            }
+            Err(e) => {
+                tx.rollback().await;
+                self.fail(e);
+            }
+        }
+    }
+
+    /// A server statement's result: no columns, rows (if any) produced by the server itself.
+    fn open_server_result(&mut self, source: Source) {
+        self.auto = Some(AutoCommit {
+            tx: None,
+            result: OpenResult {
+                qid: -1,
+                source,
+                query_type: QueryType::ReadWrite,
+            },
+        });
+        self.responses
+            .success(&mut self.out, &[("fields", Value::List(Vec::new()))]);
+    }
+
+    async fn pull(&mut self, n: i64, qid: i64, discard: bool) -> Flow {
+        if let Some(mut auto) = self.auto.take() {
+            match self.stream(&mut auto.result, n, discard).await {
+                Streamed::More => {
+                    self.auto = Some(auto);
+                    self.responses
+                        .success(&mut self.out, &[("has_more", Value::Bool(true))]);
+                }
+                Streamed::Done { notifications } => {
+                    let committed = match auto.tx {
+                        Some(tx) => tx.commit().await,
+                        None => Ok(()),
+                    };
+                    match committed {
+                        Ok(()) => self.summary(auto.result.query_type, notifications),
+                        Err(e) => self.fail(e),
+                    }
+                }
+                Streamed::Failed(e) => {
+                    if let Some(tx) = auto.tx {
+                        tx.rollback().await;
+                    }
+                    self.fail(e);
+                }
+            }
+            return Flow::Continue;
+        }
+        let Some(explicit) = self.tx.as_mut() else {
+            self.fail(EngineError::client(format!(
+                "There is no result to {}: send RUN first.",
+                if discard { "DISCARD" } else { "PULL" }
+            )));
+            return Flow::Continue;
+        };
+        let index = if qid == -1 {
+            explicit.results.len().checked_sub(1)
+        } else {
+            explicit.results.iter().position(|r| r.qid == qid)
+        };
+        let Some(index) = index else {
+            self.fail(EngineError::client(format!(
+                "There is no open result with qid {qid} in this transaction."
+            )));
+            return Flow::Continue;
+        };
+        let mut result = explicit.results.remove(index);
+        match self.stream(&mut result, n, discard).await {
+            Streamed::More => {
+                if let Some(explicit) = self.tx.as_mut() {
+                    explicit.results.insert(index, result);
+                }
+                self.responses
+                    .success(&mut self.out, &[("has_more", Value::Bool(true))]);
+            }
+            Streamed::Done { notifications } => self.summary(result.query_type, notifications),
+            Streamed::Failed(e) => self.fail(e),
+        }
+        Flow::Continue
+    }
+
+    /// Sends up to `n` rows (all when `n` is -1) of `result`, or skips them for DISCARD.
+    async fn stream(&mut self, result: &mut OpenResult, n: i64, discard: bool) -> Streamed {
+        let rows = match &mut result.source {
+            Source::Reload => {
+                let trigger = ReloadTrigger::Query {
+                    connection_id: self.connection_id.clone(),
+                    peer: self.peer.clone(),
+                };
+                return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await
+                {
+                    Ok(_) => Streamed::Done {
+                        notifications: vec![admin::reload_notification()],
+                    },
+                    Err(e) => Streamed::Failed(e),
+                };
+            }
+            Source::Rows(rows) => rows,
+        };
+        let mut sent: i64 = 0;
+        while n == -1 || sent < n {
+            match rows.next() {
+                None => return Streamed::Done {
+                    notifications: Vec::new(),
+                },
+                Some(Err(e)) => return Streamed::Failed(e),
+                Some(Ok(row)) => {
+                    sent += 1;
+                    if discard {
+                        continue;
+                    }
+                    if let Err(e) = self.responses.record(&mut self.out, &row) {
+                        return Streamed::Failed(EngineError::client(format!(
+                            "cannot send a result value: {e}"
+                        )));
+                    }
+                    if self.out.len() >= FLUSH_THRESHOLD {
+                        if let Err(e) = self.flush().await {
+                            return Streamed::Failed(EngineError::database(format!(
+                                "writing results failed: {e}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        if rows.peek().is_some() {
+            Streamed::More
+        } else {
+            Streamed::Done {
+                notifications: Vec::new(),
+            }
+        }
+    }
+
+    fn summary(&mut self, query_type: QueryType, notifications: Vec<Value>) {
+        let mut metadata = vec![
+            ("has_more", Value::Bool(false)),
+            ("type", Value::String(query_type.as_bolt().to_owned())),
+            ("db", Value::String(DATABASE.to_owned())),
+        ];
+        if !notifications.is_empty() {
+            metadata.push(("notifications", Value::List(notifications)));
+        }
+        self.responses.success(&mut self.out, &metadata);
+    }
+
+    async fn begin(&mut self) -> Flow {
+        if self.auto.is_some() {
+            self.violation("BEGIN while a result is still open: PULL or DISCARD it first");
+            return Flow::Close;
+        }
+        if self.tx.is_some() {
+            self.fail(EngineError::client(admin::NESTED_TRANSACTION));
+            return Flow::Continue;
+        }
+        if let Some(tx) = self.open_transaction().await {
+            self.tx = Some(tx);
+            self.responses.success(&mut self.out, &[]);
+        }
+        Flow::Continue
+    }
+
+    async fn commit(&mut self) -> Flow {
+        match self.tx.take() {
+            None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_COMMIT)),
+            // Open results are dropped: the client chose to commit without reading them.
+            Some(explicit) => match explicit.tx.commit().await {
+                Ok(()) => self.responses.success(&mut self.out, &[]),
+                Err(e) => self.fail(e),
+            },
+        }
+        Flow::Continue
+    }
+
+    async fn rollback(&mut self) -> Flow {
+        match self.tx.take() {
+            None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_ROLLBACK)),
+            Some(explicit) => {
+                explicit.tx.rollback().await;
+                self.responses.success(&mut self.out, &[]);
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn open_transaction(&mut self) -> Option<ExplicitTx> {
+        self.open_transaction_raw().await.map(|tx| ExplicitTx {
+            tx,
+            results: Vec::new(),
+            next_qid: 0,
+        })
+    }
+
+    async fn open_transaction_raw(&mut self) -> Option<Box<dyn Transaction>> {
+        match self.ctx.engine.begin().await {
+            Ok(tx) => Some(tx),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+
+    /// Rolls back whatever is open: the auto-commit query's transaction and the explicit one.
+    async fn end_transactions(&mut self) {
+        if let Some(auto) = self.auto.take() {
+            if let Some(tx) = auto.tx {
+                tx.rollback().await;
+            }
+        }
+        if let Some(explicit) = self.tx.take() {
+            explicit.tx.rollback().await;
+        }
+    }
+
+    /// Reports a failed request; the session is FAILED until RESET.
+    fn fail(&mut self, error: EngineError) {
+        debug!(self.logger, "query failed"; "code" => &error.code, "message" => &error.message);
+        self.responses
+            .failure(&mut self.out, &error.code, &error.message);
+        self.failed = true;
+    }
+
+    /// Reports a protocol violation; the caller closes the connection.
+    fn violation(&mut self, what: &str) {
+        warn!(self.logger, "protocol violation; closing"; "detail" => what);
+        let message = format!("Protocol violation: {what}. The connection will be closed.");
+        self.responses
+            .failure(&mut self.out, PROTOCOL_VIOLATION, &message);
+    }
+}
+
+fn empty_rows() -> Peekable<RowStream> {
+    let rows: RowStream = Box::new(std::iter::empty());
+    rows.peekable()
+}
+
+fn fields_value(fields: &[String]) -> Value {
+    Value::List(fields.iter().map(|f| Value::String(f.clone())).collect())
+}

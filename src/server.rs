@@ -1,0 +1,309 @@
+//! The `Listener` (accept loop and shutdown) and the per-connection `Handler`.
+//!
+//! The listener only accepts: each connection gets its own task, so one slow or hostile client
+//! never holds up another, and a connection's errors are logged with its id and peer address and
+//! end that connection only. With TLS configured, every connection is TLS from the first byte:
+//! the handler asks the `TlsManager` for the current acceptor, handshakes under a deadline, and
+//! only then speaks Bolt. There is no plaintext fallback.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openssl::ssl::Ssl;
+use slog::{debug, error, info, o, warn, Logger};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_openssl::SslStream;
+
+use crate::bolt::handshake::{self, HandshakeError};
+use crate::bolt::session::{Session, SessionContext};
+use crate::config::Config;
+use crate::engine::QueryEngine;
+use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::tls::{TlsError, TlsHandle, TlsManager, TlsPaths};
+
+/// How long shutdown waits for open connections to finish their current request.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {address} (--bolt-address/--bolt-port): {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started server. Dropping it does not stop the server; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    tls: Option<TlsHandle>,
+    trigger: ShutdownTrigger,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The TLS manager, when TLS is on.
+    pub fn tls(&self) -> Option<&TlsHandle> {
+        self.tls.as_ref()
+    }
+
+    /// Stops accepting, tells every connection to close, and waits (briefly) for them.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it does not, short of a shutdown).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Shared by every connection task.
+struct Handler {
+    session: Arc<SessionContext>,
+    tls: Option<TlsHandle>,
+    tls_handshake_timeout: Duration,
+    handshake_timeout: Duration,
+}
+
+/// Loads TLS (if configured), binds, and starts accepting. TLS problems are reported before the
+/// port is bound, so a misconfigured server never listens.
+pub async fn start(
+    config: &Config,
+    engine: Arc<dyn QueryEngine>,
+    logger: Logger,
+) -> Result<RunningServer, StartError> {
+    let tls = match config.tls_paths() {
+        Some((cert, key)) => {
+            let handle = TlsManager::start(TlsPaths::new(cert, key), logger.clone()).await?;
+            info!(logger, "Using secure Bolt connection (with SSL)";
+                "cert_file" => &config.bolt_cert_file, "key_file" => &config.bolt_key_file);
+            Some(handle)
+        }
+        None => {
+            warn!(logger, "Using non-secure Bolt connection (without SSL). Set --bolt-cert-file and --bolt-key-file to require TLS.");
+            None
+        }
+    };
+    let address = format!("{}:{}", config.bolt_address, config.bolt_port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    info!(logger, "Bolt server listening"; "address" => %local_addr, "tls" => tls.is_some());
+
+    let handler = Arc::new(Handler {
+        session: Arc::new(SessionContext {
+            engine,
+            tls: tls.clone(),
+            server_name: config.bolt_server_name_for_init.clone(),
+        }),
+        tls: tls.clone(),
+        tls_handshake_timeout: config.tls_handshake_timeout(),
+        handshake_timeout: config.handshake_timeout(),
+    });
+    let (trigger, shutdown) = shutdown::channel();
+    let task = tokio::spawn(accept_loop(listener, handler, shutdown, logger));
+    Ok(RunningServer {
+        local_addr,
+        tls,
+        trigger,
+        task,
+    })
+}
+
+/// Accepts until shutdown, then waits for connections to drain.
+async fn accept_loop(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    mut shutdown: Shutdown,
+    logger: Logger,
+) {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    // Each connection task holds a clone of `done_tx`; when all are dropped, `done_rx` returns
+    // None, which is how shutdown knows every connection has finished.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.recv() => break,
+        };
+        let (socket, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::from_millis(5);
+                pair
+            }
+            Err(e) => {
+                // Running out of file descriptors must not kill the listener: back off and retry.
+                error!(logger, "accept failed; retrying"; "error" => %e, "retry_in_ms" => backoff.as_millis() as u64);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let connection_id = format!("bolt-{id}");
+        let log = logger.new(o!("conn" => connection_id.clone(), "peer" => peer.to_string()));
+        let handler = Arc::clone(&handler);
+        let shutdown = shutdown.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            handler
+                .serve(socket, peer, connection_id, shutdown, log)
+                .await;
+            drop(done);
+        });
+    }
+    drop(done_tx);
+    info!(logger, "shutting down: waiting for connections to close");
+    if tokio::time::timeout(DRAIN_TIMEOUT, done_rx.recv())
+        .await
+        .is_err()
+    {
+        warn!(logger, "some connections did not close in time");
+    }
+}
+
+impl Handler {
+    async fn serve(
+        &self,
+        socket: TcpStream,
+        peer: SocketAddr,
+        connection_id: String,
+        shutdown: Shutdown,
+        logger: Logger,
+    ) {
+        // Small replies must not wait for the peer's delayed ACK (40 ms per round trip).
+        let _ = socket.set_nodelay(true);
+        match &self.tls {
+            None => {
+                self.speak_bolt(socket, peer, connection_id, shutdown, logger)
+                    .await
+            }
+            Some(tls) => {
+                let Some(stream) = self.tls_handshake(tls, socket, &logger).await else {
+                    return;
+                };
+                self.speak_bolt(stream, peer, connection_id, shutdown, logger)
+                    .await
+            }
+        }
+    }
+
+    /// Takes the acceptor current at this moment and completes the handshake under a deadline.
+    /// The stream keeps a reference to that acceptor's context for the life of the connection, so
+    /// later reloads never affect it.
+    async fn tls_handshake(
+        &self,
+        tls: &TlsHandle,
+        socket: TcpStream,
+        logger: &Logger,
+    ) -> Option<SslStream<TcpStream>> {
+        let acceptor = match tls.acceptor().await {
+            Ok(a) => a,
+            Err(e) => {
+                debug!(logger, "no TLS acceptor"; "error" => %e);
+                return None;
+            }
+        };
+        let mut stream = match Ssl::new(acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
+            Ok(s) => s,
+            Err(e) => {
+                error!(logger, "cannot create a TLS session"; "error" => %e);
+                return None;
+            }
+        };
+        match tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await {
+            Err(_) => {
+                info!(logger, "TLS handshake timed out; closing";
+                    "timeout_s" => self.tls_handshake_timeout.as_secs_f64());
+                None
+            }
+            Ok(Err(e)) => {
+                let detail = e
+                    .ssl_error()
+                    .map(crate::tls::acceptor::openssl_reason)
+                    .unwrap_or_else(|| e.to_string());
+                // The commonest cause by far is a client speaking plaintext Bolt to a TLS port.
+                info!(logger, "TLS handshake failed; closing (this port only accepts TLS: clients need sslmode=REQUIRE, bolt+s:// or bolt+ssc://)";
+                    "error" => detail);
+                None
+            }
+            Ok(Ok(())) => {
+                let ssl = stream.ssl();
+                debug!(logger, "TLS established";
+                    "tls_version" => ssl.version_str(),
+                    "cipher" => ssl.current_cipher().map(|c| c.name()).unwrap_or("?"),
+                    "resumed" => ssl.session_reused());
+                Some(stream)
+            }
+        }
+    }
+
+    async fn speak_bolt<S>(
+        &self,
+        mut stream: S,
+        peer: SocketAddr,
+        connection_id: String,
+        shutdown: Shutdown,
+        logger: Logger,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let version =
+            match tokio::time::timeout(self.handshake_timeout, handshake::negotiate(&mut stream)).await {
+                Err(_) => {
+                    info!(logger, "Bolt handshake timed out; closing";
+                        "timeout_s" => self.handshake_timeout.as_secs_f64());
+                    return;
+                }
+                Ok(Err(HandshakeError::BadMagic(bytes))) => {
+                    let hint = if bytes.starts_with("16 03") {
+                        " (this looks like a TLS ClientHello: the server runs without TLS, connect with sslmode=DISABLE or bolt://)"
+                    } else {
+                        ""
+                    };
+                    info!(logger, "not a Bolt client; closing{}", hint; "first_bytes" => bytes);
+                    return;
+                }
+                Ok(Err(e)) => {
+                    info!(logger, "Bolt handshake failed; closing"; "error" => %e);
+                    return;
+                }
+                Ok(Ok(v)) => v,
+            };
+        debug!(logger, "Bolt version negotiated"; "bolt_version" => %version);
+        Session::new(
+            stream,
+            version,
+            Arc::clone(&self.session),
+            connection_id,
+            peer.to_string(),
+            logger,
+        )
+        .run(shutdown)
+        .await;
+    }
+}
