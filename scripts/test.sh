@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests, then the real-client tests (pymgclient and the
+# neo4j driver) against the built server. Installs what it needs on a fresh Debian machine: the
+# OpenSSL headers and pkg-config (for the openssl crate), the openssl command, and a Python venv
+# in .venv with the pinned clients.
+#
+# Usage: scripts/test.sh            (from anywhere; works on a clean clone)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for pkg in pkg-config libssl-dev openssl python3-venv; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+# A python3 from outside Debian (pyenv) brings its own venv module.
+if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  need_pkgs=("${need_pkgs[@]/python3-venv}")
+fi
+missing=()
+for p in "${need_pkgs[@]}"; do [ -n "$p" ] && missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "==> Rust tests"
+cargo test --all-targets 2>&1
+
+echo "==> Python venv with the real clients"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "==> real-client tests"
+# cargo test built target/debug/boltd; the client tests run that binary as a real process.
+BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python

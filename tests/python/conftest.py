@@ -1,0 +1,108 @@
+"""Fixtures for the real-client tests: a real boltd process on a free loopback port.
+
+The binary comes from $BOLTD_BIN (scripts/test.sh sets it to the release build). Certificates are
+copied from fixtures/ssl into a per-test directory so tests can rotate them in place.
+"""
+
+import hashlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures" / "ssl"
+BOLTD_BIN = os.environ.get("BOLTD_BIN", str(ROOT / "target" / "release" / "boltd"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fingerprint_of_pem(name):
+    """SHA-256 fingerprint of a fixture certificate, uppercase hex with colons."""
+    der = ssl.PEM_cert_to_DER_cert((FIXTURES / name).read_text())
+    return _fmt(hashlib.sha256(der).hexdigest())
+
+
+def _fmt(hexdigest):
+    return ":".join(hexdigest[i : i + 2] for i in range(0, len(hexdigest), 2)).upper()
+
+
+class Boltd:
+    """A running boltd process."""
+
+    def __init__(self, tmp_path, tls=True, cert="server.pem", key="server.key"):
+        self.dir = tmp_path
+        self.port = free_port()
+        self.cert_path = tmp_path / "cert.pem"
+        self.key_path = tmp_path / "key.pem"
+        self.log_path = tmp_path / "boltd.log"
+        args = [
+            BOLTD_BIN,
+            "--bolt-address=127.0.0.1",
+            f"--bolt-port={self.port}",
+            f"--log-file={self.log_path}",
+            "--log-level=debug",
+        ]
+        if tls:
+            self.install(cert, key)
+            args += [f"--bolt-cert-file={self.cert_path}", f"--bolt-key-file={self.key_path}"]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"boltd exited: {self.proc.stderr.read().decode()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("boltd did not start listening")
+
+    def install(self, cert, key):
+        """Replaces the served files (atomically, as a deploy tool would)."""
+        for src, dst in ((cert, self.cert_path), (key, self.key_path)):
+            tmp = dst.with_suffix(".tmp")
+            shutil.copyfile(FIXTURES / src, tmp)
+            os.replace(tmp, dst)
+
+    def served_fingerprint(self):
+        """The certificate fingerprint a fresh TLS client sees now."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw) as tls:
+                return _fmt(hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def boltd_tls(tmp_path):
+    server = Boltd(tmp_path, tls=True)
+    yield server
+    assert server.stop() == 0, "boltd did not exit cleanly"
+
+
+@pytest.fixture
+def boltd_plain(tmp_path):
+    server = Boltd(tmp_path, tls=False)
+    yield server
+    assert server.stop() == 0, "boltd did not exit cleanly"
