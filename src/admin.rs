@@ -15,7 +15,8 @@ use crate::value::{Map, Value};
 
 /// Memgraph's refusal of a reload inside an explicit transaction, byte for byte (including the
 /// missing space in "particularquery").
-pub const RELOAD_IN_TRANSACTION: &str = "Reloading SSL is not allowed in multicommand transactions. \
+pub const RELOAD_IN_TRANSACTION: &str =
+    "Reloading SSL is not allowed in multicommand transactions. \
 A multicommand transaction, also known as an explicit transaction, groups multiple commands into a \
 single atomic operation. Instead, please use an implicit transaction, also known as an auto \
 committing transaction, in order to execute this particularquery. For more details, visit \
@@ -89,7 +90,8 @@ pub async fn reload_tls(
     trigger: ReloadTrigger,
     logger: &Logger,
 ) -> Result<TlsStatus, EngineError> {
-    let tls = tls.ok_or_else(|| EngineError::client(crate::tls::TlsError::NotConfigured.to_string()))?;
+    let tls =
+        tls.ok_or_else(|| EngineError::client(crate::tls::TlsError::NotConfigured.to_string()))?;
     info!(logger, "RELOAD BOLT_SERVER TLS requested"; "trigger" => %trigger);
     tls.reload(trigger)
         .await
@@ -123,10 +125,19 @@ mod tests {
 
     #[test]
     fn partial_reload_forms_are_syntax_errors() {
-        for q in ["RELOAD BOLT_SERVER", "RELOAD TLS;", "RELOAD TLS BOLT_SERVER", "RELOAD"] {
+        for q in [
+            "RELOAD BOLT_SERVER",
+            "RELOAD TLS;",
+            "RELOAD TLS BOLT_SERVER",
+            "RELOAD",
+        ] {
             let err = classify(q).unwrap_err();
             assert_eq!(err.code, "Memgraph.ClientError.MemgraphError.MemgraphError");
-            assert!(err.message.contains("RELOAD BOLT_SERVER TLS"), "{}", err.message);
+            assert!(
+                err.message.contains("RELOAD BOLT_SERVER TLS"),
+                "{}",
+                err.message
+            );
         }
     }
 

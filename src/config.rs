@@ -200,7 +200,10 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        match (self.bolt_cert_file.is_empty(), self.bolt_key_file.is_empty()) {
+        match (
+            self.bolt_cert_file.is_empty(),
+            self.bolt_key_file.is_empty(),
+        ) {
             (false, true) => {
                 return Err(ConfigError::HalfTls {
                     set: "cert",
@@ -223,7 +226,10 @@ impl Config {
             ));
         }
         for (flag, secs) in [
-            ("--bolt-tls-handshake-timeout", self.bolt_tls_handshake_timeout),
+            (
+                "--bolt-tls-handshake-timeout",
+                self.bolt_tls_handshake_timeout,
+            ),
             ("--bolt-handshake-timeout", self.bolt_handshake_timeout),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
@@ -279,7 +285,11 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "bolt_port = 1111\nbolt_address = \"127.0.0.2\"\nlog_level = \"debug\"").unwrap();
+        writeln!(
+            file,
+            "bolt_port = 1111\nbolt_address = \"127.0.0.2\"\nlog_level = \"debug\""
+        )
+        .unwrap();
         figment::Jail::expect_with(|jail| {
             jail.set_env("BOLTD_BOLT_PORT", "2222");
             jail.set_env("BOLTD_USER", "not configuration");
@@ -297,9 +307,23 @@ mod tests {
                 bolt_port: Some(3333),
                 ..Cli::default()
             };
-            assert_eq!(Config::load(&cli).unwrap().bolt_port, 3333, "flag beats env");
+            assert_eq!(
+                Config::load(&cli).unwrap().bolt_port,
+                3333,
+                "flag beats env"
+            );
             Ok(())
         });
+    }
+
+    #[test]
+    fn shipped_default_file_loads_to_the_defaults() {
+        let cli = Cli {
+            config: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/boltd.toml")),
+            ..Cli::default()
+        };
+        let loaded = Config::load_with_env(&cli, no_env()).unwrap();
+        assert_eq!(loaded, Config::default());
     }
 
     #[test]
@@ -330,13 +354,17 @@ mod tests {
             bolt_cert_file: Some("/etc/boltd/cert.pem".into()),
             ..Cli::default()
         };
-        let err = Config::load_with_env(&cli, no_env()).unwrap_err().to_string();
+        let err = Config::load_with_env(&cli, no_env())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--bolt-key-file is not"), "{err}");
         let cli = Cli {
             bolt_key_file: Some("/etc/boltd/key.pem".into()),
             ..Cli::default()
         };
-        let err = Config::load_with_env(&cli, no_env()).unwrap_err().to_string();
+        let err = Config::load_with_env(&cli, no_env())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--bolt-cert-file is not"), "{err}");
     }
 

@@ -2,14 +2,25 @@
 //!
 //! # Layout
 //!
-//! * [`value`]: the value model shared by the engine and the Bolt layer.
+//! * [`server`]: the `Listener` (accept loop, shutdown) and the per-connection handler, which runs
+//!   the TLS handshake (if configured) and then a Bolt session.
+//! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]) and the `TlsManager`
+//!   actor that owns the live one ([`tls::manager`]).
+//! * [`bolt`]: handshake, chunking, PackStream, messages and the session state machine.
+//! * [`admin`]: the server's own statements (`RELOAD BOLT_SERVER TLS`, Cypher `BEGIN`/`COMMIT`/
+//!   `ROLLBACK`) and the transaction-state guard.
 //! * [`engine`]: the `QueryEngine` trait and the embedded in-memory engine.
+//! * [`value`]: the value model shared by the engine and the Bolt layer.
 //! * [`config`]: flags, TOML file and environment, layered with figment.
 //! * [`logging`]: the slog root logger.
-//! * [`tls`]: building OpenSSL acceptors and the `TlsManager` actor that owns the live one.
+//! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 
+pub mod admin;
+pub mod bolt;
 pub mod config;
 pub mod engine;
 pub mod logging;
+pub mod server;
+pub mod shutdown;
 pub mod tls;
 pub mod value;

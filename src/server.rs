@@ -228,14 +228,16 @@ impl Handler {
                 return None;
             }
         };
-        let mut stream = match Ssl::new(acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
-            Ok(s) => s,
-            Err(e) => {
-                error!(logger, "cannot create a TLS session"; "error" => %e);
-                return None;
-            }
-        };
-        match tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await {
+        let mut stream =
+            match Ssl::new(acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
+                Ok(s) => s,
+                Err(e) => {
+                    error!(logger, "cannot create a TLS session"; "error" => %e);
+                    return None;
+                }
+            };
+        match tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await
+        {
             Err(_) => {
                 info!(logger, "TLS handshake timed out; closing";
                     "timeout_s" => self.tls_handshake_timeout.as_secs_f64());
@@ -272,28 +274,32 @@ impl Handler {
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        let version =
-            match tokio::time::timeout(self.handshake_timeout, handshake::negotiate(&mut stream)).await {
-                Err(_) => {
-                    info!(logger, "Bolt handshake timed out; closing";
+        let version = match tokio::time::timeout(
+            self.handshake_timeout,
+            handshake::negotiate(&mut stream),
+        )
+        .await
+        {
+            Err(_) => {
+                info!(logger, "Bolt handshake timed out; closing";
                         "timeout_s" => self.handshake_timeout.as_secs_f64());
-                    return;
-                }
-                Ok(Err(HandshakeError::BadMagic(bytes))) => {
-                    let hint = if bytes.starts_with("16 03") {
-                        " (this looks like a TLS ClientHello: the server runs without TLS, connect with sslmode=DISABLE or bolt://)"
-                    } else {
-                        ""
-                    };
-                    info!(logger, "not a Bolt client; closing{}", hint; "first_bytes" => bytes);
-                    return;
-                }
-                Ok(Err(e)) => {
-                    info!(logger, "Bolt handshake failed; closing"; "error" => %e);
-                    return;
-                }
-                Ok(Ok(v)) => v,
-            };
+                return;
+            }
+            Ok(Err(HandshakeError::BadMagic(bytes))) => {
+                let hint = if bytes.starts_with("16 03") {
+                    " (this looks like a TLS ClientHello: the server runs without TLS, connect with sslmode=DISABLE or bolt://)"
+                } else {
+                    ""
+                };
+                info!(logger, "not a Bolt client; closing{}", hint; "first_bytes" => bytes);
+                return;
+            }
+            Ok(Err(e)) => {
+                info!(logger, "Bolt handshake failed; closing"; "error" => %e);
+                return;
+            }
+            Ok(Ok(v)) => v,
+        };
         debug!(logger, "Bolt version negotiated"; "bolt_version" => %version);
         Session::new(
             stream,

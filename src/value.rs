@@ -37,7 +37,10 @@ pub enum Value {
     /// Nanoseconds since midnight, no zone.
     LocalTime(i64),
     /// A date and time without a zone: seconds and nanoseconds since the epoch of the wall clock.
-    LocalDateTime { seconds: i64, nanos: u32 },
+    LocalDateTime {
+        seconds: i64,
+        nanos: u32,
+    },
     /// An instant with a zone. Stored as UTC so that comparisons and the Bolt 5 encoding need no
     /// time-zone database; the legacy (Bolt 4) encoding derives the local wall-clock from `zone`.
     DateTime {
@@ -47,8 +50,17 @@ pub enum Value {
         zone: TimeZone,
     },
     Duration(Duration),
-    Point2D { srid: i64, x: f64, y: f64 },
-    Point3D { srid: i64, x: f64, y: f64, z: f64 },
+    Point2D {
+        srid: i64,
+        x: f64,
+        y: f64,
+    },
+    Point3D {
+        srid: i64,
+        x: f64,
+        y: f64,
+        z: f64,
+    },
 }
 
 /// How a zoned datetime names its zone.

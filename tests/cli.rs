@@ -79,7 +79,10 @@ fn an_unloadable_certificate_stops_startup_naming_the_file() {
     ]));
     assert_eq!(code, Some(1));
     assert!(stderr.contains(garbage.to_str().unwrap()), "{stderr}");
-    assert!(stderr.contains("Couldn't load server certificate"), "{stderr}");
+    assert!(
+        stderr.contains("Couldn't load server certificate"),
+        "{stderr}"
+    );
     // Start-up must not linger; generous bound for a loaded CI machine.
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
@@ -122,5 +125,7 @@ fn tls_startup_logs_the_secure_line_and_stops_on_sigterm() {
 }
 
 fn send_sigterm(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }

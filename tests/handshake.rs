@@ -103,7 +103,9 @@ async fn byte_at_a_time_handshake_then_a_query() {
 async fn wrong_magic_is_closed_without_a_reply() {
     let server = TestServer::plain().await;
     let mut s = connect(&server).await;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(STEP, s.read(&mut buf))
         .await

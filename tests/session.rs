@@ -67,7 +67,11 @@ async fn return_expressions_and_parameters() {
     let fields = c.recv().await.success();
     assert_eq!(
         fields.get("fields"),
-        Some(&Value::List(vec!["answer".into(), "greeting".into(), "list".into()]))
+        Some(&Value::List(vec![
+            "answer".into(),
+            "greeting".into(),
+            "list".into()
+        ]))
     );
     c.pull_msg().await;
     assert_eq!(
@@ -86,11 +90,13 @@ async fn return_expressions_and_parameters() {
 async fn unwind_with_partial_pulls_reports_has_more() {
     let server = TestServer::plain().await;
     let mut c = Client::plain(server.addr()).await;
-    c.run_msg("UNWIND range(1, 5) AS x RETURN x * 10 AS y").await;
+    c.run_msg("UNWIND range(1, 5) AS x RETURN x * 10 AS y")
+        .await;
     c.recv().await.success();
     let mut got = Vec::new();
     loop {
-        c.send(0x3F, &[Value::Map(map(&[("n", Value::Int(2))]))]).await;
+        c.send(0x3F, &[Value::Map(map(&[("n", Value::Int(2))]))])
+            .await;
         loop {
             match c.recv().await {
                 Response::Record(r) => got.push(r[0].clone()),
@@ -115,7 +121,8 @@ async fn discard_drops_the_rest() {
     let mut c = Client::plain(server.addr()).await;
     c.run_msg("UNWIND range(1, 100) AS x RETURN x").await;
     c.recv().await.success();
-    c.send(0x2F, &[Value::Map(map(&[("n", Value::Int(-1))]))]).await;
+    c.send(0x2F, &[Value::Map(map(&[("n", Value::Int(-1))]))])
+        .await;
     let summary = c.recv().await.success();
     assert_eq!(summary.get("has_more"), Some(&Value::Bool(false)));
     c.ping().await;
@@ -143,7 +150,10 @@ async fn failure_then_ignored_until_reset() {
 async fn unsupported_clauses_get_a_clear_client_error() {
     let server = TestServer::plain().await;
     let mut c = Client::plain(server.addr()).await;
-    let failure = c.query("MATCH (n) RETURN n").await.expect_err("not supported yet");
+    let failure = c
+        .query("MATCH (n) RETURN n")
+        .await
+        .expect_err("not supported yet");
     assert_eq!(
         failure.failure_code(),
         "Memgraph.ClientError.MemgraphError.MemgraphError"
@@ -161,14 +171,23 @@ async fn cypher_transaction_words() {
         assert_eq!(summary.get("has_more"), Some(&Value::Bool(false)));
     }
     let failure = c.query("COMMIT").await.expect_err("no transaction");
-    assert_eq!(failure.failure_message(), "No current transaction to commit.");
+    assert_eq!(
+        failure.failure_message(),
+        "No current transaction to commit."
+    );
     c.reset().await;
     let failure = c.query("ROLLBACK").await.expect_err("no transaction");
-    assert_eq!(failure.failure_message(), "No current transaction to rollback.");
+    assert_eq!(
+        failure.failure_message(),
+        "No current transaction to rollback."
+    );
     c.reset().await;
     c.query("BEGIN").await.unwrap();
     let failure = c.query("BEGIN").await.expect_err("nested");
-    assert_eq!(failure.failure_message(), "Nested transactions are not supported.");
+    assert_eq!(
+        failure.failure_message(),
+        "Nested transactions are not supported."
+    );
     // RESET ended the transaction opened with Cypher BEGIN.
     c.reset().await;
     c.query("BEGIN").await.expect("a fresh BEGIN after RESET");
@@ -189,7 +208,10 @@ async fn explicit_transaction_results_carry_qid() {
     // Pull the first result by qid.
     c.send(
         0x3F,
-        &[Value::Map(map(&[("n", Value::Int(-1)), ("qid", Value::Int(0))]))],
+        &[Value::Map(map(&[
+            ("n", Value::Int(-1)),
+            ("qid", Value::Int(0)),
+        ]))],
     )
     .await;
     assert_eq!(c.recv().await, Response::Record(vec![Value::Int(1)]));
@@ -211,7 +233,11 @@ async fn route_is_refused_and_telemetry_accepted_on_5_4() {
     c.recv().await.success();
     c.send(
         0x66,
-        &[Value::Map(Map::new()), Value::List(vec![]), Value::Map(Map::new())],
+        &[
+            Value::Map(Map::new()),
+            Value::List(vec![]),
+            Value::Map(Map::new()),
+        ],
     )
     .await;
     let failure = c.recv().await;
@@ -220,8 +246,14 @@ async fn route_is_refused_and_telemetry_accepted_on_5_4() {
     // LOGOFF then LOGON switches back to an authenticated session.
     c.send(0x6B, &[]).await;
     c.recv().await.success();
-    c.send(0x6A, &[Value::Map(map(&[("scheme", "basic".into()), ("principal", "".into())]))])
-        .await;
+    c.send(
+        0x6A,
+        &[Value::Map(map(&[
+            ("scheme", "basic".into()),
+            ("principal", "".into()),
+        ]))],
+    )
+    .await;
     c.recv().await.success();
     c.ping().await;
 }
@@ -240,7 +272,10 @@ async fn query_before_logon_is_a_protocol_violation() {
     s.write_all(&framed).await.unwrap();
     let mut all = Vec::new();
     let _ = tokio::time::timeout(common::STEP, s.read_to_end(&mut all)).await;
-    assert!(all.len() > 4 && all[2..4] == [0xB1, 0x7F], "a FAILURE then close: {all:?}");
+    assert!(
+        all.len() > 4 && all[2..4] == [0xB1, 0x7F],
+        "a FAILURE then close: {all:?}"
+    );
 }
 
 #[tokio::test]
@@ -266,7 +301,10 @@ async fn oversized_message_before_authentication_is_refused() {
     let _ = s.write_all(&framed).await;
     let mut all = Vec::new();
     let _ = tokio::time::timeout(common::STEP, s.read_to_end(&mut all)).await;
-    assert!(all.len() > 4 && all[2..4] == [0xB1, 0x7F], "a FAILURE then close: {all:?}");
+    assert!(
+        all.len() > 4 && all[2..4] == [0xB1, 0x7F],
+        "a FAILURE then close: {all:?}"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +312,10 @@ async fn noop_chunks_between_messages_are_ignored() {
     let server = TestServer::plain().await;
     let mut s = raw_hello(&server, common::OFFER_4_4).await;
     // NOOP, then HELLO {user_agent: "t"}, NOOP.
-    let msg = [0xB1, 0x01, 0xA1, 0x8A, b'u', b's', b'e', b'r', b'_', b'a', b'g', b'e', b'n', b't', 0x81, b't'];
+    let msg = [
+        0xB1, 0x01, 0xA1, 0x8A, b'u', b's', b'e', b'r', b'_', b'a', b'g', b'e', b'n', b't', 0x81,
+        b't',
+    ];
     let mut framed = vec![0, 0, 0, msg.len() as u8];
     framed.extend_from_slice(&msg);
     framed.extend_from_slice(&[0, 0, 0, 0]);

@@ -39,7 +39,11 @@ async fn reload_serves_new_certificate_to_new_connections_only() {
     assert_eq!(fp, old);
 
     server.install("server2.pem", "server2.key");
-    assert_eq!(served_fingerprint(server.addr()).await, old, "no change before RELOAD");
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        old,
+        "no change before RELOAD"
+    );
     let summary = reload(&mut before).await.expect("reload succeeds");
 
     assert_eq!(summary.get("has_more"), Some(&Value::Bool(false)));
@@ -47,7 +51,9 @@ async fn reload_serves_new_certificate_to_new_connections_only() {
     let Some(Value::List(notes)) = summary.get("notifications") else {
         panic!("no notifications in {summary:?}");
     };
-    let Value::Map(note) = &notes[0] else { panic!("{notes:?}") };
+    let Value::Map(note) = &notes[0] else {
+        panic!("{notes:?}")
+    };
     assert_eq!(note.get("code"), Some(&Value::String("ReloadSSL".into())));
     assert_eq!(note.get("severity"), Some(&Value::String("INFO".into())));
     assert_eq!(
@@ -75,7 +81,10 @@ async fn five_open_connections_survive_a_reload() {
     for c in &mut clients {
         c.ping().await;
     }
-    assert_eq!(served_fingerprint(server.addr()).await, fixture_fingerprint("ec.pem"));
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        fixture_fingerprint("ec.pem")
+    );
 }
 
 #[tokio::test]
@@ -90,7 +99,9 @@ async fn failed_reloads_keep_the_old_certificate_and_a_valid_one_recovers() {
     server.write_cert(b"garbage");
     let err = reload(&mut c).await.unwrap_err();
     assert!(
-        err.starts_with(&format!("Couldn't load server certificate from file {cert}. Error: ")),
+        err.starts_with(&format!(
+            "Couldn't load server certificate from file {cert}. Error: "
+        )),
         "{err}"
     );
     assert_eq!(served_fingerprint(server.addr()).await, old);
@@ -100,7 +111,9 @@ async fn failed_reloads_keep_the_old_certificate_and_a_valid_one_recovers() {
     server.write_key(b"garbage");
     let err = reload(&mut c).await.unwrap_err();
     assert!(
-        err.starts_with(&format!("Couldn't load server private key from file {key}. Error: ")),
+        err.starts_with(&format!(
+            "Couldn't load server private key from file {key}. Error: "
+        )),
         "{err}"
     );
     assert_eq!(served_fingerprint(server.addr()).await, old);
@@ -108,20 +121,29 @@ async fn failed_reloads_keep_the_old_certificate_and_a_valid_one_recovers() {
     // Missing certificate file.
     std::fs::remove_file(server.cert_path()).unwrap();
     let err = reload(&mut c).await.unwrap_err();
-    assert!(err.contains(&cert) && err.contains("No such file or directory"), "{err}");
+    assert!(
+        err.contains(&cert) && err.contains("No such file or directory"),
+        "{err}"
+    );
     assert_eq!(served_fingerprint(server.addr()).await, old);
 
     // Mismatched pair: a new certificate with the old key (a half-finished rotation).
     server.install("server2.pem", "server.key");
     let err = reload(&mut c).await.unwrap_err();
-    assert!(err.contains(&key) && err.contains("key values mismatch"), "{err}");
+    assert!(
+        err.contains(&key) && err.contains("key values mismatch"),
+        "{err}"
+    );
     assert_eq!(served_fingerprint(server.addr()).await, old);
 
     // The same connection is still usable, and a valid pair recovers.
     c.ping().await;
     server.install("server2.pem", "server2.key");
     reload(&mut c).await.expect("valid reload");
-    assert_eq!(served_fingerprint(server.addr()).await, fixture_fingerprint("server2.pem"));
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        fixture_fingerprint("server2.pem")
+    );
 
     let status = server.server.tls().unwrap().status().await.unwrap();
     assert_eq!(status.reloads_failed, 4);
@@ -142,7 +164,9 @@ async fn five_rapid_reloads_give_five_distinct_fingerprints() {
         ("server.pem", "server.key"),
     ] {
         server.install(cert, key);
-        reload(&mut c).await.unwrap_or_else(|e| panic!("{cert}: {e}"));
+        reload(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{cert}: {e}"));
         let fp = served_fingerprint(server.addr()).await;
         assert_eq!(fp, fixture_fingerprint(cert));
         seen.push(fp);
@@ -160,10 +184,16 @@ async fn reload_inside_cypher_begin_is_refused_and_changes_nothing() {
     c.query("BEGIN").await.expect("BEGIN");
     let err = reload(&mut c).await.unwrap_err();
     assert_eq!(err, RELOAD_IN_TX);
-    assert_eq!(served_fingerprint(server.addr()).await, fixture_fingerprint("server.pem"));
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        fixture_fingerprint("server.pem")
+    );
     // RESET ended the transaction; outside one the reload works.
     reload(&mut c).await.expect("reload after the transaction");
-    assert_eq!(served_fingerprint(server.addr()).await, fixture_fingerprint("server2.pem"));
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        fixture_fingerprint("server2.pem")
+    );
 }
 
 #[tokio::test]
@@ -181,7 +211,10 @@ async fn reload_inside_bolt_begin_is_refused_and_the_pipelined_pull_is_ignored()
     assert_eq!(failure.failure_code(), MEMGRAPH_CODE);
     assert_eq!(c.recv().await, Response::Ignored);
     c.reset().await;
-    assert_eq!(served_fingerprint(server.addr()).await, fixture_fingerprint("server.pem"));
+    assert_eq!(
+        served_fingerprint(server.addr()).await,
+        fixture_fingerprint("server.pem")
+    );
     c.ping().await;
 }
 
@@ -235,9 +268,11 @@ async fn concurrent_reloads_from_many_sessions_all_succeed() {
 async fn plaintext_bolt_client_on_the_tls_port_fails_fast() {
     let server = TestServer::tls("server.pem", "server.key").await;
     let mut s = TcpStream::connect(server.addr()).await.unwrap();
-    s.write_all(&[0x60, 0x60, 0xB0, 0x17, 0, 0, 4, 4, 0, 0, 3, 4, 0, 0, 1, 4, 0, 0, 0, 1])
-        .await
-        .unwrap();
+    s.write_all(&[
+        0x60, 0x60, 0xB0, 0x17, 0, 0, 4, 4, 0, 0, 3, 4, 0, 0, 1, 4, 0, 0, 0, 1,
+    ])
+    .await
+    .unwrap();
     let mut buf = [0u8; 64];
     let mut got = Vec::new();
     // The server must close promptly (well before the 3 s handshake deadline used in tests)
@@ -251,14 +286,21 @@ async fn plaintext_bolt_client_on_the_tls_port_fails_fast() {
         }
     })
     .await;
-    assert!(outcome.is_ok(), "the TLS port kept a plaintext client waiting");
-    assert!(!got.starts_with(&[0, 0, 4, 4]), "plaintext Bolt was answered: {got:?}");
+    assert!(
+        outcome.is_ok(),
+        "the TLS port kept a plaintext client waiting"
+    );
+    assert!(
+        !got.starts_with(&[0, 0, 4, 4]),
+        "plaintext Bolt was answered: {got:?}"
+    );
 }
 
 #[tokio::test]
 async fn tls_client_on_the_plaintext_port_fails_fast() {
     let server = TestServer::plain().await;
-    let result = tokio::time::timeout(Duration::from_secs(2), common::tls_connect(server.addr())).await;
+    let result =
+        tokio::time::timeout(Duration::from_secs(2), common::tls_connect(server.addr())).await;
     match result {
         Ok(Err(_)) => {}
         Ok(Ok(_)) => panic!("a TLS handshake succeeded on the plaintext port"),
@@ -273,7 +315,10 @@ async fn a_silent_tls_peer_is_dropped_after_the_deadline() {
     let mut s = TcpStream::connect(server.addr()).await.unwrap();
     let mut buf = [0u8; 16];
     let r = tokio::time::timeout(STEP, s.read(&mut buf)).await;
-    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "server kept a silent peer: {r:?}");
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "server kept a silent peer: {r:?}"
+    );
     // And the server is still serving others.
     Client::tls(server.addr()).await.0.ping().await;
 }

@@ -13,20 +13,38 @@ use super::packstream::{self, Decoder, StructLayout};
 /// A client request, with the fields the session needs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Hello { extra: Map },
-    Logon { auth: Map },
+    Hello {
+        extra: Map,
+    },
+    Logon {
+        auth: Map,
+    },
     Logoff,
     Goodbye,
     Reset,
-    Run { query: String, params: Map, extra: Map },
-    Begin { extra: Map },
+    Run {
+        query: String,
+        params: Map,
+        extra: Map,
+    },
+    Begin {
+        extra: Map,
+    },
     Commit,
     Rollback,
     /// `n = -1` means all records; `qid = -1` means the last query.
-    Pull { n: i64, qid: i64 },
-    Discard { n: i64, qid: i64 },
+    Pull {
+        n: i64,
+        qid: i64,
+    },
+    Discard {
+        n: i64,
+        qid: i64,
+    },
     Route,
-    Telemetry { api: i64 },
+    Telemetry {
+        api: i64,
+    },
 }
 
 impl Request {
@@ -205,7 +223,11 @@ impl ResponseWriter {
 
     /// Encodes a RECORD. Fails only for values that cannot be put on the wire (an unknown time
     /// zone), in which case nothing is appended to `out`.
-    pub fn record(&mut self, out: &mut Vec<u8>, row: &[Value]) -> Result<(), packstream::EncodeError> {
+    pub fn record(
+        &mut self,
+        out: &mut Vec<u8>,
+        row: &[Value],
+    ) -> Result<(), packstream::EncodeError> {
         self.scratch.clear();
         packstream::write_struct_header(&mut self.scratch, 1, RECORD);
         packstream::write_list_header(&mut self.scratch, row.len());

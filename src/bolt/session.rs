@@ -113,7 +113,9 @@ enum Streamed {
     /// More rows remain.
     More,
     /// All rows sent; the summary may carry notifications.
-    Done { notifications: Vec<Value> },
+    Done {
+        notifications: Vec<Value>,
+    },
     Failed(EngineError),
 }
 
@@ -191,9 +193,14 @@ where
                     let text = format!(
                         "The message is larger than the limit of {limit} bytes{}. \
                          Split the data into several queries.",
-                        if self.phase == Phase::Ready { "" } else { " before authentication" }
+                        if self.phase == Phase::Ready {
+                            ""
+                        } else {
+                            " before authentication"
+                        }
                     );
-                    self.responses.failure(&mut self.out, PROTOCOL_VIOLATION, &text);
+                    self.responses
+                        .failure(&mut self.out, PROTOCOL_VIOLATION, &text);
                     let _ = self.flush().await;
                     break "message too large";
                 }
@@ -242,7 +249,11 @@ where
                 self.violation(&format!(
                     "{} before authentication: send HELLO{} first",
                     request.name(),
-                    if self.version.has_logon() { " and LOGON" } else { "" }
+                    if self.version.has_logon() {
+                        " and LOGON"
+                    } else {
+                        ""
+                    }
                 ));
                 Flow::Close
             }
@@ -251,9 +262,7 @@ where
                 Flow::Continue
             }
             Request::Logoff => self.logoff().await,
-            Request::Run {
-                query, params, ..
-            } => self.run_query(query, params).await,
+            Request::Run { query, params, .. } => self.run_query(query, params).await,
             Request::Pull { n, qid } => self.pull(n, qid, false).await,
             Request::Discard { n, qid } => self.pull(n, qid, true).await,
             Request::Begin { .. } => self.begin().await,
@@ -337,7 +346,9 @@ where
 
     async fn logoff(&mut self) -> Flow {
         if self.tx.is_some() || self.auto.is_some() {
-            self.violation("LOGOFF with an open transaction or result: COMMIT, ROLLBACK or PULL first");
+            self.violation(
+                "LOGOFF with an open transaction or result: COMMIT, ROLLBACK or PULL first",
+            );
             return Flow::Close;
         }
         self.responses.success(&mut self.out, &[]);
@@ -427,8 +438,10 @@ where
                     explicit.next_qid += 1;
                     let fields = fields_value(&result.fields);
                     explicit.results.push(OpenResult::new(qid, result));
-                    self.responses
-                        .success(&mut self.out, &[("fields", fields), ("qid", Value::Int(qid))]);
+                    self.responses.success(
+                        &mut self.out,
+                        &[("fields", fields), ("qid", Value::Int(qid))],
+                    );
                 }
                 Err(e) => self.fail(e),
             }
@@ -535,8 +548,7 @@ where
                     connection_id: self.connection_id.clone(),
                     peer: self.peer.clone(),
                 };
-                return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await
-                {
+                return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await {
                     Ok(_) => Streamed::Done {
                         notifications: vec![admin::reload_notification()],
                     },
@@ -548,9 +560,11 @@ where
         let mut sent: i64 = 0;
         while n == -1 || sent < n {
             match rows.next() {
-                None => return Streamed::Done {
-                    notifications: Vec::new(),
-                },
+                None => {
+                    return Streamed::Done {
+                        notifications: Vec::new(),
+                    }
+                }
                 Some(Err(e)) => return Streamed::Failed(e),
                 Some(Ok(row)) => {
                     sent += 1;

@@ -126,7 +126,10 @@ impl EngineError {
     fn with_class(classification: Classification, message: impl Into<String>) -> Self {
         EngineError {
             classification,
-            code: format!("Memgraph.{}.MemgraphError.MemgraphError", classification.as_str()),
+            code: format!(
+                "Memgraph.{}.MemgraphError.MemgraphError",
+                classification.as_str()
+            ),
             message: message.into(),
         }
     }

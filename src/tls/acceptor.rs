@@ -83,9 +83,12 @@ pub fn build(paths: &TlsPaths) -> Result<LoadedAcceptor, TlsError> {
     let key = parse_key(&key_pem).map_err(key_err)?;
     let leaf = &chain[0];
 
-    let cert_key = leaf
-        .public_key()
-        .map_err(|e| cert_err(format!("cannot read the certificate's public key: {}", openssl_reason(&e))))?;
+    let cert_key = leaf.public_key().map_err(|e| {
+        cert_err(format!(
+            "cannot read the certificate's public key: {}",
+            openssl_reason(&e)
+        ))
+    })?;
     if !cert_key.public_eq(&key) {
         return Err(key_err(format!(
             "key values mismatch: this key does not belong to the certificate in {}; \
@@ -129,9 +132,11 @@ fn parse_chain(pem: &[u8]) -> Result<Vec<X509>, String> {
 fn parse_key(pem: &[u8]) -> Result<PKey<Private>, String> {
     let text = String::from_utf8_lossy(pem);
     if text.contains("ENCRYPTED") {
-        return Err("the private key is encrypted with a passphrase, which boltd cannot use; \
+        return Err(
+            "the private key is encrypted with a passphrase, which boltd cannot use; \
              decrypt it (openssl pkey -in KEY -out KEY.plain) and protect the file with mode 0400"
-            .to_owned());
+                .to_owned(),
+        );
     }
     PKey::private_key_from_pem_callback(pem, |_password| Ok(0)).map_err(|e| {
         format!(
@@ -215,10 +220,7 @@ fn name_to_string(name: &X509NameRef) -> String {
     name.entries()
         .map(|entry| {
             let field = entry.object().nid().short_name().unwrap_or("?");
-            let value = entry
-                .data()
-                .to_string()
-                .unwrap_or_else(|_| "?".to_owned());
+            let value = entry.data().to_string().unwrap_or_else(|_| "?".to_owned());
             format!("{field}={value}")
         })
         .collect::<Vec<_>>()
@@ -331,17 +333,35 @@ mod tests {
         let err = build(&paths("garbage.pem", "server.key")).unwrap_err();
         assert!(matches!(err, TlsError::Certificate { .. }));
         let msg = err.to_string();
-        assert!(msg.starts_with("Couldn't load server certificate from file "), "{msg}");
+        assert!(
+            msg.starts_with("Couldn't load server certificate from file "),
+            "{msg}"
+        );
         assert!(msg.contains("garbage.pem. Error: no start line"), "{msg}");
 
-        let msg = build(&paths("server.pem", "garbage.pem")).unwrap_err().to_string();
-        assert!(msg.starts_with("Couldn't load server private key from file "), "{msg}");
+        let msg = build(&paths("server.pem", "garbage.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("Couldn't load server private key from file "),
+            "{msg}"
+        );
 
-        let msg = build(&paths("server.pem", "server2.key")).unwrap_err().to_string();
-        assert!(msg.contains("server2.key. Error: key values mismatch"), "{msg}");
+        let msg = build(&paths("server.pem", "server2.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("server2.key. Error: key values mismatch"),
+            "{msg}"
+        );
 
-        let msg = build(&paths("missing.pem", "server.key")).unwrap_err().to_string();
-        assert!(msg.contains("missing.pem. Error: No such file or directory"), "{msg}");
+        let msg = build(&paths("missing.pem", "server.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("missing.pem. Error: No such file or directory"),
+            "{msg}"
+        );
 
         // Both bad: the certificate is reported, as Memgraph does.
         let err = build(&paths("garbage.pem", "garbage.pem")).unwrap_err();
@@ -351,7 +371,8 @@ mod tests {
     #[test]
     fn encrypted_key_is_refused_without_prompting() {
         let dir = tempfile::tempdir().unwrap();
-        let key = PKey::private_key_from_pem(&std::fs::read(fixture("server.key")).unwrap()).unwrap();
+        let key =
+            PKey::private_key_from_pem(&std::fs::read(fixture("server.key")).unwrap()).unwrap();
         let pem = key
             .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), b"secret")
             .unwrap();

@@ -76,6 +76,13 @@ enum Request {
 
 type ReloadReply = oneshot::Sender<Result<TlsStatus, TlsError>>;
 
+/// A reload in progress: what asked for it, where to answer, and the blocking build.
+type Build = (
+    ReloadTrigger,
+    ReloadReply,
+    JoinHandle<Result<LoadedAcceptor, TlsError>>,
+);
+
 /// The actor. Created by [`TlsManager::start`], which hands back the only way to reach it.
 pub struct TlsManager {
     rx: mpsc::Receiver<Request>,
@@ -89,11 +96,7 @@ pub struct TlsManager {
     /// Reload requests waiting for the build in progress to finish.
     queued: VecDeque<(ReloadTrigger, ReloadReply)>,
     /// The build in progress, with the request it answers.
-    building: Option<(
-        ReloadTrigger,
-        ReloadReply,
-        JoinHandle<Result<LoadedAcceptor, TlsError>>,
-    )>,
+    building: Option<Build>,
     logger: Logger,
 }
 
@@ -260,7 +263,10 @@ impl TlsHandle {
         self.ask(Request::Status).await
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, TlsError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, TlsError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
@@ -336,7 +342,10 @@ mod tests {
         std::fs::copy(fixture("server2.key"), &key).unwrap();
         let ok = handle.reload(ReloadTrigger::Signal).await.unwrap();
         assert_eq!(ok.generation, 2);
-        assert_ne!(ok.summary.sha256_fingerprint, first.summary.sha256_fingerprint);
+        assert_ne!(
+            ok.summary.sha256_fingerprint,
+            first.summary.sha256_fingerprint
+        );
         assert_eq!(ok.last_error, None);
     }
 
@@ -351,7 +360,9 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let h = handle.clone();
-            tasks.push(tokio::spawn(async move { h.reload(ReloadTrigger::Signal).await }));
+            tasks.push(tokio::spawn(async move {
+                h.reload(ReloadTrigger::Signal).await
+            }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();

@@ -115,14 +115,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Opens a TLS connection without verifying the server (as mgclient does) and returns the
 /// stream and the SHA-256 fingerprint of the certificate the server presented.
-pub async fn tls_connect(addr: std::net::SocketAddr) -> std::io::Result<(SslStream<TcpStream>, String)> {
+pub async fn tls_connect(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<(SslStream<TcpStream>, String)> {
     let tcp = tokio::time::timeout(STEP, TcpStream::connect(addr)).await??;
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(std::io::Error::other)?;
+    let mut builder =
+        SslConnector::builder(SslMethod::tls_client()).map_err(std::io::Error::other)?;
     builder.set_verify(SslVerifyMode::NONE);
     let connector = builder.build();
     let ssl = connector
         .configure()
-        .and_then(|c| c.verify_hostname(false).use_server_name_indication(false).into_ssl("localhost"))
+        .and_then(|c| {
+            c.verify_hostname(false)
+                .use_server_name_indication(false)
+                .into_ssl("localhost")
+        })
         .map_err(std::io::Error::other)?;
     let mut stream = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
     tokio::time::timeout(STEP, Pin::new(&mut stream).connect())
@@ -132,7 +139,11 @@ pub async fn tls_connect(addr: std::net::SocketAddr) -> std::io::Result<(SslStre
         .ssl()
         .peer_certificate()
         .ok_or_else(|| std::io::Error::other("server sent no certificate"))?;
-    let fp = fingerprint_hex(&cert.digest(MessageDigest::sha256()).map_err(std::io::Error::other)?);
+    let fp = fingerprint_hex(
+        &cert
+            .digest(MessageDigest::sha256())
+            .map_err(std::io::Error::other)?,
+    );
     Ok((stream, fp))
 }
 
@@ -284,7 +295,11 @@ impl Client {
     pub async fn run_msg(&mut self, query: &str) {
         self.send(
             0x10,
-            &[Value::from(query), Value::Map(Map::new()), Value::Map(Map::new())],
+            &[
+                Value::from(query),
+                Value::Map(Map::new()),
+                Value::Map(Map::new()),
+            ],
         )
         .await;
     }
@@ -296,7 +311,10 @@ impl Client {
     }
 
     /// RUN + PULL all. Ok((fields, records, summary)) or Err(the FAILURE).
-    pub async fn query(&mut self, query: &str) -> Result<(Vec<Value>, Vec<Vec<Value>>, Map), Response> {
+    pub async fn query(
+        &mut self,
+        query: &str,
+    ) -> Result<(Vec<Value>, Vec<Vec<Value>>, Map), Response> {
         self.run_msg(query).await;
         let run = self.recv().await;
         let fields = match run {
