@@ -40,10 +40,27 @@ impl<R: AsyncRead + Unpin> ChunkReader<R> {
         }
     }
 
-    /// Whether a complete message (or at least some of the next one) is already buffered, so the
-    /// caller can delay flushing replies for pipelined requests.
-    pub fn has_buffered_data(&self) -> bool {
-        self.pos < self.buf.len()
+    /// Whether a whole message is already buffered, so the caller can answer pipelined requests
+    /// in one write instead of flushing after each. Only a complete message counts: waiting for
+    /// the rest of a partial one while holding replies back could stall a client that waits for
+    /// those replies.
+    pub fn has_complete_message(&self) -> bool {
+        let pending = &self.buf[self.pos..];
+        let mut at = 0;
+        let mut started = false;
+        while let Some(header) = pending.get(at..at + 2) {
+            let size = usize::from(u16::from_be_bytes([header[0], header[1]]));
+            at += 2;
+            if size == 0 {
+                if started {
+                    return true;
+                }
+                continue;
+            }
+            started = true;
+            at += size;
+        }
+        false
     }
 
     /// Reads the next message. `Ok(None)` is a clean end of stream between messages.
@@ -207,6 +224,19 @@ mod tests {
         ));
         let mut r = ChunkReader::new(&input[..]);
         assert_eq!(r.read_message(1000).await.unwrap().unwrap().len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn complete_message_detection() {
+        let mut input = framed(b"one", 10);
+        input.extend(framed(b"two", 2));
+        input.extend([0, 5, 1]); // the start of a third
+        let mut r = ChunkReader::new(&input[..]);
+        assert!(!r.has_complete_message(), "nothing read yet");
+        r.read_message(100).await.unwrap();
+        assert!(r.has_complete_message(), "\"two\" is buffered");
+        r.read_message(100).await.unwrap();
+        assert!(!r.has_complete_message(), "only part of the third");
     }
 
     #[test]

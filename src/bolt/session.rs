@@ -217,9 +217,12 @@ where
                     Flow::Close
                 }
             };
-            if let Err(e) = self.flush().await {
-                debug!(self.logger, "write failed"; "error" => %e);
-                break "write error";
+            // Pipelined requests already buffered are answered in the same write.
+            if flow == Flow::Close || !self.reader.has_complete_message() {
+                if let Err(e) = self.flush().await {
+                    debug!(self.logger, "write failed"; "error" => %e);
+                    break "write error";
+                }
             }
             if flow == Flow::Close {
                 break "session closed";

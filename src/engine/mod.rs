@@ -8,6 +8,15 @@
 //! Every query runs inside a [`Transaction`]: an explicit one the client opened with `BEGIN`, or an
 //! implicit one the session opens around a single auto-commit query.
 
+pub mod ast;
+pub mod eval;
+pub mod functions;
+pub mod lexer;
+pub mod memory;
+pub mod parser;
+
+pub use memory::MemoryEngine;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -16,7 +16,7 @@ use boltd::server::RunningServer;
 use boltd::tls::acceptor::fingerprint_hex;
 use boltd::value::{Map, Value};
 use openssl::hash::MessageDigest;
-use openssl::ssl::{Ssl, SslConnector, SslMethod, SslVerifyMode};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;

@@ -1,0 +1,681 @@
+//! Expression evaluation with Cypher's semantics: null propagation, three-valued logic, checked
+//! integer arithmetic, and type errors that name the operator and the types.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::ast::{BinaryOp, Expr};
+use super::functions;
+use super::parser::{RED_ZONE, STACK_GROWTH};
+use super::{EngineError, Params};
+use crate::value::{Map, Value};
+
+/// Variables in scope, innermost last (UNWIND and comprehensions push; lookups search backwards).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub params: Arc<Params>,
+    pub vars: Vec<(String, Value)>,
+}
+
+impl Env {
+    pub fn new(params: Arc<Params>) -> Self {
+        Env {
+            params,
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn with(&self, name: &str, value: Value) -> Env {
+        let mut vars = self.vars.clone();
+        vars.push((name.to_owned(), value));
+        Env {
+            params: Arc::clone(&self.params),
+            vars,
+        }
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<&Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Evaluates `expr` in `env`. The parser bounds nesting, and the stack grows on demand so that
+/// the deepest legal expression cannot overflow it.
+pub fn eval(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
+    stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || eval_inner(expr, env))
+}
+
+fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
+    match expr {
+        Expr::Literal(v) => Ok(v.clone()),
+        Expr::Parameter(name) => env
+            .params
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::client(format!("Parameter ${name} not provided."))),
+        Expr::Variable(name) => env
+            .lookup(name)
+            .cloned()
+            .ok_or_else(|| EngineError::client(format!("Unbound variable: {name}."))),
+        Expr::List(items) => items
+            .iter()
+            .map(|e| eval(e, env))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        Expr::Map(entries) => {
+            let mut map = Map::new();
+            for (k, e) in entries {
+                map.insert(k.clone(), eval(e, env)?);
+            }
+            Ok(Value::Map(map))
+        }
+        Expr::Property(target, key) => match eval(target, env)? {
+            Value::Null => Ok(Value::Null),
+            Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
+            Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
+            Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
+            other => Err(EngineError::client(format!(
+                "Invalid property lookup .{key} on a {}.",
+                other.type_name()
+            ))),
+        },
+        Expr::Index(target, index) => index_value(eval(target, env)?, eval(index, env)?),
+        Expr::Slice(target, from, to) => {
+            let target = eval(target, env)?;
+            let from = from.as_ref().map(|e| eval(e, env)).transpose()?;
+            let to = to.as_ref().map(|e| eval(e, env)).transpose()?;
+            slice(target, from, to)
+        }
+        Expr::Binary(op, left, right) => binary(*op, left, right, env),
+        Expr::Not(inner) => match eval(inner, env)? {
+            Value::Null => Ok(Value::Null),
+            Value::Bool(b) => Ok(Value::Bool(!b)),
+            other => Err(EngineError::client(format!(
+                "Invalid type {} for NOT: expected a BOOLEAN.",
+                other.type_name()
+            ))),
+        },
+        Expr::Negate(inner) => match eval(inner, env)? {
+            Value::Null => Ok(Value::Null),
+            Value::Int(i) => i
+                .checked_neg()
+                .map(Value::Int)
+                .ok_or_else(|| EngineError::client("Integer overflow in unary minus.")),
+            Value::Float(f) => Ok(Value::Float(-f)),
+            other => Err(EngineError::client(format!(
+                "Invalid type {} for unary minus.",
+                other.type_name()
+            ))),
+        },
+        Expr::IsNull(inner, negated) => Ok(Value::Bool(eval(inner, env)?.is_null() != *negated)),
+        Expr::Call {
+            name,
+            distinct: _,
+            args,
+        } => {
+            if functions::is_aggregate(name) {
+                return Err(EngineError::client(format!(
+                    "Aggregation function {name}() is not supported yet by boltd's embedded engine."
+                )));
+            }
+            let args = args
+                .iter()
+                .map(|a| eval(a, env))
+                .collect::<Result<Vec<_>, _>>()?;
+            functions::call(name, args)
+        }
+        Expr::CountStar => Err(EngineError::client(
+            "Aggregation function count(*) is not supported yet by boltd's embedded engine.",
+        )),
+        Expr::Case {
+            subject,
+            whens,
+            otherwise,
+        } => {
+            let subject = subject.as_ref().map(|s| eval(s, env)).transpose()?;
+            for (when, then) in whens {
+                let w = eval(when, env)?;
+                let hit = match &subject {
+                    Some(s) => equals(s, &w) == Some(true),
+                    None => w == Value::Bool(true),
+                };
+                if hit {
+                    return eval(then, env);
+                }
+            }
+            otherwise.as_ref().map_or(Ok(Value::Null), |e| eval(e, env))
+        }
+        Expr::ListComprehension {
+            variable,
+            list,
+            predicate,
+            projection,
+        } => {
+            let items = match eval(list, env)? {
+                Value::Null => return Ok(Value::Null),
+                Value::List(items) => items,
+                other => {
+                    return Err(EngineError::client(format!(
+                        "List comprehension needs a LIST, got {}.",
+                        other.type_name()
+                    )))
+                }
+            };
+            let mut out = Vec::new();
+            for item in items {
+                let inner = env.with(variable, item.clone());
+                if let Some(p) = predicate {
+                    if eval(p, &inner)? != Value::Bool(true) {
+                        continue;
+                    }
+                }
+                out.push(match projection {
+                    Some(e) => eval(e, &inner)?,
+                    None => item,
+                });
+            }
+            Ok(Value::List(out))
+        }
+    }
+}
+
+fn type_error(op: BinaryOp, l: &Value, r: &Value) -> EngineError {
+    EngineError::client(format!(
+        "Invalid types: {} and {} for '{}'.",
+        l.type_name(),
+        r.type_name(),
+        op.symbol()
+    ))
+}
+
+fn boolean(v: Value, op: BinaryOp) -> Result<Option<bool>, EngineError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        other => Err(EngineError::client(format!(
+            "Invalid type {} for {}: expected a BOOLEAN.",
+            other.type_name(),
+            op.symbol()
+        ))),
+    }
+}
+
+fn binary(op: BinaryOp, left: &Expr, right: &Expr, env: &Env) -> Result<Value, EngineError> {
+    // Logic short-circuits where three-valued logic allows it.
+    match op {
+        BinaryOp::And => {
+            let l = boolean(eval(left, env)?, op)?;
+            if l == Some(false) {
+                return Ok(Value::Bool(false));
+            }
+            let r = boolean(eval(right, env)?, op)?;
+            return Ok(match (l, r) {
+                (_, Some(false)) => Value::Bool(false),
+                (Some(true), Some(true)) => Value::Bool(true),
+                _ => Value::Null,
+            });
+        }
+        BinaryOp::Or => {
+            let l = boolean(eval(left, env)?, op)?;
+            if l == Some(true) {
+                return Ok(Value::Bool(true));
+            }
+            let r = boolean(eval(right, env)?, op)?;
+            return Ok(match (l, r) {
+                (_, Some(true)) => Value::Bool(true),
+                (Some(false), Some(false)) => Value::Bool(false),
+                _ => Value::Null,
+            });
+        }
+        BinaryOp::Xor => {
+            let l = boolean(eval(left, env)?, op)?;
+            let r = boolean(eval(right, env)?, op)?;
+            return Ok(match (l, r) {
+                (Some(a), Some(b)) => Value::Bool(a != b),
+                _ => Value::Null,
+            });
+        }
+        _ => {}
+    }
+    let l = eval(left, env)?;
+    let r = eval(right, env)?;
+    apply(op, l, r)
+}
+
+/// Applies a non-logical binary operator to two values.
+pub fn apply(op: BinaryOp, l: Value, r: Value) -> Result<Value, EngineError> {
+    use Value::{Float, Int, List, Null, String as Str};
+    match op {
+        BinaryOp::Eq => Ok(equals(&l, &r).map_or(Null, Value::Bool)),
+        BinaryOp::Neq => Ok(equals(&l, &r).map_or(Null, |b| Value::Bool(!b))),
+        BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => Ok(match compare(&l, &r) {
+            None => Null,
+            Some(ord) => Value::Bool(match op {
+                BinaryOp::Lt => ord == Ordering::Less,
+                BinaryOp::Gt => ord == Ordering::Greater,
+                BinaryOp::Le => ord != Ordering::Greater,
+                _ => ord != Ordering::Less,
+            }),
+        }),
+        BinaryOp::In => match r {
+            Null => Ok(Null),
+            List(items) => {
+                let mut saw_null = false;
+                for item in &items {
+                    match equals(&l, item) {
+                        Some(true) => return Ok(Value::Bool(true)),
+                        None => saw_null = true,
+                        Some(false) => {}
+                    }
+                }
+                Ok(if saw_null { Null } else { Value::Bool(false) })
+            }
+            other => Err(type_error(op, &l, &other)),
+        },
+        BinaryOp::StartsWith | BinaryOp::EndsWith | BinaryOp::Contains => match (&l, &r) {
+            (Str(a), Str(b)) => Ok(Value::Bool(match op {
+                BinaryOp::StartsWith => a.starts_with(b.as_str()),
+                BinaryOp::EndsWith => a.ends_with(b.as_str()),
+                _ => a.contains(b.as_str()),
+            })),
+            _ => Ok(Null),
+        },
+        BinaryOp::RegexMatch => Err(EngineError::client(
+            "The =~ operator is not supported yet by boltd's embedded engine.",
+        )),
+        _ if l.is_null() || r.is_null() => Ok(Null),
+        BinaryOp::Add => match (l, r) {
+            (Int(a), Int(b)) => a
+                .checked_add(b)
+                .map(Int)
+                .ok_or_else(|| EngineError::client("Integer overflow in '+'.")),
+            (Str(a), Str(b)) => Ok(Str(a + &b)),
+            (Str(a), Int(b)) => Ok(Str(format!("{a}{b}"))),
+            (Int(a), Str(b)) => Ok(Str(format!("{a}{b}"))),
+            (Str(a), Float(b)) => Ok(Str(format!("{a}{b:?}"))),
+            (Float(a), Str(b)) => Ok(Str(format!("{a:?}{b}"))),
+            (List(mut a), List(b)) => {
+                a.extend(b);
+                Ok(List(a))
+            }
+            (List(mut a), b) => {
+                a.push(b);
+                Ok(List(a))
+            }
+            (a, List(b)) => {
+                let mut out = Vec::with_capacity(b.len() + 1);
+                out.push(a);
+                out.extend(b);
+                Ok(List(out))
+            }
+            (a, b) => float_op(op, &a, &b, |x, y| x + y),
+        },
+        BinaryOp::Sub => match (l, r) {
+            (Int(a), Int(b)) => a
+                .checked_sub(b)
+                .map(Int)
+                .ok_or_else(|| EngineError::client("Integer overflow in '-'.")),
+            (a, b) => float_op(op, &a, &b, |x, y| x - y),
+        },
+        BinaryOp::Mul => match (l, r) {
+            (Int(a), Int(b)) => a
+                .checked_mul(b)
+                .map(Int)
+                .ok_or_else(|| EngineError::client("Integer overflow in '*'.")),
+            (a, b) => float_op(op, &a, &b, |x, y| x * y),
+        },
+        BinaryOp::Div => match (l, r) {
+            (Int(_), Int(0)) => Err(EngineError::client("Division by zero.")),
+            (Int(a), Int(b)) => a
+                .checked_div(b)
+                .map(Int)
+                .ok_or_else(|| EngineError::client("Integer overflow in '/'.")),
+            (a, b) => float_op(op, &a, &b, |x, y| x / y),
+        },
+        BinaryOp::Mod => match (l, r) {
+            (Int(_), Int(0)) => Err(EngineError::client("Modulo by zero.")),
+            (Int(a), Int(b)) => Ok(Int(a.checked_rem(b).unwrap_or(0))),
+            (a, b) => float_op(op, &a, &b, |x, y| x % y),
+        },
+        BinaryOp::Pow => {
+            let (a, b) = (l, r);
+            float_op(op, &a, &b, f64::powf)
+        }
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Xor => unreachable_logic(op),
+    }
+}
+
+/// Logical operators are handled before `apply`; reaching here is a bug reported as an error
+/// rather than a panic.
+fn unreachable_logic(op: BinaryOp) -> Result<Value, EngineError> {
+    Err(EngineError::database(format!(
+        "internal error: {} evaluated without short-circuiting",
+        op.symbol()
+    )))
+}
+
+fn as_float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn float_op(
+    op: BinaryOp,
+    a: &Value,
+    b: &Value,
+    f: fn(f64, f64) -> f64,
+) -> Result<Value, EngineError> {
+    match (as_float(a), as_float(b)) {
+        (Some(x), Some(y)) => Ok(Value::Float(f(x, y))),
+        _ => Err(type_error(op, a, b)),
+    }
+}
+
+/// Cypher equality: `None` is null (unknown).
+pub fn equals(a: &Value, b: &Value) -> Option<bool> {
+    match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => None,
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+            Some(*x as f64 == *y)
+        }
+        (Value::List(x), Value::List(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            let mut unknown = false;
+            for (p, q) in x.iter().zip(y) {
+                match equals(p, q) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            if x.len() != y.len() || x.keys().ne(y.keys()) {
+                return Some(false);
+            }
+            let mut unknown = false;
+            for (p, q) in x.values().zip(y.values()) {
+                match equals(p, q) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown {
+                None
+            } else {
+                Some(true)
+            }
+        }
+        (Value::Node(x), Value::Node(y)) => Some(x.id == y.id),
+        (Value::Relationship(x), Value::Relationship(y)) => Some(x.id == y.id),
+        _ => Some(a == b),
+    }
+}
+
+/// Ordering for `<`-style comparisons; `None` when the values are not comparable.
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Float(_), _) | (_, Value::Float(_)) => as_float(a)?.partial_cmp(&as_float(b)?),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::LocalTime(x), Value::LocalTime(y)) => Some(x.cmp(y)),
+        (
+            Value::LocalDateTime {
+                seconds: s1,
+                nanos: n1,
+            },
+            Value::LocalDateTime {
+                seconds: s2,
+                nanos: n2,
+            },
+        ) => Some((s1, n1).cmp(&(s2, n2))),
+        (
+            Value::DateTime {
+                seconds: s1,
+                nanos: n1,
+                ..
+            },
+            Value::DateTime {
+                seconds: s2,
+                nanos: n2,
+                ..
+            },
+        ) => Some((s1, n1).cmp(&(s2, n2))),
+        (Value::List(x), Value::List(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                match compare(p, q)? {
+                    Ordering::Equal => continue,
+                    other => return Some(other),
+                }
+            }
+            Some(x.len().cmp(&y.len()))
+        }
+        _ => None,
+    }
+}
+
+/// Total order for ORDER BY: values of different types sort by a fixed type rank, nulls last
+/// (ascending), as Cypher specifies.
+pub fn order(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Map(_) => 0,
+            Value::Node(_) => 1,
+            Value::Relationship(_) => 2,
+            Value::List(_) => 3,
+            Value::Path(_) => 4,
+            Value::DateTime { .. } => 5,
+            Value::LocalDateTime { .. } => 6,
+            Value::Date(_) => 7,
+            Value::Time { .. } => 8,
+            Value::LocalTime(_) => 9,
+            Value::Duration(_) => 10,
+            Value::String(_) => 11,
+            Value::Bool(_) => 12,
+            Value::Int(_) | Value::Float(_) => 13,
+            Value::Point2D { .. } | Value::Point3D { .. } => 14,
+            Value::Bytes(_) => 15,
+            Value::Null => 16,
+        }
+    }
+    match rank(a).cmp(&rank(b)) {
+        Ordering::Equal => match (a, b) {
+            (Value::Float(x), Value::Float(y)) if x.is_nan() || y.is_nan() => {
+                x.is_nan().cmp(&y.is_nan())
+            }
+            _ => compare(a, b).unwrap_or(Ordering::Equal),
+        },
+        other => other,
+    }
+}
+
+fn index_value(target: Value, index: Value) -> Result<Value, EngineError> {
+    match (target, index) {
+        (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+        (Value::List(items), Value::Int(i)) => {
+            let len = items.len() as i64;
+            let at = if i < 0 { len + i } else { i };
+            Ok(usize::try_from(at)
+                .ok()
+                .and_then(|at| items.into_iter().nth(at))
+                .unwrap_or(Value::Null))
+        }
+        (Value::Map(m), Value::String(k)) => Ok(m.get(&k).cloned().unwrap_or(Value::Null)),
+        (Value::Node(n), Value::String(k)) => {
+            Ok(n.properties.get(&k).cloned().unwrap_or(Value::Null))
+        }
+        (target, index) => Err(EngineError::client(format!(
+            "Cannot index a {} with a {}.",
+            target.type_name(),
+            index.type_name()
+        ))),
+    }
+}
+
+fn slice(target: Value, from: Option<Value>, to: Option<Value>) -> Result<Value, EngineError> {
+    let items = match target {
+        Value::Null => return Ok(Value::Null),
+        Value::List(items) => items,
+        other => {
+            return Err(EngineError::client(format!(
+                "Cannot slice a {}.",
+                other.type_name()
+            )))
+        }
+    };
+    let len = items.len() as i64;
+    let bound = |v: Option<Value>, default: i64| -> Result<Option<i64>, EngineError> {
+        match v {
+            None => Ok(Some(default)),
+            Some(Value::Null) => Ok(None),
+            Some(Value::Int(i)) => Ok(Some(if i < 0 { (len + i).max(0) } else { i.min(len) })),
+            Some(other) => Err(EngineError::client(format!(
+                "List slice bounds must be integers, got {}.",
+                other.type_name()
+            ))),
+        }
+    };
+    let (Some(from), Some(to)) = (bound(from, 0)?, bound(to, len)?) else {
+        return Ok(Value::Null);
+    };
+    if from >= to {
+        return Ok(Value::List(Vec::new()));
+    }
+    Ok(Value::List(
+        items
+            .into_iter()
+            .skip(from as usize)
+            .take((to - from) as usize)
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ast::Clause;
+    use crate::engine::parser::parse;
+
+    fn run(expr: &str) -> Result<Value, EngineError> {
+        let q = parse(&format!("RETURN {expr}")).unwrap();
+        let Some(Clause::Return(p)) = q.clauses.into_iter().last() else {
+            panic!()
+        };
+        let mut params = Params::new();
+        params.insert("x".into(), Value::Int(5));
+        eval(&p.items[0].expr, &Env::new(Arc::new(params)))
+    }
+
+    fn ok(expr: &str) -> Value {
+        run(expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    #[test]
+    fn arithmetic() {
+        assert_eq!(ok("1 + 2 * 3"), Value::Int(7));
+        assert_eq!(ok("7 / 2"), Value::Int(3));
+        assert_eq!(ok("-7 / 2"), Value::Int(-3));
+        assert_eq!(ok("7 % 3"), Value::Int(1));
+        assert_eq!(ok("7 / 2.0"), Value::Float(3.5));
+        assert_eq!(ok("2 ^ 3"), Value::Float(8.0));
+        // openCypher binds unary minus tighter than ^.
+        assert_eq!(ok("-2 ^ 2"), Value::Float(4.0));
+        assert_eq!(ok("$x * 2"), Value::Int(10));
+        assert!(run("1 / 0")
+            .unwrap_err()
+            .message
+            .contains("Division by zero"));
+        assert!(run("9223372036854775807 + 1")
+            .unwrap_err()
+            .message
+            .contains("overflow"));
+        assert_eq!(
+            run("1 - 'a'").unwrap_err().message,
+            "Invalid types: INTEGER and STRING for '-'."
+        );
+        assert_eq!(ok("1 + null"), Value::Null);
+    }
+
+    #[test]
+    fn strings_and_lists() {
+        assert_eq!(ok("'a' + 'b'"), Value::from("ab"));
+        assert_eq!(
+            ok("[1] + [2] + 3"),
+            Value::List(vec![1.into(), 2.into(), 3.into()])
+        );
+        assert_eq!(ok("[1, 2, 3][-1]"), Value::Int(3));
+        assert_eq!(ok("[1, 2, 3][5]"), Value::Null);
+        assert_eq!(
+            ok("[1, 2, 3, 4][1..3]"),
+            Value::List(vec![2.into(), 3.into()])
+        );
+        assert_eq!(ok("[1, 2, 3][..-1]"), Value::List(vec![1.into(), 2.into()]));
+        assert_eq!(ok("{a: {b: 2}}.a.b"), Value::Int(2));
+        assert_eq!(ok("'hello' STARTS WITH 'he'"), Value::Bool(true));
+        assert_eq!(ok("'hello' CONTAINS 'z'"), Value::Bool(false));
+        assert_eq!(
+            ok("[x IN [1,2,3,4] WHERE x % 2 = 0 | x * 10]"),
+            Value::List(vec![20.into(), 40.into()])
+        );
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        assert_eq!(ok("null AND false"), Value::Bool(false));
+        assert_eq!(ok("null AND true"), Value::Null);
+        assert_eq!(ok("null OR true"), Value::Bool(true));
+        assert_eq!(ok("null OR false"), Value::Null);
+        assert_eq!(ok("true XOR false"), Value::Bool(true));
+        assert_eq!(ok("NOT null"), Value::Null);
+        assert_eq!(ok("null = null"), Value::Null);
+        assert_eq!(ok("null IS NULL"), Value::Bool(true));
+        assert_eq!(ok("1 IS NOT NULL"), Value::Bool(true));
+        assert_eq!(ok("2 IN [1, null]"), Value::Null);
+        assert_eq!(ok("1 IN [1, null]"), Value::Bool(true));
+        assert_eq!(ok("1 = 1.0"), Value::Bool(true));
+        assert_eq!(ok("1 = 'a'"), Value::Bool(false));
+        assert_eq!(ok("1 < 'a'"), Value::Null);
+        assert_eq!(ok("1 < 2 < 3"), Value::Bool(true));
+        assert!(run("1 AND true").is_err());
+    }
+
+    #[test]
+    fn case_expressions() {
+        assert_eq!(
+            ok("CASE 2 WHEN 1 THEN 'a' WHEN 2 THEN 'b' END"),
+            Value::from("b")
+        );
+        assert_eq!(
+            ok("CASE WHEN 1 > 2 THEN 'a' ELSE 'c' END"),
+            Value::from("c")
+        );
+        assert_eq!(ok("CASE 3 WHEN 1 THEN 'a' END"), Value::Null);
+    }
+
+    #[test]
+    fn missing_parameter_and_variable() {
+        assert!(run("$nope").unwrap_err().message.contains("$nope"));
+        assert!(run("y").unwrap_err().message.contains("y"));
+        assert!(run("count(*)")
+            .unwrap_err()
+            .message
+            .contains("not supported"));
+    }
+}
