@@ -283,6 +283,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn layers_apply_in_order() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(
