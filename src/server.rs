@@ -203,7 +203,8 @@ impl Handler {
                     .await
             }
             Some(tls) => {
-                let Some(stream) = self.tls_handshake(tls, socket, &logger).await else {
+                // The connection's logger gains the fingerprint of the certificate it was served.
+                let Some((stream, logger)) = self.tls_handshake(tls, socket, logger).await else {
                     return;
                 };
                 self.speak_bolt(stream, peer, connection_id, shutdown, logger)
@@ -219,17 +220,19 @@ impl Handler {
         &self,
         tls: &TlsHandle,
         socket: TcpStream,
-        logger: &Logger,
-    ) -> Option<SslStream<TcpStream>> {
-        let acceptor = match tls.acceptor().await {
+        logger: Logger,
+    ) -> Option<(SslStream<TcpStream>, Logger)> {
+        let loaded = match tls.acceptor().await {
             Ok(a) => a,
             Err(e) => {
                 debug!(logger, "no TLS acceptor"; "error" => %e);
                 return None;
             }
         };
+        let logger =
+            logger.new(o!("cert_fingerprint" => loaded.summary.sha256_fingerprint.clone()));
         let mut stream =
-            match Ssl::new(acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
+            match Ssl::new(loaded.acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
                 Ok(s) => s,
                 Err(e) => {
                     error!(logger, "cannot create a TLS session"; "error" => %e);
@@ -259,7 +262,7 @@ impl Handler {
                     "tls_version" => ssl.version_str(),
                     "cipher" => ssl.current_cipher().map(|c| c.name()).unwrap_or("?"),
                     "resumed" => ssl.session_reused());
-                Some(stream)
+                Some((stream, logger))
             }
         }
     }

@@ -14,7 +14,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use openssl::ssl::SslAcceptor;
 use slog::{error, info, o, warn, Logger};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -69,7 +68,7 @@ pub struct TlsStatus {
 }
 
 enum Request {
-    Acceptor(oneshot::Sender<Arc<SslAcceptor>>),
+    Acceptor(oneshot::Sender<Arc<LoadedAcceptor>>),
     Reload(ReloadTrigger, oneshot::Sender<Result<TlsStatus, TlsError>>),
     Status(oneshot::Sender<TlsStatus>),
 }
@@ -87,7 +86,9 @@ type Build = (
 pub struct TlsManager {
     rx: mpsc::Receiver<Request>,
     paths: TlsPaths,
-    current: LoadedAcceptor,
+    /// The acceptor handed to new connections, with its certificate summary. Shared by `Arc` so
+    /// that handing it out is a reference-count increment.
+    current: Arc<LoadedAcceptor>,
     loaded_at: SystemTime,
     generation: u64,
     reloads: u64,
@@ -131,7 +132,7 @@ impl TlsManager {
         let manager = TlsManager {
             rx,
             paths,
-            current,
+            current: Arc::new(current),
             loaded_at: SystemTime::now(),
             generation: 1,
             reloads: 0,
@@ -176,7 +177,7 @@ impl TlsManager {
     fn handle(&mut self, request: Request) {
         match request {
             Request::Acceptor(reply) => {
-                let _ = reply.send(Arc::clone(&self.current.acceptor));
+                let _ = reply.send(Arc::clone(&self.current));
             }
             Request::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -206,7 +207,7 @@ impl TlsManager {
     ) -> Result<TlsStatus, TlsError> {
         match built {
             Ok(next) => {
-                let old = std::mem::replace(&mut self.current, next);
+                let old = std::mem::replace(&mut self.current, Arc::new(next));
                 self.loaded_at = SystemTime::now();
                 self.generation += 1;
                 self.reloads += 1;
@@ -248,8 +249,8 @@ impl TlsManager {
 }
 
 impl TlsHandle {
-    /// The acceptor new connections must use now.
-    pub async fn acceptor(&self) -> Result<Arc<SslAcceptor>, TlsError> {
+    /// The acceptor new connections must use now, with the summary of the certificate it serves.
+    pub async fn acceptor(&self) -> Result<Arc<LoadedAcceptor>, TlsError> {
         self.ask(Request::Acceptor).await
     }
 
