@@ -11,7 +11,7 @@ use slog::{info, Logger};
 
 use crate::engine::EngineError;
 use crate::tls::{ReloadTrigger, TlsHandle, TlsStatus};
-use crate::value::{Map, Value};
+use crate::value::{Map, TimeZone, Value};
 
 /// Memgraph's refusal of a reload inside an explicit transaction, byte for byte (including the
 /// missing space in "particularquery").
@@ -37,6 +37,8 @@ pub enum Statement {
     Rollback,
     /// `RELOAD BOLT_SERVER TLS`.
     ReloadTls,
+    /// `SHOW BOLT_SERVER TLS INFO`.
+    ShowTlsInfo,
     /// Anything else: the engine's business.
     Query,
 }
@@ -57,6 +59,7 @@ pub fn classify(query: &str) -> Result<Statement, EngineError> {
         ["COMMIT"] => Statement::Commit,
         ["ROLLBACK"] => Statement::Rollback,
         ["RELOAD", "BOLT_SERVER", "TLS"] => Statement::ReloadTls,
+        ["SHOW", "BOLT_SERVER", "TLS", "INFO"] => Statement::ShowTlsInfo,
         ["RELOAD", "INTRA_CLUSTER", "TLS"] => {
             return Err(EngineError::client(
                 "RELOAD INTRA_CLUSTER TLS is not supported: boltd is a single server without \
@@ -96,6 +99,68 @@ pub async fn reload_tls(
     tls.reload(trigger)
         .await
         .map_err(|e| EngineError::client(e.to_string()))
+}
+
+/// The columns of `SHOW BOLT_SERVER TLS INFO`.
+pub const TLS_INFO_COLUMNS: [&str; 15] = [
+    "enabled",
+    "subject",
+    "issuer",
+    "sans",
+    "serial",
+    "not_before",
+    "not_after",
+    "days_left",
+    "sha256_fingerprint",
+    "key_type",
+    "loaded_at",
+    "generation",
+    "reloads_failed",
+    "last_error",
+    "client_auth",
+];
+
+/// The one row of `SHOW BOLT_SERVER TLS INFO`: what is served to new connections and how reloads
+/// went. A server without TLS answers `enabled = false` and nulls.
+pub fn tls_info_row(status: Option<&TlsStatus>, now: i64) -> Vec<Value> {
+    let Some(status) = status else {
+        let mut row = vec![Value::Bool(false)];
+        row.resize(TLS_INFO_COLUMNS.len(), Value::Null);
+        return row;
+    };
+    let s = &status.summary;
+    let loaded = status
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    vec![
+        Value::Bool(true),
+        Value::String(s.subject.clone()),
+        Value::String(s.issuer.clone()),
+        Value::List(s.sans.iter().cloned().map(Value::String).collect()),
+        Value::String(s.serial.clone()),
+        utc_datetime(s.not_before, 0),
+        utc_datetime(s.not_after, 0),
+        Value::Int(s.days_left(now)),
+        Value::String(s.sha256_fingerprint.clone()),
+        Value::String(s.key_type.clone()),
+        utc_datetime(loaded.as_secs() as i64, loaded.subsec_nanos()),
+        Value::Int(status.generation as i64),
+        Value::Int(status.reloads_failed as i64),
+        status
+            .last_error
+            .clone()
+            .map_or(Value::Null, Value::String),
+        Value::String(status.client_auth.clone()),
+    ]
+}
+
+fn utc_datetime(seconds: i64, nanos: u32) -> Value {
+    Value::DateTime {
+        seconds,
+        nanos,
+        zone: TimeZone::Offset(0),
+    }
 }
 
 /// The notification Memgraph attaches to a successful reload's summary.
@@ -139,6 +204,15 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn tls_info_on_a_plaintext_server_is_disabled_and_null() {
+        assert_eq!(classify("show bolt_server tls info;").unwrap(), Statement::ShowTlsInfo);
+        let row = tls_info_row(None, 0);
+        assert_eq!(row.len(), TLS_INFO_COLUMNS.len());
+        assert_eq!(row[0], Value::Bool(false));
+        assert!(row[1..].iter().all(Value::is_null));
     }
 
     #[test]

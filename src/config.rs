@@ -7,13 +7,17 @@
 //! Validation that needs only the configuration (both TLS files or neither, sane numbers) happens
 //! here, so that a mistake is reported before anything is bound or loaded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+#[cfg(test)]
+use std::path::Path;
 use std::time::Duration;
 
 use clap::Parser;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+use crate::tls::TlsSettings;
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
 /// a server whose agent does not start with `Neo4j/`, so the default must keep that prefix.
@@ -39,6 +43,16 @@ pub struct Config {
     pub bolt_tls_handshake_timeout: f64,
     /// Seconds a client has to send the 20-byte Bolt handshake.
     pub bolt_handshake_timeout: f64,
+    /// Warn when the certificate expires within this many days (at start-up and each reload).
+    pub bolt_tls_expiry_warning_days: u32,
+    /// Make an expired certificate a load error instead of serving it with an error log.
+    pub bolt_tls_refuse_expired: bool,
+    /// Reload automatically when the certificate or key file changes.
+    pub bolt_tls_watch: bool,
+    /// IP address of the Prometheus metrics endpoint.
+    pub metrics_address: String,
+    /// Port of the metrics endpoint; unset means no metrics endpoint.
+    pub metrics_port: Option<u16>,
     /// trace, debug, info, warning, error or critical.
     pub log_level: String,
     /// Append logs to this file instead of standard error when set.
@@ -58,6 +72,11 @@ impl Default for Config {
             bolt_server_name_for_init: DEFAULT_SERVER_NAME.to_owned(),
             bolt_tls_handshake_timeout: 10.0,
             bolt_handshake_timeout: 10.0,
+            bolt_tls_expiry_warning_days: 30,
+            bolt_tls_refuse_expired: false,
+            bolt_tls_watch: false,
+            metrics_address: "0.0.0.0".to_owned(),
+            metrics_port: None,
             log_level: "info".to_owned(),
             log_file: String::new(),
         }
@@ -75,6 +94,11 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_server_name_for_init",
     "bolt_tls_handshake_timeout",
     "bolt_handshake_timeout",
+    "bolt_tls_expiry_warning_days",
+    "bolt_tls_refuse_expired",
+    "bolt_tls_watch",
+    "metrics_address",
+    "metrics_port",
     "log_level",
     "log_file",
 ];
@@ -142,6 +166,36 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bolt_handshake_timeout: Option<f64>,
+
+    /// Warn (at start-up and on each reload) when the certificate expires within this many days.
+    /// [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_expiry_warning_days: Option<u32>,
+
+    /// Refuse to load an expired certificate (at start-up and on reload) instead of serving it
+    /// with an error in the log. [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_refuse_expired: Option<bool>,
+
+    /// Reload the certificate automatically when the certificate or key file changes (watches
+    /// their directories, so rename-replace and Kubernetes secret updates are seen).
+    /// [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_watch: Option<bool>,
+
+    /// IP address of the Prometheus metrics endpoint. [default: 0.0.0.0]
+    #[arg(long, value_name = "ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_address: Option<String>,
+
+    /// Port of the Prometheus metrics endpoint (HTTPS with the Bolt certificate when TLS is on).
+    /// [default: unset, no metrics endpoint]
+    #[arg(long, value_name = "PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<u16>,
 
     /// Minimum log level: trace, debug, info, warning, error or critical. [default: info]
     #[arg(long, value_name = "LEVEL")]
@@ -242,15 +296,17 @@ impl Config {
         Ok(())
     }
 
-    /// The certificate and key paths when TLS is configured.
-    pub fn tls_paths(&self) -> Option<(&Path, &Path)> {
+    /// The TLS settings when TLS is configured.
+    pub fn tls_settings(&self) -> Option<TlsSettings> {
         if self.bolt_cert_file.is_empty() {
             None
         } else {
-            Some((
-                Path::new(&self.bolt_cert_file),
-                Path::new(&self.bolt_key_file),
-            ))
+            Some(TlsSettings {
+                cert: PathBuf::from(&self.bolt_cert_file),
+                key: PathBuf::from(&self.bolt_key_file),
+                refuse_expired: self.bolt_tls_refuse_expired,
+                expiry_warning_days: self.bolt_tls_expiry_warning_days,
+            })
         }
     }
 
@@ -278,7 +334,7 @@ mod tests {
         assert_eq!(c.bolt_address, "0.0.0.0");
         assert_eq!(c.bolt_port, 7687);
         assert!(c.bolt_server_name_for_init.starts_with("Neo4j/"));
-        assert!(c.tls_paths().is_none());
+        assert!(c.tls_settings().is_none());
         assert!(c.bolt_num_workers >= 1);
     }
 

@@ -25,7 +25,7 @@ use crate::bolt::session::{Session, SessionContext};
 use crate::config::Config;
 use crate::engine::QueryEngine;
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
-use crate::tls::{TlsError, TlsHandle, TlsManager, TlsPaths};
+use crate::tls::{TlsError, TlsHandle, TlsManager};
 
 /// How long shutdown waits for open connections to finish their current request.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,9 +88,9 @@ pub async fn start(
     engine: Arc<dyn QueryEngine>,
     logger: Logger,
 ) -> Result<RunningServer, StartError> {
-    let tls = match config.tls_paths() {
-        Some((cert, key)) => {
-            let handle = TlsManager::start(TlsPaths::new(cert, key), logger.clone()).await?;
+    let tls = match config.tls_settings() {
+        Some(settings) => {
+            let handle = TlsManager::start(settings, logger.clone()).await?;
             info!(logger, "Using secure Bolt connection (with SSL)";
                 "cert_file" => &config.bolt_cert_file, "key_file" => &config.bolt_key_file);
             Some(handle)

@@ -424,6 +424,29 @@ where
                     self.open_server_result(Source::Rows(empty_rows()));
                 }
             },
+            Statement::ShowTlsInfo => {
+                let status = match &self.ctx.tls {
+                    Some(tls) => match tls.status().await {
+                        Ok(status) => Some(status),
+                        Err(e) => {
+                            self.fail(EngineError::database(e.to_string()));
+                            return Flow::Continue;
+                        }
+                    },
+                    None => None,
+                };
+                let row = admin::tls_info_row(status.as_ref(), crate::tls::acceptor::now_unix());
+                let rows: RowStream = Box::new(std::iter::once(Ok(row)));
+                let fields = admin::TLS_INFO_COLUMNS.iter().map(|c| c.to_string()).collect();
+                self.open_result(
+                    QueryResult {
+                        fields,
+                        rows,
+                        query_type: QueryType::Read,
+                    },
+                    None,
+                );
+            }
             Statement::ReloadTls => match admin::guard_reload(self.tx.is_some()) {
                 Ok(()) => self.open_server_result(Source::Reload),
                 Err(e) => self.fail(e),
@@ -436,16 +459,7 @@ where
     async fn run_engine_query(&mut self, query: &str, params: &Map) {
         if let Some(explicit) = self.tx.as_mut() {
             match explicit.tx.run(query, params).await {
-                Ok(result) => {
-                    let qid = explicit.next_qid;
-                    explicit.next_qid += 1;
-                    let fields = fields_value(&result.fields);
-                    explicit.results.push(OpenResult::new(qid, result));
-                    self.responses.success(
-                        &mut self.out,
-                        &[("fields", fields), ("qid", Value::Int(qid))],
-                    );
-                }
+                Ok(result) => self.open_result(result, None),
                 Err(e) => self.fail(e),
             }
             return;
@@ -454,18 +468,31 @@ where
             return;
         };
         match tx.run(query, params).await {
-            Ok(result) => {
-                let fields = fields_value(&result.fields);
-                self.auto = Some(AutoCommit {
-                    tx: Some(tx),
-                    result: OpenResult::new(-1, result),
-                });
-                self.responses.success(&mut self.out, &[("fields", fields)]);
-            }
+            Ok(result) => self.open_result(result, Some(tx)),
             Err(e) => {
                 tx.rollback().await;
                 self.fail(e);
             }
+        }
+    }
+
+    /// Registers a result RUN produced and answers RUN's SUCCESS. Inside an explicit transaction
+    /// the result gets the next `qid`; otherwise it is the auto-commit result, owning `tx` (none
+    /// for server statements).
+    fn open_result(&mut self, result: QueryResult, tx: Option<Box<dyn Transaction>>) {
+        let fields = fields_value(&result.fields);
+        if let Some(explicit) = self.tx.as_mut() {
+            let qid = explicit.next_qid;
+            explicit.next_qid += 1;
+            explicit.results.push(OpenResult::new(qid, result));
+            self.responses
+                .success(&mut self.out, &[("fields", fields), ("qid", Value::Int(qid))]);
+        } else {
+            self.auto = Some(AutoCommit {
+                tx,
+                result: OpenResult::new(-1, result),
+            });
+            self.responses.success(&mut self.out, &[("fields", fields)]);
         }
     }
 

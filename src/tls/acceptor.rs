@@ -18,11 +18,16 @@ use openssl::x509::{X509NameRef, X509Ref, X509};
 
 use super::TlsError;
 
-/// The two files a TLS configuration is made of. Reloads re-read these same paths.
+/// What a TLS configuration is made of. Reloads re-read these same paths with these same rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsPaths {
+pub struct TlsSettings {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Refuse to load a certificate whose validity has ended (by default it is served, with an
+    /// error in the log, as Memgraph does).
+    pub refuse_expired: bool,
+    /// Warn when the certificate expires within this many days.
+    pub expiry_warning_days: u32,
 }
 
 /// What operators need to know about a served certificate; logged on load and reload and
@@ -62,7 +67,7 @@ impl std::fmt::Debug for LoadedAcceptor {
 
 /// Builds an acceptor from `paths`. Blocking (file I/O and key parsing): call it from a blocking
 /// context.
-pub fn build(paths: &TlsPaths) -> Result<LoadedAcceptor, TlsError> {
+pub fn build(paths: &TlsSettings) -> Result<LoadedAcceptor, TlsError> {
     let cert_err = |reason: String| TlsError::Certificate {
         path: paths.cert.clone(),
         reason,
@@ -103,6 +108,13 @@ pub fn build(paths: &TlsPaths) -> Result<LoadedAcceptor, TlsError> {
         reason: openssl_reason(&e),
     })?;
     let summary = summarize(leaf, &key).map_err(|e| cert_err(openssl_reason(&e)))?;
+    if paths.refuse_expired && summary.not_after < now_unix() {
+        return Err(cert_err(format!(
+            "the certificate expired on {}; install a renewed certificate (or drop \
+             --bolt-tls-refuse-expired to serve expired certificates)",
+            crate::tls::manager::format_unix(summary.not_after)
+        )));
+    }
     Ok(LoadedAcceptor {
         acceptor: Arc::new(acceptor),
         summary,
@@ -281,13 +293,31 @@ pub fn openssl_reason(stack: &ErrorStack) -> String {
     }
 }
 
-impl TlsPaths {
+impl TlsSettings {
+    /// Settings with the defaults: expired certificates served, warnings 30 days ahead.
     pub fn new(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
-        TlsPaths {
+        TlsSettings {
             cert: cert.as_ref().to_owned(),
             key: key.as_ref().to_owned(),
+            refuse_expired: false,
+            expiry_warning_days: 30,
         }
     }
+}
+
+impl CertSummary {
+    /// Whole days until `not_after` (negative once expired), as of `now` (Unix seconds).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
+/// The current Unix time in seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -300,8 +330,8 @@ mod tests {
             .join(name)
     }
 
-    fn paths(cert: &str, key: &str) -> TlsPaths {
-        TlsPaths::new(fixture(cert), fixture(key))
+    fn paths(cert: &str, key: &str) -> TlsSettings {
+        TlsSettings::new(fixture(cert), fixture(key))
     }
 
     #[test]
@@ -378,7 +408,7 @@ mod tests {
             .unwrap();
         let key_path = dir.path().join("enc.key");
         std::fs::write(&key_path, pem).unwrap();
-        let err = build(&TlsPaths::new(fixture("server.pem"), &key_path)).unwrap_err();
+        let err = build(&TlsSettings::new(fixture("server.pem"), &key_path)).unwrap_err();
         assert!(err.to_string().contains("encrypted"), "{err}");
     }
 

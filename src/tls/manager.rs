@@ -18,7 +18,7 @@ use slog::{error, info, o, warn, Logger};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsPaths};
+use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsSettings};
 use super::TlsError;
 
 /// How many requests may wait for the actor. Requests are tiny and answered in microseconds;
@@ -52,7 +52,7 @@ impl fmt::Display for ReloadTrigger {
 /// A snapshot of the TLS state, answered by [`TlsHandle::status`] and by a successful reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsStatus {
-    pub paths: TlsPaths,
+    pub paths: TlsSettings,
     /// The certificate being served to new connections.
     pub summary: CertSummary,
     /// When the served acceptor was built.
@@ -65,6 +65,8 @@ pub struct TlsStatus {
     pub reloads_failed: u64,
     /// The last reload's error, cleared by a successful reload.
     pub last_error: Option<String>,
+    /// Whether client certificates are requested: `none` until client authentication exists.
+    pub client_auth: String,
 }
 
 enum Request {
@@ -85,7 +87,7 @@ type Build = (
 /// The actor. Created by [`TlsManager::start`], which hands back the only way to reach it.
 pub struct TlsManager {
     rx: mpsc::Receiver<Request>,
-    paths: TlsPaths,
+    paths: TlsSettings,
     /// The acceptor handed to new connections, with its certificate summary. Shared by `Arc` so
     /// that handing it out is a reference-count increment.
     current: Arc<LoadedAcceptor>,
@@ -117,7 +119,7 @@ impl fmt::Debug for TlsHandle {
 impl TlsManager {
     /// Builds the first acceptor from `paths` and spawns the actor on the current runtime. Fails,
     /// with the file named, if the pair cannot be loaded: the server must not start half-secure.
-    pub async fn start(paths: TlsPaths, logger: Logger) -> Result<TlsHandle, TlsError> {
+    pub async fn start(paths: TlsSettings, logger: Logger) -> Result<TlsHandle, TlsError> {
         let build_paths = paths.clone();
         let current = tokio::task::spawn_blocking(move || acceptor::build(&build_paths))
             .await
@@ -128,6 +130,7 @@ impl TlsManager {
             })??;
         let logger = logger.new(o!("component" => "tls"));
         log_certificate(&logger, "TLS certificate loaded", &current.summary);
+        check_expiry(&logger, &current.summary, paths.expiry_warning_days);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let manager = TlsManager {
             rx,
@@ -220,7 +223,7 @@ impl TlsManager {
                     "subject" => &new.subject,
                     "not_after" => format_unix(new.not_after),
                     "generation" => self.generation);
-                warn_if_expired(&self.logger, new);
+                check_expiry(&self.logger, new, self.paths.expiry_warning_days);
                 Ok(self.status())
             }
             Err(e) => {
@@ -244,6 +247,7 @@ impl TlsManager {
             reloads: self.reloads,
             reloads_failed: self.reloads_failed,
             last_error: self.last_error.clone(),
+            client_auth: "none".to_owned(),
         }
     }
 }
@@ -284,18 +288,22 @@ fn log_certificate(logger: &Logger, msg: &str, summary: &CertSummary) {
         "issuer" => &summary.issuer,
         "key_type" => &summary.key_type,
         "not_after" => format_unix(summary.not_after));
-    warn_if_expired(logger, summary);
 }
 
-/// An expired certificate is still served (as Memgraph does), but operators must hear about it.
-fn warn_if_expired(logger: &Logger, summary: &CertSummary) {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    if summary.not_after < now {
-        warn!(logger, "the TLS certificate has expired; clients that verify it will refuse to connect";
+/// An expired certificate is still served (as Memgraph does, unless `--bolt-tls-refuse-expired`),
+/// but operators must hear about it, and about one that is about to expire.
+fn check_expiry(logger: &Logger, summary: &CertSummary, warning_days: u32) {
+    let days_left = summary.days_left(acceptor::now_unix());
+    if days_left < 0 {
+        error!(logger, "the TLS certificate has expired and is still being served; clients that verify it will refuse to connect. Install a renewed certificate and run RELOAD BOLT_SERVER TLS";
             "fingerprint" => &summary.sha256_fingerprint,
+            "subject" => &summary.subject,
+            "not_after" => format_unix(summary.not_after));
+    } else if days_left < i64::from(warning_days) {
+        warn!(logger, "the TLS certificate expires soon; renew it and run RELOAD BOLT_SERVER TLS";
+            "days_left" => days_left,
+            "fingerprint" => &summary.sha256_fingerprint,
+            "subject" => &summary.subject,
             "not_after" => format_unix(summary.not_after));
     }
 }
@@ -325,7 +333,7 @@ mod tests {
         let key = dir.path().join("key.pem");
         std::fs::copy(fixture("server.pem"), &cert).unwrap();
         std::fs::copy(fixture("server.key"), &key).unwrap();
-        let handle = TlsManager::start(TlsPaths::new(&cert, &key), crate::logging::discard())
+        let handle = TlsManager::start(TlsSettings::new(&cert, &key), crate::logging::discard())
             .await
             .unwrap();
         let first = handle.status().await.unwrap();
@@ -353,7 +361,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_reloads_are_all_answered() {
         let handle = TlsManager::start(
-            TlsPaths::new(fixture("server.pem"), fixture("server.key")),
+            TlsSettings::new(fixture("server.pem"), fixture("server.key")),
             crate::logging::discard(),
         )
         .await

@@ -7,7 +7,7 @@
 pub mod acceptor;
 pub mod manager;
 
-pub use acceptor::{CertSummary, LoadedAcceptor, TlsPaths};
+pub use acceptor::{CertSummary, LoadedAcceptor, TlsSettings};
 pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};
 
 use std::path::PathBuf;
