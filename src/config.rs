@@ -115,6 +115,11 @@ const CONFIG_KEYS: &[&str] = &[
         BOLTD_* environment variables (e.g. BOLTD_BOLT_PORT) < these flags."
 )]
 pub struct Cli {
+    /// Tools instead of the server (`boltd cert ...`).
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<Command>,
+
     /// TOML configuration file (see conf/boltd.toml). A named file that does not exist is an error.
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
@@ -206,6 +211,16 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+}
+
+/// Subcommands; without one, boltd runs the server.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Certificate tools: generate a self-signed pair, inspect a certificate file.
+    Cert {
+        #[command(subcommand)]
+        command: crate::cert::CertCommand,
+    },
 }
 
 /// A configuration mistake, reported before the server starts.

@@ -11,12 +11,14 @@
 //!   `ROLLBACK`) and the transaction-state guard.
 //! * [`engine`]: the `QueryEngine` trait and the embedded in-memory engine.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
+//! * [`cert`]: the `boltd cert generate|inspect` tools.
 //! * [`config`]: flags, TOML file and environment, layered with figment.
 //! * [`logging`]: the slog root logger.
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 
 pub mod admin;
 pub mod bolt;
+pub mod cert;
 pub mod config;
 pub mod engine;
 pub mod logging;

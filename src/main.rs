@@ -4,13 +4,27 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use slog::{crit, info};
+use slog::{crit, info, warn};
 
-use boltd::config::{Cli, Config};
+use boltd::tls::{ReloadTrigger, TlsHandle};
+
+use boltd::config::{Cli, Command, Config};
 use boltd::engine::MemoryEngine;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Cert { command }) = &cli.command {
+        return match boltd::cert::run(command) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("boltd cert: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -49,6 +63,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        tokio::spawn(reload_on_sighup(server.tls().cloned(), logger.clone()));
         wait_for_signal().await;
         info!(logger, "signal received; shutting down");
         server.shutdown().await;
@@ -57,6 +72,27 @@ fn main() -> ExitCode {
     drop(runtime);
     drop(guard);
     code
+}
+
+/// SIGHUP performs the same reload as `RELOAD BOLT_SERVER TLS` (systemd's `ExecReload`, `kill -HUP`).
+/// The TLS manager logs the outcome.
+async fn reload_on_sighup(tls: Option<TlsHandle>, logger: slog::Logger) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(logger, "cannot listen for SIGHUP; reload with RELOAD BOLT_SERVER TLS instead"; "error" => %e);
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        match &tls {
+            Some(tls) => {
+                let _ = tls.reload(ReloadTrigger::Signal).await;
+            }
+            None => warn!(logger, "SIGHUP received, but TLS is not configured: nothing to reload"),
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C, `systemctl stop`, `docker stop`).

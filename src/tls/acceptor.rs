@@ -107,7 +107,7 @@ pub fn build(paths: &TlsSettings) -> Result<LoadedAcceptor, TlsError> {
         key: paths.key.clone(),
         reason: openssl_reason(&e),
     })?;
-    let summary = summarize(leaf, &key).map_err(|e| cert_err(openssl_reason(&e)))?;
+    let summary = summarize(leaf).map_err(|e| cert_err(openssl_reason(&e)))?;
     if paths.refuse_expired && summary.not_after < now_unix() {
         return Err(cert_err(format!(
             "the certificate expired on {}; install a renewed certificate (or drop \
@@ -177,8 +177,9 @@ fn assemble(chain: &[X509], key: &PKeyRef<Private>) -> Result<SslAcceptor, Error
     Ok(builder.build())
 }
 
-/// Summarises a certificate for logs and status output.
-pub fn summarize(cert: &X509Ref, key: &PKeyRef<Private>) -> Result<CertSummary, ErrorStack> {
+/// Summarises a certificate (its key type comes from its own public key).
+pub fn summarize(cert: &X509Ref) -> Result<CertSummary, ErrorStack> {
+    let public_key = cert.public_key()?;
     let digest = cert.digest(MessageDigest::sha256())?;
     let serial = cert.serial_number().to_bn()?.to_hex_str()?.to_string();
     let sans = cert
@@ -212,7 +213,7 @@ pub fn summarize(cert: &X509Ref, key: &PKeyRef<Private>) -> Result<CertSummary, 
         sha256_fingerprint: fingerprint_hex(&digest),
         not_before: unix_time(cert.not_before())?,
         not_after: unix_time(cert.not_after())?,
-        key_type: key_type(key),
+        key_type: key_type(&public_key),
     })
 }
 
@@ -245,7 +246,7 @@ fn unix_time(t: &Asn1TimeRef) -> Result<i64, ErrorStack> {
     Ok(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
 }
 
-fn key_type(key: &PKeyRef<Private>) -> String {
+fn key_type<T: openssl::pkey::HasPublic>(key: &PKeyRef<T>) -> String {
     match key.id() {
         Id::RSA => format!("RSA {}", key.bits()),
         Id::EC => {
