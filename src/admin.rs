@@ -147,10 +147,7 @@ pub fn tls_info_row(status: Option<&TlsStatus>, now: i64) -> Vec<Value> {
         utc_datetime(loaded.as_secs() as i64, loaded.subsec_nanos()),
         Value::Int(status.generation as i64),
         Value::Int(status.reloads_failed as i64),
-        status
-            .last_error
-            .clone()
-            .map_or(Value::Null, Value::String),
+        status.last_error.clone().map_or(Value::Null, Value::String),
         Value::String(status.client_auth.clone()),
     ]
 }
@@ -208,7 +205,10 @@ mod tests {
 
     #[test]
     fn tls_info_on_a_plaintext_server_is_disabled_and_null() {
-        assert_eq!(classify("show bolt_server tls info;").unwrap(), Statement::ShowTlsInfo);
+        assert_eq!(
+            classify("show bolt_server tls info;").unwrap(),
+            Statement::ShowTlsInfo
+        );
         let row = tls_info_row(None, 0);
         assert_eq!(row.len(), TLS_INFO_COLUMNS.len());
         assert_eq!(row[0], Value::Bool(false));

@@ -7,9 +7,9 @@
 //! Validation that needs only the configuration (both TLS files or neither, sane numbers) happens
 //! here, so that a mistake is reported before anything is bound or loaded.
 
-use std::path::PathBuf;
 #[cfg(test)]
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -288,6 +288,12 @@ impl Config {
                 })
             }
             _ => {}
+        }
+        if self.bolt_tls_watch && self.bolt_cert_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "--bolt-tls-watch needs --bolt-cert-file and --bolt-key-file: there is nothing to watch"
+                    .to_owned(),
+            ));
         }
         if self.bolt_num_workers == 0 {
             return Err(ConfigError::Invalid(

@@ -90,7 +90,10 @@ async fn reload_on_sighup(tls: Option<TlsHandle>, logger: slog::Logger) {
             Some(tls) => {
                 let _ = tls.reload(ReloadTrigger::Signal).await;
             }
-            None => warn!(logger, "SIGHUP received, but TLS is not configured: nothing to reload"),
+            None => warn!(
+                logger,
+                "SIGHUP received, but TLS is not configured: nothing to reload"
+            ),
         }
     }
 }

@@ -35,6 +35,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum StartError {
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("{0}")]
+    Watch(String),
     #[error("cannot listen on {address} (--bolt-address/--bolt-port): {source}")]
     Bind {
         address: String,
@@ -90,7 +92,11 @@ pub async fn start(
 ) -> Result<RunningServer, StartError> {
     let tls = match config.tls_settings() {
         Some(settings) => {
-            let handle = TlsManager::start(settings, logger.clone()).await?;
+            let handle = TlsManager::start(settings.clone(), logger.clone()).await?;
+            if config.bolt_tls_watch {
+                crate::tls::watch::spawn(&settings, handle.clone(), logger.clone())
+                    .map_err(StartError::Watch)?;
+            }
             info!(logger, "Using secure Bolt connection (with SSL)";
                 "cert_file" => &config.bolt_cert_file, "key_file" => &config.bolt_key_file);
             Some(handle)

@@ -24,7 +24,10 @@ const COLUMNS: [&str; 15] = [
 ];
 
 async fn info(c: &mut Client) -> Map {
-    let (fields, rows, _) = c.query("SHOW BOLT_SERVER TLS INFO;").await.expect("SHOW works");
+    let (fields, rows, _) = c
+        .query("SHOW BOLT_SERVER TLS INFO;")
+        .await
+        .expect("SHOW works");
     let names: Vec<Value> = COLUMNS.iter().map(|c| Value::from(*c)).collect();
     assert_eq!(fields, names);
     assert_eq!(rows.len(), 1);
@@ -47,27 +50,42 @@ async fn status_row_tracks_reloads_and_matches_the_served_certificate() {
     assert_eq!(row["enabled"], Value::Bool(true));
     assert_eq!(row["subject"], s("O=boltd tests, CN=localhost"));
     assert_eq!(row["issuer"], s("O=boltd tests, CN=boltd test CA"));
-    assert_eq!(row["sans"], Value::List(vec![s("localhost"), s("127.0.0.1")]));
+    assert_eq!(
+        row["sans"],
+        Value::List(vec![s("localhost"), s("127.0.0.1")])
+    );
     assert_eq!(row["key_type"], s("RSA 2048"));
     assert_eq!(row["generation"], Value::Int(1));
     assert_eq!(row["reloads_failed"], Value::Int(0));
     assert_eq!(row["last_error"], Value::Null);
     assert_eq!(row["client_auth"], s("none"));
-    assert_eq!(row["sha256_fingerprint"], s(&served_fingerprint(server.addr()).await));
-    let Value::Int(days) = row["days_left"] else { panic!() };
+    assert_eq!(
+        row["sha256_fingerprint"],
+        s(&served_fingerprint(server.addr()).await)
+    );
+    let Value::Int(days) = row["days_left"] else {
+        panic!()
+    };
     assert!(days > 3000, "the fixtures are valid for ten years: {days}");
     assert!(matches!(
         row["not_after"],
-        Value::DateTime { zone: TimeZone::Offset(0), .. }
+        Value::DateTime {
+            zone: TimeZone::Offset(0),
+            ..
+        }
     ));
 
     // A failed reload is counted and its error shown; the certificate is unchanged.
     server.write_key(b"garbage");
-    c.query("RELOAD BOLT_SERVER TLS").await.expect_err("bad key");
+    c.query("RELOAD BOLT_SERVER TLS")
+        .await
+        .expect_err("bad key");
     c.reset().await;
     let row = info(&mut c).await;
     assert_eq!(row["reloads_failed"], Value::Int(1));
-    let Value::String(err) = &row["last_error"] else { panic!("{:?}", row["last_error"]) };
+    let Value::String(err) = &row["last_error"] else {
+        panic!("{:?}", row["last_error"])
+    };
     assert!(err.contains("Couldn't load server private key"), "{err}");
     assert_eq!(row["generation"], Value::Int(1));
 
@@ -78,7 +96,10 @@ async fn status_row_tracks_reloads_and_matches_the_served_certificate() {
     assert_eq!(row["generation"], Value::Int(2));
     assert_eq!(row["last_error"], Value::Null);
     assert_eq!(row["key_type"], s("EC P-256"));
-    assert_eq!(row["sha256_fingerprint"], s(&served_fingerprint(server.addr()).await));
+    assert_eq!(
+        row["sha256_fingerprint"],
+        s(&served_fingerprint(server.addr()).await)
+    );
 }
 
 #[tokio::test]
@@ -88,7 +109,9 @@ async fn allowed_inside_an_explicit_transaction() {
     c.query("BEGIN").await.unwrap();
     let row = info(&mut c).await;
     assert_eq!(row["enabled"], Value::Bool(true));
-    c.query("COMMIT").await.expect("the transaction is still healthy");
+    c.query("COMMIT")
+        .await
+        .expect("the transaction is still healthy");
 }
 
 #[tokio::test]

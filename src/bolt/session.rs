@@ -437,7 +437,10 @@ where
                 };
                 let row = admin::tls_info_row(status.as_ref(), crate::tls::acceptor::now_unix());
                 let rows: RowStream = Box::new(std::iter::once(Ok(row)));
-                let fields = admin::TLS_INFO_COLUMNS.iter().map(|c| c.to_string()).collect();
+                let fields = admin::TLS_INFO_COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
                 self.open_result(
                     QueryResult {
                         fields,
@@ -485,8 +488,10 @@ where
             let qid = explicit.next_qid;
             explicit.next_qid += 1;
             explicit.results.push(OpenResult::new(qid, result));
-            self.responses
-                .success(&mut self.out, &[("fields", fields), ("qid", Value::Int(qid))]);
+            self.responses.success(
+                &mut self.out,
+                &[("fields", fields), ("qid", Value::Int(qid))],
+            );
         } else {
             self.auto = Some(AutoCommit {
                 tx,

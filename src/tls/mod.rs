@@ -6,6 +6,7 @@
 
 pub mod acceptor;
 pub mod manager;
+pub mod watch;
 
 pub use acceptor::{CertSummary, LoadedAcceptor, TlsSettings};
 pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};

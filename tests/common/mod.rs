@@ -48,6 +48,18 @@ impl TestServer {
     }
 
     async fn start(pair: Option<(&str, &str)>) -> TestServer {
+        Self::start_with(pair, |_| {}).await
+    }
+
+    /// A TLS server with the fixture pair and `adjust` applied to its configuration.
+    pub async fn tls_with(cert: &str, key: &str, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with(Some((cert, key)), adjust).await
+    }
+
+    async fn start_with(
+        pair: Option<(&str, &str)>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {
             bolt_address: "127.0.0.1".into(),
@@ -64,6 +76,7 @@ impl TestServer {
             config.bolt_cert_file = cert_path.to_string_lossy().into_owned();
             config.bolt_key_file = key_path.to_string_lossy().into_owned();
         }
+        adjust(&mut config);
         let server = boltd::server::start(
             &config,
             Arc::new(MemoryEngine::new()),
@@ -145,6 +158,18 @@ pub async fn tls_connect(
             .map_err(std::io::Error::other)?,
     );
     Ok((stream, fp))
+}
+
+/// Waits (up to 15 s) until a fresh TLS client is served `want`; returns what was served last.
+pub async fn await_fingerprint(addr: std::net::SocketAddr, want: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = served_fingerprint(addr).await;
+        if got == want || tokio::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The fingerprint a fresh TLS client sees now.
