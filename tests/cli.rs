@@ -129,3 +129,132 @@ fn send_sigterm(pid: u32) {
         .args(["-TERM", &pid.to_string()])
         .status();
 }
+
+/// Starts boltd with TLS on copies of `cert`/`key` in `dir`, logging to a file; returns the child,
+/// the port and the log path once it listens.
+fn start_tls(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, u16, std::path::PathBuf) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = dir.join("boltd.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_boltd"))
+        .args(["--bolt-address", "127.0.0.1", "--bolt-port", &port.to_string()])
+        .arg(format!("--bolt-cert-file={}", dir.join("cert.pem").display()))
+        .arg(format!("--bolt-key-file={}", dir.join("key.pem").display()))
+        .arg(format!("--log-file={}", log.display()))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "boltd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, port, log)
+}
+
+/// The fingerprint a blocking TLS client is served.
+fn fingerprint_at(port: u16) -> String {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let tls = b.build().connect("localhost", tcp).unwrap();
+    let cert = tls.ssl().peer_certificate().unwrap();
+    boltd::tls::acceptor::fingerprint_hex(&cert.digest(openssl::hash::MessageDigest::sha256()).unwrap())
+}
+
+fn stop(mut child: std::process::Child) {
+    send_sigterm(child.id());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn sighup_reloads_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("server.pem"), dir.path().join("cert.pem")).unwrap();
+    std::fs::copy(fixture("server.key"), dir.path().join("key.pem")).unwrap();
+    let (child, port, log) = start_tls(dir.path(), &[]);
+    assert_eq!(fingerprint_at(port), common::fixture_fingerprint("server.pem"));
+    std::fs::copy(fixture("server2.pem"), dir.path().join("cert.pem")).unwrap();
+    std::fs::copy(fixture("server2.key"), dir.path().join("key.pem")).unwrap();
+    let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
+    let want = common::fixture_fingerprint("server2.pem");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fingerprint_at(port) != want {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop(child);
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("TLS certificate reloaded") && text.contains("trigger: signal"), "{text}");
+}
+
+#[test]
+fn a_certificate_expiring_in_five_days_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_boltd"))
+        .args(["cert", "generate", "--key", "p256", "--days", "5", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (child, port, log) = start_tls(dir.path(), &[]);
+    // The generated pair is what pymgclient-style clients are served.
+    let inspected = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(inspected.contains(&fingerprint_at(port)), "{inspected}");
+    stop(child);
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("WARN") && text.contains("expires soon"), "{text}");
+    assert!(text.contains("days_left: 4") || text.contains("days_left: 5"), "{text}");
+}
+
+/// Writes a self-signed pair that expired yesterday.
+fn write_expired_pair(dir: &std::path::Path) {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "expired").unwrap();
+    let name = name.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    let now = boltd::tls::acceptor::now_unix();
+    b.set_not_before(&Asn1Time::from_unix(now - 10 * 86_400).unwrap()).unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now - 86_400).unwrap()).unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+    std::fs::write(dir.join("cert.pem"), b.build().to_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+}
+
+#[test]
+fn an_expired_certificate_is_served_with_an_error_unless_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_expired_pair(dir.path());
+    let (child, port, log) = start_tls(dir.path(), &[]);
+    fingerprint_at(port); // still served, as Memgraph does
+    stop(child);
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("ERRO") && text.contains("has expired"), "{text}");
+
+    let cert = dir.path().join("cert.pem");
+    let (code, stderr, _) = run(boltd().args([
+        "--bolt-tls-refuse-expired",
+        "--bolt-cert-file",
+        cert.to_str().unwrap(),
+        "--bolt-key-file",
+        dir.path().join("key.pem").to_str().unwrap(),
+    ]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("expired") && stderr.contains(cert.to_str().unwrap()), "{stderr}");
+}
