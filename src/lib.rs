@@ -14,6 +14,7 @@
 //! * [`cert`]: the `boltd cert generate|inspect` tools.
 //! * [`config`]: flags, TOML file and environment, layered with figment.
 //! * [`logging`]: the slog root logger.
+//! * [`metrics`]: Prometheus counters and the `/metrics` endpoint.
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod cert;
 pub mod config;
 pub mod engine;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod shutdown;
 pub mod tls;

@@ -24,6 +24,7 @@ use crate::bolt::handshake::{self, HandshakeError};
 use crate::bolt::session::{Session, SessionContext};
 use crate::config::Config;
 use crate::engine::QueryEngine;
+use crate::metrics::{Metrics, OpenConnection, ResultLabel};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::tls::{TlsError, TlsHandle, TlsManager};
 
@@ -47,6 +48,8 @@ pub enum StartError {
 /// A started server. Dropping it does not stop the server; call [`RunningServer::shutdown`].
 pub struct RunningServer {
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
     tls: Option<TlsHandle>,
     trigger: ShutdownTrigger,
     task: JoinHandle<()>,
@@ -56,6 +59,16 @@ impl RunningServer {
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The metrics endpoint's address, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The TLS manager, when TLS is on.
@@ -78,6 +91,7 @@ impl RunningServer {
 /// Shared by every connection task.
 struct Handler {
     session: Arc<SessionContext>,
+    metrics: Arc<Metrics>,
     tls: Option<TlsHandle>,
     tls_handshake_timeout: Duration,
     handshake_timeout: Duration,
@@ -90,9 +104,11 @@ pub async fn start(
     engine: Arc<dyn QueryEngine>,
     logger: Logger,
 ) -> Result<RunningServer, StartError> {
+    let metrics = Arc::new(Metrics::new());
     let tls = match config.tls_settings() {
         Some(settings) => {
-            let handle = TlsManager::start(settings.clone(), logger.clone()).await?;
+            let handle =
+                TlsManager::start(settings.clone(), logger.clone(), Arc::clone(&metrics)).await?;
             if config.bolt_tls_watch {
                 crate::tls::watch::spawn(&settings, handle.clone(), logger.clone())
                     .map_err(StartError::Watch)?;
@@ -119,20 +135,43 @@ pub async fn start(
     })?;
     info!(logger, "Bolt server listening"; "address" => %local_addr, "tls" => tls.is_some());
 
+    let (trigger, shutdown) = shutdown::channel();
+    let metrics_addr = match config.metrics_port {
+        None => None,
+        Some(port) => {
+            let address = format!("{}:{}", config.metrics_address, port);
+            let bound = crate::metrics::serve(
+                address.clone(),
+                Arc::clone(&metrics),
+                tls.clone(),
+                shutdown.clone(),
+                logger.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                address: format!("{address} (--metrics-address/--metrics-port)"),
+                source,
+            })?;
+            Some(bound)
+        }
+    };
     let handler = Arc::new(Handler {
         session: Arc::new(SessionContext {
             engine,
             tls: tls.clone(),
             server_name: config.bolt_server_name_for_init.clone(),
+            metrics: Arc::clone(&metrics),
         }),
+        metrics: Arc::clone(&metrics),
         tls: tls.clone(),
         tls_handshake_timeout: config.tls_handshake_timeout(),
         handshake_timeout: config.handshake_timeout(),
     });
-    let (trigger, shutdown) = shutdown::channel();
     let task = tokio::spawn(accept_loop(listener, handler, shutdown, logger));
     Ok(RunningServer {
         local_addr,
+        metrics_addr,
+        metrics,
         tls,
         trigger,
         task,
@@ -201,6 +240,7 @@ impl Handler {
         shutdown: Shutdown,
         logger: Logger,
     ) {
+        let _open = OpenConnection::new(Arc::clone(&self.metrics));
         // Small replies must not wait for the peer's delayed ACK (40 ms per round trip).
         let _ = socket.set_nodelay(true);
         match &self.tls {
@@ -245,8 +285,22 @@ impl Handler {
                     return None;
                 }
             };
-        match tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await
-        {
+        let started = std::time::Instant::now();
+        let outcome =
+            tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await;
+        let result = match &outcome {
+            Ok(Ok(())) => "ok",
+            Ok(Err(_)) => "failed",
+            Err(_) => "timeout",
+        };
+        self.metrics
+            .tls_handshakes
+            .get_or_create(&ResultLabel { result })
+            .inc();
+        self.metrics
+            .tls_handshake_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
             Err(_) => {
                 info!(logger, "TLS handshake timed out; closing";
                     "timeout_s" => self.tls_handshake_timeout.as_secs_f64());

@@ -132,15 +132,26 @@ fn send_sigterm(pid: u32) {
 
 /// Starts boltd with TLS on copies of `cert`/`key` in `dir`, logging to a file; returns the child,
 /// the port and the log path once it listens.
-fn start_tls(dir: &std::path::Path, extra: &[&str]) -> (std::process::Child, u16, std::path::PathBuf) {
+fn start_tls(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, u16, std::path::PathBuf) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let log = dir.join("boltd.log");
     let child = Command::new(env!("CARGO_BIN_EXE_boltd"))
-        .args(["--bolt-address", "127.0.0.1", "--bolt-port", &port.to_string()])
-        .arg(format!("--bolt-cert-file={}", dir.join("cert.pem").display()))
+        .args([
+            "--bolt-address",
+            "127.0.0.1",
+            "--bolt-port",
+            &port.to_string(),
+        ])
+        .arg(format!(
+            "--bolt-cert-file={}",
+            dir.join("cert.pem").display()
+        ))
         .arg(format!("--bolt-key-file={}", dir.join("key.pem").display()))
         .arg(format!("--log-file={}", log.display()))
         .args(extra)
@@ -165,7 +176,9 @@ fn fingerprint_at(port: u16) -> String {
     let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let tls = b.build().connect("localhost", tcp).unwrap();
     let cert = tls.ssl().peer_certificate().unwrap();
-    boltd::tls::acceptor::fingerprint_hex(&cert.digest(openssl::hash::MessageDigest::sha256()).unwrap())
+    boltd::tls::acceptor::fingerprint_hex(
+        &cert.digest(openssl::hash::MessageDigest::sha256()).unwrap(),
+    )
 }
 
 fn stop(mut child: std::process::Child) {
@@ -179,10 +192,15 @@ fn sighup_reloads_the_certificate() {
     std::fs::copy(fixture("server.pem"), dir.path().join("cert.pem")).unwrap();
     std::fs::copy(fixture("server.key"), dir.path().join("key.pem")).unwrap();
     let (child, port, log) = start_tls(dir.path(), &[]);
-    assert_eq!(fingerprint_at(port), common::fixture_fingerprint("server.pem"));
+    assert_eq!(
+        fingerprint_at(port),
+        common::fixture_fingerprint("server.pem")
+    );
     std::fs::copy(fixture("server2.pem"), dir.path().join("cert.pem")).unwrap();
     std::fs::copy(fixture("server2.key"), dir.path().join("key.pem")).unwrap();
-    let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
     let want = common::fixture_fingerprint("server2.pem");
     let deadline = Instant::now() + Duration::from_secs(15);
     while fingerprint_at(port) != want {
@@ -191,7 +209,10 @@ fn sighup_reloads_the_certificate() {
     }
     stop(child);
     let text = std::fs::read_to_string(log).unwrap();
-    assert!(text.contains("TLS certificate reloaded") && text.contains("trigger: signal"), "{text}");
+    assert!(
+        text.contains("TLS certificate reloaded") && text.contains("trigger: signal"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -202,15 +223,25 @@ fn a_certificate_expiring_in_five_days_is_warned_about() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (child, port, log) = start_tls(dir.path(), &[]);
     // The generated pair is what pymgclient-style clients are served.
     let inspected = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(inspected.contains(&fingerprint_at(port)), "{inspected}");
     stop(child);
     let text = std::fs::read_to_string(log).unwrap();
-    assert!(text.contains("WARN") && text.contains("expires soon"), "{text}");
-    assert!(text.contains("days_left: 4") || text.contains("days_left: 5"), "{text}");
+    assert!(
+        text.contains("WARN") && text.contains("expires soon"),
+        "{text}"
+    );
+    assert!(
+        text.contains("days_left: 4") || text.contains("days_left: 5"),
+        "{text}"
+    );
 }
 
 /// Writes a self-signed pair that expired yesterday.
@@ -220,7 +251,10 @@ fn write_expired_pair(dir: &std::path::Path) {
     use openssl::nid::Nid;
     use openssl::pkey::PKey;
     use openssl::x509::{X509Builder, X509NameBuilder};
-    let key = PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap()).unwrap();
+    let key = PKey::from_ec_key(
+        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
+    )
+    .unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", "expired").unwrap();
     let name = name.build();
@@ -230,9 +264,12 @@ fn write_expired_pair(dir: &std::path::Path) {
     b.set_issuer_name(&name).unwrap();
     b.set_pubkey(&key).unwrap();
     let now = boltd::tls::acceptor::now_unix();
-    b.set_not_before(&Asn1Time::from_unix(now - 10 * 86_400).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::from_unix(now - 86_400).unwrap()).unwrap();
-    b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(now - 10 * 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now - 86_400).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
     std::fs::write(dir.join("cert.pem"), b.build().to_pem().unwrap()).unwrap();
     std::fs::write(dir.join("key.pem"), key.private_key_to_pem_pkcs8().unwrap()).unwrap();
 }
@@ -245,7 +282,10 @@ fn an_expired_certificate_is_served_with_an_error_unless_refused() {
     fingerprint_at(port); // still served, as Memgraph does
     stop(child);
     let text = std::fs::read_to_string(log).unwrap();
-    assert!(text.contains("ERRO") && text.contains("has expired"), "{text}");
+    assert!(
+        text.contains("ERRO") && text.contains("has expired"),
+        "{text}"
+    );
 
     let cert = dir.path().join("cert.pem");
     let (code, stderr, _) = run(boltd().args([
@@ -256,5 +296,8 @@ fn an_expired_certificate_is_served_with_an_error_unless_refused() {
         dir.path().join("key.pem").to_str().unwrap(),
     ]));
     assert_eq!(code, Some(1));
-    assert!(stderr.contains("expired") && stderr.contains(cert.to_str().unwrap()), "{stderr}");
+    assert!(
+        stderr.contains("expired") && stderr.contains(cert.to_str().unwrap()),
+        "{stderr}"
+    );
 }

@@ -13,12 +13,14 @@
 
 use std::iter::Peekable;
 use std::sync::Arc;
+use std::time::Instant;
 
 use slog::{debug, info, warn, Logger};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::admin::{self, Statement};
 use crate::engine::{EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction};
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::tls::{ReloadTrigger, TlsHandle};
 use crate::value::{Map, Value};
@@ -51,6 +53,8 @@ pub struct SessionContext {
     pub tls: Option<TlsHandle>,
     /// The HELLO SUCCESS `server` agent; left out when empty.
     pub server_name: String,
+    /// Queries are counted by type and result.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Where the session is in authentication.
@@ -83,15 +87,47 @@ struct OpenResult {
     qid: i64,
     source: Source,
     query_type: QueryType,
+    /// The metrics label of the statement.
+    kind: &'static str,
+    /// When RUN arrived; the query's duration is measured to its last record.
+    started: Instant,
 }
 
 impl OpenResult {
-    fn new(qid: i64, result: QueryResult) -> Self {
+    fn new(qid: i64, result: QueryResult, run: RunInfo) -> Self {
         OpenResult {
             qid,
             source: Source::Rows(result.rows.peekable()),
             query_type: result.query_type,
+            kind: run.kind,
+            started: run.started,
         }
+    }
+}
+
+impl OpenResult {
+    fn run_info(&self) -> RunInfo {
+        RunInfo {
+            kind: self.kind,
+            started: self.started,
+        }
+    }
+}
+
+/// The statement RUN is working on, for metrics.
+#[derive(Debug, Clone, Copy)]
+struct RunInfo {
+    kind: &'static str,
+    started: Instant,
+}
+
+/// The metrics label for a query type.
+fn kind_of(query_type: QueryType) -> &'static str {
+    match query_type {
+        QueryType::Read => "read",
+        QueryType::Write => "write",
+        QueryType::ReadWrite => "read_write",
+        QueryType::Schema => "schema",
     }
 }
 
@@ -136,6 +172,8 @@ pub struct Session<S> {
     failed: bool,
     tx: Option<ExplicitTx>,
     auto: Option<AutoCommit>,
+    /// The RUN being handled.
+    run: RunInfo,
 }
 
 impl<S> Session<S>
@@ -169,6 +207,10 @@ where
             failed: false,
             tx: None,
             auto: None,
+            run: RunInfo {
+                kind: "unknown",
+                started: Instant::now(),
+            },
         }
     }
 
@@ -394,13 +436,35 @@ where
             self.violation("RUN while the previous result is still open: PULL or DISCARD it first");
             return Flow::Close;
         }
+        self.run = RunInfo {
+            kind: "unknown",
+            started: Instant::now(),
+        };
         let statement = match admin::classify(&query) {
             Ok(s) => s,
             Err(e) => {
                 self.fail(e);
+                self.count_query(self.run, false);
                 return Flow::Continue;
             }
         };
+        self.run.kind = match statement {
+            Statement::Begin | Statement::Commit | Statement::Rollback => "transaction",
+            Statement::ReloadTls | Statement::ShowTlsInfo => "admin",
+            Statement::Query => "unknown",
+        };
+        self.run_statement(statement, &query, &params).await;
+        if self.failed {
+            self.count_query(self.run, false);
+        }
+        Flow::Continue
+    }
+
+    fn count_query(&self, run: RunInfo, ok: bool) {
+        self.ctx.metrics.query(run.kind, ok, run.started.elapsed());
+    }
+
+    async fn run_statement(&mut self, statement: Statement, query: &str, params: &Map) {
         match statement {
             Statement::Begin => {
                 if self.tx.is_some() {
@@ -430,7 +494,7 @@ where
                         Ok(status) => Some(status),
                         Err(e) => {
                             self.fail(EngineError::database(e.to_string()));
-                            return Flow::Continue;
+                            return;
                         }
                     },
                     None => None,
@@ -454,9 +518,8 @@ where
                 Ok(()) => self.open_server_result(Source::Reload),
                 Err(e) => self.fail(e),
             },
-            Statement::Query => self.run_engine_query(&query, &params).await,
+            Statement::Query => self.run_engine_query(query, params).await,
         }
-        Flow::Continue
     }
 
     async fn run_engine_query(&mut self, query: &str, params: &Map) {
@@ -483,11 +546,15 @@ where
     /// the result gets the next `qid`; otherwise it is the auto-commit result, owning `tx` (none
     /// for server statements).
     fn open_result(&mut self, result: QueryResult, tx: Option<Box<dyn Transaction>>) {
+        if self.run.kind == "unknown" {
+            self.run.kind = kind_of(result.query_type);
+        }
+        let run = self.run;
         let fields = fields_value(&result.fields);
         if let Some(explicit) = self.tx.as_mut() {
             let qid = explicit.next_qid;
             explicit.next_qid += 1;
-            explicit.results.push(OpenResult::new(qid, result));
+            explicit.results.push(OpenResult::new(qid, result, run));
             self.responses.success(
                 &mut self.out,
                 &[("fields", fields), ("qid", Value::Int(qid))],
@@ -495,7 +562,7 @@ where
         } else {
             self.auto = Some(AutoCommit {
                 tx,
-                result: OpenResult::new(-1, result),
+                result: OpenResult::new(-1, result, run),
             });
             self.responses.success(&mut self.out, &[("fields", fields)]);
         }
@@ -509,6 +576,8 @@ where
                 qid: -1,
                 source,
                 query_type: QueryType::ReadWrite,
+                kind: self.run.kind,
+                started: self.run.started,
             },
         });
         self.responses
@@ -528,6 +597,7 @@ where
                         Some(tx) => tx.commit().await,
                         None => Ok(()),
                     };
+                    self.count_query(auto.result.run_info(), committed.is_ok());
                     match committed {
                         Ok(()) => self.summary(auto.result.query_type, notifications),
                         Err(e) => self.fail(e),
@@ -537,6 +607,7 @@ where
                     if let Some(tx) = auto.tx {
                         tx.rollback().await;
                     }
+                    self.count_query(auto.result.run_info(), false);
                     self.fail(e);
                 }
             }
@@ -569,8 +640,14 @@ where
                 self.responses
                     .success(&mut self.out, &[("has_more", Value::Bool(true))]);
             }
-            Streamed::Done { notifications } => self.summary(result.query_type, notifications),
-            Streamed::Failed(e) => self.fail(e),
+            Streamed::Done { notifications } => {
+                self.count_query(result.run_info(), true);
+                self.summary(result.query_type, notifications)
+            }
+            Streamed::Failed(e) => {
+                self.count_query(result.run_info(), false);
+                self.fail(e)
+            }
         }
         Flow::Continue
     }

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsSettings};
 use super::TlsError;
+use crate::metrics::{Metrics, ReloadLabels};
 
 /// How many requests may wait for the actor. Requests are tiny and answered in microseconds;
 /// the bound gives back-pressure instead of unbounded memory if the actor ever stalls.
@@ -34,6 +35,17 @@ pub enum ReloadTrigger {
     Signal,
     /// A change of the certificate or key file.
     FileWatch,
+}
+
+impl ReloadTrigger {
+    /// The metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReloadTrigger::Query { .. } => "query",
+            ReloadTrigger::Signal => "signal",
+            ReloadTrigger::FileWatch => "file_watch",
+        }
+    }
 }
 
 impl fmt::Display for ReloadTrigger {
@@ -101,6 +113,7 @@ pub struct TlsManager {
     /// The build in progress, with the request it answers.
     building: Option<Build>,
     logger: Logger,
+    metrics: Arc<Metrics>,
 }
 
 /// A cheap, cloneable way to talk to the [`TlsManager`]. The actor stops when the last handle is
@@ -119,7 +132,11 @@ impl fmt::Debug for TlsHandle {
 impl TlsManager {
     /// Builds the first acceptor from `paths` and spawns the actor on the current runtime. Fails,
     /// with the file named, if the pair cannot be loaded: the server must not start half-secure.
-    pub async fn start(paths: TlsSettings, logger: Logger) -> Result<TlsHandle, TlsError> {
+    pub async fn start(
+        paths: TlsSettings,
+        logger: Logger,
+        metrics: Arc<Metrics>,
+    ) -> Result<TlsHandle, TlsError> {
         let build_paths = paths.clone();
         let current = tokio::task::spawn_blocking(move || acceptor::build(&build_paths))
             .await
@@ -131,8 +148,11 @@ impl TlsManager {
         let logger = logger.new(o!("component" => "tls"));
         log_certificate(&logger, "TLS certificate loaded", &current.summary);
         check_expiry(&logger, &current.summary, paths.expiry_warning_days);
+        metrics.cert_generation.set(1);
+        metrics.cert_not_after.set(current.summary.not_after);
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let manager = TlsManager {
+            metrics,
             rx,
             paths,
             current: Arc::new(current),
@@ -208,6 +228,14 @@ impl TlsManager {
         trigger: &ReloadTrigger,
         built: Result<LoadedAcceptor, TlsError>,
     ) -> Result<TlsStatus, TlsError> {
+        let result = if built.is_ok() { "success" } else { "failure" };
+        self.metrics
+            .reloads
+            .get_or_create(&ReloadLabels {
+                trigger: trigger.label(),
+                result,
+            })
+            .inc();
         match built {
             Ok(next) => {
                 let old = std::mem::replace(&mut self.current, Arc::new(next));
@@ -216,6 +244,8 @@ impl TlsManager {
                 self.reloads += 1;
                 self.last_error = None;
                 let new = &self.current.summary;
+                self.metrics.cert_generation.set(self.generation as i64);
+                self.metrics.cert_not_after.set(new.not_after);
                 info!(self.logger, "TLS certificate reloaded";
                     "trigger" => %trigger,
                     "old_fingerprint" => &old.summary.sha256_fingerprint,
@@ -333,9 +363,13 @@ mod tests {
         let key = dir.path().join("key.pem");
         std::fs::copy(fixture("server.pem"), &cert).unwrap();
         std::fs::copy(fixture("server.key"), &key).unwrap();
-        let handle = TlsManager::start(TlsSettings::new(&cert, &key), crate::logging::discard())
-            .await
-            .unwrap();
+        let handle = TlsManager::start(
+            TlsSettings::new(&cert, &key),
+            crate::logging::discard(),
+            Arc::new(Metrics::new()),
+        )
+        .await
+        .unwrap();
         let first = handle.status().await.unwrap();
         assert_eq!(first.generation, 1);
 
@@ -363,6 +397,7 @@ mod tests {
         let handle = TlsManager::start(
             TlsSettings::new(fixture("server.pem"), fixture("server.key")),
             crate::logging::discard(),
+            Arc::new(Metrics::new()),
         )
         .await
         .unwrap();

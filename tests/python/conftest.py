@@ -39,7 +39,7 @@ def _fmt(hexdigest):
 class Boltd:
     """A running boltd process."""
 
-    def __init__(self, tmp_path, tls=True, cert="server.pem", key="server.key"):
+    def __init__(self, tmp_path, tls=True, cert="server.pem", key="server.key", extra=()):
         self.dir = tmp_path
         self.port = free_port()
         self.cert_path = tmp_path / "cert.pem"
@@ -55,6 +55,7 @@ class Boltd:
         if tls:
             self.install(cert, key)
             args += [f"--bolt-cert-file={self.cert_path}", f"--bolt-key-file={self.key_path}"]
+        args += list(extra)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -97,6 +98,16 @@ class Boltd:
 @pytest.fixture
 def boltd_tls(tmp_path):
     server = Boltd(tmp_path, tls=True)
+    yield server
+    assert server.stop() == 0, "boltd did not exit cleanly"
+
+
+@pytest.fixture
+def boltd_metrics(tmp_path):
+    """A TLS server with the metrics endpoint on its own free port."""
+    port = free_port()
+    server = Boltd(tmp_path, tls=True, extra=[f"--metrics-address=127.0.0.1", f"--metrics-port={port}"])
+    server.metrics_port = port
     yield server
     assert server.stop() == 0, "boltd did not exit cleanly"
 
