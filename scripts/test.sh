@@ -38,3 +38,6 @@ fi
 echo "==> real-client tests"
 # cargo test built target/debug/boltd; the client tests run that binary as a real process.
 BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python
+
+echo "==> Debian package"
+tests/package.sh

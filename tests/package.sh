@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the Debian package with `cargo deb` and checks its contents and maintainer scripts with
+# dpkg-deb. Installs cargo-deb (from crates.io) when it is missing. Prints "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "==> installing cargo-deb"
+  cargo install cargo-deb --locked --quiet
+fi
+
+echo "==> cargo deb"
+deb=$(cargo deb 2>/dev/null | tail -n 1)
+[ -f "$deb" ] || { echo "cargo deb produced no package"; exit 1; }
+echo "built $deb"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dpkg-deb -c "$deb" >"$work/contents"
+dpkg-deb -e "$deb" "$work/control"
+dpkg-deb -x "$deb" "$work/root"
+
+passed=0
+failed=0
+check() { # check DESCRIPTION COMMAND...
+  if "${@:2}" >/dev/null 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $1"
+  fi
+}
+
+check "binary at /usr/bin/boltd, executable" test -x "$work/root/usr/bin/boltd"
+check "the packaged binary runs" "$work/root/usr/bin/boltd" --version
+check "config at /etc/boltd/boltd.toml" test -f "$work/root/etc/boltd/boltd.toml"
+check "config is a conffile" grep -qx /etc/boltd/boltd.toml "$work/control/conffiles"
+check "systemd unit installed" test -f "$work/root/lib/systemd/system/boltd.service"
+check "unit reloads with SIGHUP" grep -q '^ExecReload=/bin/kill -HUP \$MAINPID' "$work/root/lib/systemd/system/boltd.service"
+check "unit runs as the boltd user" grep -qx 'User=boltd' "$work/root/lib/systemd/system/boltd.service"
+check "unit is hardened" grep -qx 'NoNewPrivileges=yes' "$work/root/lib/systemd/system/boltd.service"
+check "postinst exists and is executable" test -x "$work/control/postinst"
+check "postinst is valid sh" sh -n "$work/control/postinst"
+check "postinst creates the user" grep -q 'adduser --system' "$work/control/postinst"
+check "postinst generates a pair when /etc/boltd/ssl is absent" grep -q '\[ ! -e /etc/boltd/ssl \]' "$work/control/postinst"
+check "postinst uses boltd cert generate" grep -q '/usr/bin/boltd cert generate --out /etc/boltd/ssl' "$work/control/postinst"
+check "postinst makes the pair 0400 and owned by boltd" grep -q 'chmod 0400 /etc/boltd/ssl/cert.pem /etc/boltd/ssl/key.pem' "$work/control/postinst"
+check "postinst chowns the pair" grep -q 'chown -R boltd:boltd /etc/boltd/ssl' "$work/control/postinst"
+check "postrm is valid sh" sh -n "$work/control/postrm"
+check "depends on adduser" grep -q '^Depends:.*adduser' "$work/control/control"
+
+# The cert-generation step of postinst, run for real against a scratch directory.
+sed -e "s#/etc/boltd/ssl#$work/ssl#g" -e "s#/usr/bin/boltd#$work/root/usr/bin/boltd#g" \
+    -e 's#chown -R boltd:boltd#true#' -e 's#addgroup#true#' -e 's#adduser#true#' \
+    -e 's#getent#true#' -e "s#/var/lib/boltd#$work/lib#g" -e 's#chown boltd:boltd#true#' \
+    "$work/control/postinst" >"$work/postinst-test"
+check "postinst runs" sh "$work/postinst-test" configure
+check "postinst wrote a loadable certificate" "$work/root/usr/bin/boltd" cert inspect "$work/ssl/cert.pem"
+check "the key is mode 0400" test "$(stat -c %a "$work/ssl/key.pem")" = 400
+check "a second configure keeps the pair" sh -c "before=\$(sha256sum '$work/ssl/cert.pem'); sh '$work/postinst-test' configure; [ \"\$before\" = \"\$(sha256sum '$work/ssl/cert.pem')\" ]"
+
+echo "package: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
