@@ -174,6 +174,8 @@ pub struct Session<S> {
     auto: Option<AutoCommit>,
     /// The RUN being handled.
     run: RunInfo,
+    /// The user name the client authenticated with (empty when anonymous), for audit logs.
+    user: String,
 }
 
 impl<S> Session<S>
@@ -211,6 +213,7 @@ where
                 kind: "unknown",
                 started: Instant::now(),
             },
+            user: String::new(),
         }
     }
 
@@ -412,6 +415,10 @@ where
         };
         token.remove("credentials");
         if scheme == "none" || scheme == "basic" {
+            self.user = match token.get("principal") {
+                Some(Value::String(p)) if scheme == "basic" && !p.is_empty() => p.clone(),
+                _ => String::new(),
+            };
             return Ok(());
         }
         warn!(self.logger, "authentication failed: unsupported scheme"; "scheme" => &scheme);
@@ -659,6 +666,7 @@ where
                 let trigger = ReloadTrigger::Query {
                     connection_id: self.connection_id.clone(),
                     peer: self.peer.clone(),
+                    user: self.user.clone(),
                 };
                 return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await {
                     Ok(_) => Streamed::Done {

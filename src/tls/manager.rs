@@ -30,7 +30,12 @@ const CHANNEL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReloadTrigger {
     /// `RELOAD BOLT_SERVER TLS` from a Bolt session.
-    Query { connection_id: String, peer: String },
+    Query {
+        connection_id: String,
+        peer: String,
+        /// Empty for an anonymous session.
+        user: String,
+    },
     /// A signal (SIGHUP).
     Signal,
     /// A change of the certificate or key file.
@@ -54,7 +59,11 @@ impl fmt::Display for ReloadTrigger {
             ReloadTrigger::Query {
                 connection_id,
                 peer,
-            } => write!(f, "query on {connection_id} from {peer}"),
+                user,
+            } => {
+                let user = if user.is_empty() { "anonymous" } else { user };
+                write!(f, "query on {connection_id} by {user} from {peer}")
+            }
             ReloadTrigger::Signal => f.write_str("signal"),
             ReloadTrigger::FileWatch => f.write_str("file watch"),
         }

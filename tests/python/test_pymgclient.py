@@ -126,3 +126,34 @@ def test_reload_on_plaintext_server(boltd_plain):
     cur.execute("RETURN 1 AS x")
     assert cur.fetchall() == [(1,)]
     conn.close()
+
+
+def test_generated_certificate_is_served_to_pymgclient(tmp_path):
+    """`boltd cert generate` output, served by boltd, used by pymgclient."""
+    import subprocess
+
+    from conftest import BOLTD_BIN, Boltd
+
+    out = tmp_path / "gen"
+    subprocess.run([BOLTD_BIN, "cert", "generate", "--out", str(out), "--key", "p256", "--days", "30"], check=True)
+    server = Boltd(tmp_path, tls=False, extra=[f"--bolt-cert-file={out / 'cert.pem'}", f"--bolt-key-file={out / 'key.pem'}"])
+    try:
+        seen = []
+        conn = mgclient.connect(
+            host="127.0.0.1", port=server.port, sslmode=mgclient.MG_SSLMODE_REQUIRE,
+            trust_callback=lambda *args: seen.append(args) or True,
+        )
+        cur = conn.cursor()
+        cur.execute("SHOW BOLT_SERVER TLS INFO")
+        (row,) = cur.fetchall()
+        conn.commit()
+        names = [d.name for d in cur.description]
+        info = dict(zip(names, row))
+        assert info["enabled"] is True
+        assert info["key_type"] == "EC P-256"
+        assert info["subject"] == "O=boltd, CN=boltd"
+        assert info["days_left"] in (29, 30)
+        assert seen and seen[0][2] == "id-ecPublicKey"
+        conn.close()
+    finally:
+        assert server.stop() == 0
