@@ -207,27 +207,17 @@ fn boolean(v: Value, op: BinaryOp) -> Result<Option<bool>, EngineError> {
 fn binary(op: BinaryOp, left: &Expr, right: &Expr, env: &Env) -> Result<Value, EngineError> {
     // Logic short-circuits where three-valued logic allows it.
     match op {
-        BinaryOp::And => {
+        BinaryOp::And | BinaryOp::Or => {
+            // The value that decides the result on its own: false for AND, true for OR.
+            let decisive = op == BinaryOp::Or;
             let l = boolean(eval(left, env)?, op)?;
-            if l == Some(false) {
-                return Ok(Value::Bool(false));
+            if l == Some(decisive) {
+                return Ok(Value::Bool(decisive));
             }
             let r = boolean(eval(right, env)?, op)?;
             return Ok(match (l, r) {
-                (_, Some(false)) => Value::Bool(false),
-                (Some(true), Some(true)) => Value::Bool(true),
-                _ => Value::Null,
-            });
-        }
-        BinaryOp::Or => {
-            let l = boolean(eval(left, env)?, op)?;
-            if l == Some(true) {
-                return Ok(Value::Bool(true));
-            }
-            let r = boolean(eval(right, env)?, op)?;
-            return Ok(match (l, r) {
-                (_, Some(true)) => Value::Bool(true),
-                (Some(false), Some(false)) => Value::Bool(false),
+                (_, Some(b)) if b == decisive => Value::Bool(decisive),
+                (Some(_), Some(_)) => Value::Bool(!decisive),
                 _ => Value::Null,
             });
         }

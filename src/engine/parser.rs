@@ -371,51 +371,45 @@ impl<'a> Parser<'a> {
     }
 
     fn additive(&mut self) -> Result<Expr, EngineError> {
-        let base = self.depth;
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Plus => BinaryOp::Add,
-                Tok::Minus => BinaryOp::Sub,
-                _ => {
-                    self.depth = base;
-                    return Ok(left);
-                }
-            };
-            self.advance();
-            self.nest()?;
-            let right = self.multiplicative()?;
-            left = Expr::Binary(op, Box::new(left), Box::new(right));
-        }
+        self.left_assoc(
+            |t| match t {
+                Tok::Plus => Some(BinaryOp::Add),
+                Tok::Minus => Some(BinaryOp::Sub),
+                _ => None,
+            },
+            Self::multiplicative,
+        )
     }
 
     fn multiplicative(&mut self) -> Result<Expr, EngineError> {
-        let base = self.depth;
-        let mut left = self.power()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Star => BinaryOp::Mul,
-                Tok::Slash => BinaryOp::Div,
-                Tok::Percent => BinaryOp::Mod,
-                _ => {
-                    self.depth = base;
-                    return Ok(left);
-                }
-            };
-            self.advance();
-            self.nest()?;
-            let right = self.power()?;
-            left = Expr::Binary(op, Box::new(left), Box::new(right));
-        }
+        self.left_assoc(
+            |t| match t {
+                Tok::Star => Some(BinaryOp::Mul),
+                Tok::Slash => Some(BinaryOp::Div),
+                Tok::Percent => Some(BinaryOp::Mod),
+                _ => None,
+            },
+            Self::power,
+        )
     }
 
     fn power(&mut self) -> Result<Expr, EngineError> {
+        self.left_assoc(|t| (*t == Tok::Caret).then_some(BinaryOp::Pow), Self::unary)
+    }
+
+    /// `next (op next)*`, left-associative, for operators that are single tokens.
+    fn left_assoc(
+        &mut self,
+        op_of: fn(&Tok) -> Option<BinaryOp>,
+        next: fn(&mut Self) -> Result<Expr, EngineError>,
+    ) -> Result<Expr, EngineError> {
         let base = self.depth;
-        let mut left = self.unary()?;
-        while self.eat(&Tok::Caret) {
+        let mut left = next(self)?;
+        while let Some(op) = op_of(self.peek()) {
+            self.advance();
             self.nest()?;
-            let right = self.unary()?;
-            left = Expr::Binary(BinaryOp::Pow, Box::new(left), Box::new(right));
+            let right = next(self)?;
+            left = Expr::Binary(op, Box::new(left), Box::new(right));
         }
         self.depth = base;
         Ok(left)
