@@ -17,7 +17,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::tls::TlsSettings;
+use crate::tls::{ClientAuth, MinVersion, TlsSettings};
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
 /// a server whose agent does not start with `Neo4j/`, so the default must keep that prefix.
@@ -43,6 +43,21 @@ pub struct Config {
     pub bolt_tls_handshake_timeout: f64,
     /// Seconds a client has to send the 20-byte Bolt handshake.
     pub bolt_handshake_timeout: f64,
+    /// Lowest TLS version: "1.2" or "1.3".
+    pub bolt_tls_min_version: String,
+    /// TLS 1.2 cipher list in OpenSSL syntax; empty keeps the system's default.
+    pub bolt_tls_ciphers: String,
+    /// TLS 1.3 cipher suites in OpenSSL syntax; empty keeps the system's default.
+    pub bolt_tls_ciphersuites: String,
+    /// PEM bundle of the CAs that sign client certificates.
+    pub bolt_ca_file: String,
+    /// "none", "optional" or "require": whether clients must present a certificate.
+    pub bolt_client_auth: String,
+    /// File holding the passphrase of an encrypted private key.
+    pub bolt_key_password_file: String,
+    /// The passphrase itself; only from the environment (BOLTD_BOLT_KEY_PASSWORD) or the file
+    /// layer, never a flag, because command lines are visible to every user of the machine.
+    pub bolt_key_password: Option<Secret>,
     /// Warn when the certificate expires within this many days (at start-up and each reload).
     pub bolt_tls_expiry_warning_days: u32,
     /// Make an expired certificate a load error instead of serving it with an error log.
@@ -72,6 +87,13 @@ impl Default for Config {
             bolt_server_name_for_init: DEFAULT_SERVER_NAME.to_owned(),
             bolt_tls_handshake_timeout: 10.0,
             bolt_handshake_timeout: 10.0,
+            bolt_tls_min_version: "1.2".to_owned(),
+            bolt_tls_ciphers: String::new(),
+            bolt_tls_ciphersuites: String::new(),
+            bolt_ca_file: String::new(),
+            bolt_client_auth: "none".to_owned(),
+            bolt_key_password_file: String::new(),
+            bolt_key_password: None,
             bolt_tls_expiry_warning_days: 30,
             bolt_tls_refuse_expired: false,
             bolt_tls_watch: false,
@@ -94,6 +116,13 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_server_name_for_init",
     "bolt_tls_handshake_timeout",
     "bolt_handshake_timeout",
+    "bolt_tls_min_version",
+    "bolt_tls_ciphers",
+    "bolt_tls_ciphersuites",
+    "bolt_ca_file",
+    "bolt_client_auth",
+    "bolt_key_password_file",
+    "bolt_key_password",
     "bolt_tls_expiry_warning_days",
     "bolt_tls_refuse_expired",
     "bolt_tls_watch",
@@ -172,6 +201,37 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bolt_handshake_timeout: Option<f64>,
 
+    /// Lowest TLS version accepted: 1.2 or 1.3. [default: 1.2]
+    #[arg(long, value_name = "VERSION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_min_version: Option<String>,
+
+    /// TLS 1.2 cipher list (OpenSSL syntax, e.g. ECDHE+AESGCM). [default: the system's]
+    #[arg(long, value_name = "LIST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_ciphers: Option<String>,
+
+    /// TLS 1.3 cipher suites (OpenSSL syntax, e.g. TLS_AES_256_GCM_SHA384).
+    /// [default: the system's]
+    #[arg(long, value_name = "LIST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_tls_ciphersuites: Option<String>,
+
+    /// PEM bundle of the CAs that sign client certificates; re-read by RELOAD BOLT_SERVER TLS.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_ca_file: Option<String>,
+
+    /// Client certificates: none, optional (verified if sent) or require. [default: none]
+    #[arg(long, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_client_auth: Option<String>,
+
+    /// File holding the passphrase of an encrypted private key (or set BOLTD_BOLT_KEY_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_key_password_file: Option<String>,
+
     /// Warn (at start-up and on each reload) when the certificate expires within this many days.
     /// [default: 30]
     #[arg(long, value_name = "DAYS")]
@@ -211,6 +271,17 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+}
+
+/// A value that must not appear in logs or debug output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 /// Subcommands; without one, boltd runs the server.
@@ -289,6 +360,27 @@ impl Config {
             }
             _ => {}
         }
+        parse_min_version(&self.bolt_tls_min_version).map_err(ConfigError::Invalid)?;
+        let client_auth =
+            parse_client_auth(&self.bolt_client_auth).map_err(ConfigError::Invalid)?;
+        if client_auth != ClientAuth::None && self.bolt_ca_file.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "--bolt-client-auth={} needs --bolt-ca-file: the CAs that sign client certificates",
+                self.bolt_client_auth
+            )));
+        }
+        if client_auth == ClientAuth::None && !self.bolt_ca_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "--bolt-ca-file is set but --bolt-client-auth is none, so it would be ignored: \
+                 set --bolt-client-auth=optional or require"
+                    .to_owned(),
+            ));
+        }
+        if client_auth != ClientAuth::None && self.bolt_cert_file.is_empty() {
+            return Err(ConfigError::Invalid(
+                "--bolt-client-auth needs TLS: set --bolt-cert-file and --bolt-key-file".to_owned(),
+            ));
+        }
         if self.bolt_tls_watch && self.bolt_cert_file.is_empty() {
             return Err(ConfigError::Invalid(
                 "--bolt-tls-watch needs --bolt-cert-file and --bolt-key-file: there is nothing to watch"
@@ -322,11 +414,22 @@ impl Config {
         if self.bolt_cert_file.is_empty() {
             None
         } else {
+            let optional_path = |p: &String| (!p.is_empty()).then(|| PathBuf::from(p));
+            let optional_text = |s: &String| (!s.is_empty()).then(|| s.clone());
             Some(TlsSettings {
                 cert: PathBuf::from(&self.bolt_cert_file),
                 key: PathBuf::from(&self.bolt_key_file),
                 refuse_expired: self.bolt_tls_refuse_expired,
                 expiry_warning_days: self.bolt_tls_expiry_warning_days,
+                // Both were validated by `validate`.
+                min_version: parse_min_version(&self.bolt_tls_min_version)
+                    .unwrap_or(MinVersion::Tls12),
+                ciphers: optional_text(&self.bolt_tls_ciphers),
+                ciphersuites: optional_text(&self.bolt_tls_ciphersuites),
+                ca_file: optional_path(&self.bolt_ca_file),
+                client_auth: parse_client_auth(&self.bolt_client_auth).unwrap_or(ClientAuth::None),
+                key_password_file: optional_path(&self.bolt_key_password_file),
+                key_password: self.bolt_key_password.as_ref().map(|s| s.0.clone()),
             })
         }
     }
@@ -337,6 +440,27 @@ impl Config {
 
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.bolt_handshake_timeout)
+    }
+}
+
+fn parse_min_version(v: &str) -> Result<MinVersion, String> {
+    match v.trim() {
+        "1.2" | "TLSv1.2" => Ok(MinVersion::Tls12),
+        "1.3" | "TLSv1.3" => Ok(MinVersion::Tls13),
+        other => Err(format!(
+            "--bolt-tls-min-version must be 1.2 or 1.3, got {other:?}"
+        )),
+    }
+}
+
+fn parse_client_auth(v: &str) -> Result<ClientAuth, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(ClientAuth::None),
+        "optional" => Ok(ClientAuth::Optional),
+        "require" | "required" => Ok(ClientAuth::Require),
+        _ => Err(format!(
+            "--bolt-client-auth must be none, optional or require, got {v:?}"
+        )),
     }
 }
 
@@ -444,6 +568,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--bolt-cert-file is not"), "{err}");
+    }
+
+    #[test]
+    fn tls_policy_values_are_checked() {
+        let tls = |f: fn(&mut Cli)| {
+            let mut cli = Cli {
+                bolt_cert_file: Some("c.pem".into()),
+                bolt_key_file: Some("k.pem".into()),
+                ..Cli::default()
+            };
+            f(&mut cli);
+            Config::load_with_env(&cli, no_env()).map_err(|e| e.to_string())
+        };
+        assert!(tls(|c| c.bolt_tls_min_version = Some("1.1".into()))
+            .unwrap_err()
+            .contains("\"1.1\""));
+        assert!(tls(|c| c.bolt_client_auth = Some("maybe".into()))
+            .unwrap_err()
+            .contains("maybe"));
+        assert!(tls(|c| c.bolt_client_auth = Some("require".into()))
+            .unwrap_err()
+            .contains("--bolt-ca-file"));
+        assert!(tls(|c| c.bolt_ca_file = Some("ca.pem".into()))
+            .unwrap_err()
+            .contains("--bolt-client-auth"));
+        let ok = tls(|c| {
+            c.bolt_client_auth = Some("require".into());
+            c.bolt_ca_file = Some("ca.pem".into());
+            c.bolt_tls_min_version = Some("1.3".into());
+        })
+        .unwrap();
+        let settings = ok.tls_settings().unwrap();
+        assert_eq!(settings.client_auth, ClientAuth::Require);
+        assert_eq!(settings.min_version, MinVersion::Tls13);
+    }
+
+    #[test]
+    fn key_password_comes_from_the_environment_and_is_never_printed() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOLTD_BOLT_KEY_PASSWORD", "hunter2");
+            let c = Config::load(&Cli::default()).unwrap();
+            assert_eq!(c.bolt_key_password, Some(Secret("hunter2".into())));
+            assert!(!format!("{c:?}").contains("hunter2"));
+            Ok(())
+        });
     }
 
     #[test]

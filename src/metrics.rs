@@ -215,7 +215,7 @@ async fn handshake(
     socket: tokio::net::TcpStream,
 ) -> Option<SslStream<tokio::net::TcpStream>> {
     let loaded = tls.acceptor().await.ok()?;
-    let ssl = Ssl::new(loaded.acceptor.context()).ok()?;
+    let ssl = Ssl::new(&loaded.context).ok()?;
     let mut stream = SslStream::new(ssl, socket).ok()?;
     match tokio::time::timeout(Duration::from_secs(10), Pin::new(&mut stream).accept()).await {
         Ok(Ok(())) => Some(stream),

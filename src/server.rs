@@ -277,14 +277,14 @@ impl Handler {
         };
         let logger =
             logger.new(o!("cert_fingerprint" => loaded.summary.sha256_fingerprint.clone()));
-        let mut stream =
-            match Ssl::new(loaded.acceptor.context()).and_then(|ssl| SslStream::new(ssl, socket)) {
-                Ok(s) => s,
-                Err(e) => {
-                    error!(logger, "cannot create a TLS session"; "error" => %e);
-                    return None;
-                }
-            };
+        let mut stream = match Ssl::new(&loaded.context).and_then(|ssl| SslStream::new(ssl, socket))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                error!(logger, "cannot create a TLS session"; "error" => %e);
+                return None;
+            }
+        };
         let started = std::time::Instant::now();
         let outcome =
             tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await;
@@ -318,6 +318,15 @@ impl Handler {
             }
             Ok(Ok(())) => {
                 let ssl = stream.ssl();
+                // With client authentication, who connected is worth keeping on every line.
+                let logger = match ssl.peer_certificate() {
+                    Some(cert) => {
+                        let subject = crate::tls::acceptor::name_to_string(cert.subject_name());
+                        info!(logger, "client certificate accepted"; "client_subject" => &subject);
+                        logger.new(o!("client_subject" => subject))
+                    }
+                    None => logger,
+                };
                 debug!(logger, "TLS established";
                     "tls_version" => ssl.version_str(),
                     "cipher" => ssl.current_cipher().map(|c| c.name()).unwrap_or("?"),

@@ -156,6 +156,7 @@ impl TlsManager {
             })??;
         let logger = logger.new(o!("component" => "tls"));
         log_certificate(&logger, "TLS certificate loaded", &current.summary);
+        log_warnings(&logger, &current.warnings);
         check_expiry(&logger, &current.summary, paths.expiry_warning_days);
         metrics.cert_generation.set(1);
         metrics.cert_not_after.set(current.summary.not_after);
@@ -263,6 +264,7 @@ impl TlsManager {
                     "not_after" => format_unix(new.not_after),
                     "generation" => self.generation);
                 check_expiry(&self.logger, new, self.paths.expiry_warning_days);
+                log_warnings(&self.logger, &self.current.warnings);
                 Ok(self.status())
             }
             Err(e) => {
@@ -286,7 +288,7 @@ impl TlsManager {
             reloads: self.reloads,
             reloads_failed: self.reloads_failed,
             last_error: self.last_error.clone(),
-            client_auth: "none".to_owned(),
+            client_auth: self.paths.client_auth.as_str().to_owned(),
         }
     }
 }
@@ -327,6 +329,12 @@ fn log_certificate(logger: &Logger, msg: &str, summary: &CertSummary) {
         "issuer" => &summary.issuer,
         "key_type" => &summary.key_type,
         "not_after" => format_unix(summary.not_after));
+}
+
+fn log_warnings(logger: &Logger, warnings: &[String]) {
+    for w in warnings {
+        warn!(logger, "{}", w);
+    }
 }
 
 /// An expired certificate is still served (as Memgraph does, unless `--bolt-tls-refuse-expired`),

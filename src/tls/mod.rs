@@ -8,7 +8,7 @@ pub mod acceptor;
 pub mod manager;
 pub mod watch;
 
-pub use acceptor::{CertSummary, LoadedAcceptor, TlsSettings};
+pub use acceptor::{CertSummary, ClientAuth, LoadedAcceptor, MinVersion, TlsSettings};
 pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};
 
 use std::path::PathBuf;
@@ -28,6 +28,10 @@ pub enum TlsError {
         key: PathBuf,
         reason: String,
     },
+    #[error("Couldn't load CA certificates from file {}. Error: {reason}", .path.display())]
+    CaFile { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Policy(String),
     #[error("Unable to reload SSL configuration because key or certificate file aren't set.")]
     NotConfigured,
     #[error("the TLS manager has stopped (the server is shutting down)")]
