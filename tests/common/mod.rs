@@ -172,6 +172,61 @@ pub async fn await_fingerprint(addr: std::net::SocketAddr, want: &str) -> String
     }
 }
 
+/// Opens a TLS connection with a connector adjusted by `configure` (client certificate, version
+/// bounds, a session to resume) and returns the stream after the handshake.
+pub async fn tls_connect_with(
+    addr: std::net::SocketAddr,
+    configure: impl FnOnce(&mut openssl::ssl::SslConnectorBuilder),
+    session: Option<&openssl::ssl::SslSessionRef>,
+) -> std::io::Result<SslStream<TcpStream>> {
+    let tcp = tokio::time::timeout(STEP, TcpStream::connect(addr)).await??;
+    let mut builder =
+        SslConnector::builder(SslMethod::tls_client()).map_err(std::io::Error::other)?;
+    builder.set_verify(SslVerifyMode::NONE);
+    configure(&mut builder);
+    let connector = builder.build();
+    let mut ssl = connector
+        .configure()
+        .and_then(|c| c.verify_hostname(false).into_ssl("localhost"))
+        .map_err(std::io::Error::other)?;
+    if let Some(session) = session {
+        // SAFETY: the session comes from a connector of the same kind, as the API requires.
+        unsafe { ssl.set_session(session) }.map_err(std::io::Error::other)?;
+    }
+    let mut stream = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
+    tokio::time::timeout(STEP, Pin::new(&mut stream).connect())
+        .await?
+        .map_err(std::io::Error::other)?;
+    Ok(stream)
+}
+
+/// Sends the Bolt handshake on `stream` and reads the reply: Ok(version bytes), or the error the
+/// server's refusal caused (with TLS 1.3 a rejected client certificate shows up here, after the
+/// client thinks the handshake is done).
+pub async fn bolt_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<[u8; 4]> {
+    let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
+    hs.extend_from_slice(&OFFER_4_4);
+    stream.write_all(&hs).await?;
+    let mut reply = [0u8; 4];
+    tokio::time::timeout(STEP, stream.read_exact(&mut reply)).await??;
+    Ok(reply)
+}
+
+/// Loads a fixture client certificate and key into a connector.
+pub fn with_client_cert(builder: &mut openssl::ssl::SslConnectorBuilder, name: &str) {
+    builder
+        .set_certificate_chain_file(fixture(&format!("{name}.pem")))
+        .expect("client certificate");
+    builder
+        .set_private_key_file(
+            fixture(&format!("{name}.key")),
+            openssl::ssl::SslFiletype::PEM,
+        )
+        .expect("client key");
+}
+
 /// The fingerprint a fresh TLS client sees now.
 pub async fn served_fingerprint(addr: std::net::SocketAddr) -> String {
     tls_connect(addr).await.expect("TLS connect").1

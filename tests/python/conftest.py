@@ -113,6 +113,14 @@ def boltd_metrics(tmp_path):
 
 
 @pytest.fixture
+def boltd_mtls(tmp_path):
+    """A TLS server that requires client certificates signed by the test CA."""
+    server = Boltd(tmp_path, tls=True, extra=[f"--bolt-ca-file={FIXTURES / 'ca.pem'}", "--bolt-client-auth=require"])
+    yield server
+    assert server.stop() == 0, "boltd did not exit cleanly"
+
+
+@pytest.fixture
 def boltd_plain(tmp_path):
     server = Boltd(tmp_path, tls=False)
     yield server
