@@ -605,6 +605,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn key_password_comes_from_the_environment_and_is_never_printed() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("BOLTD_BOLT_KEY_PASSWORD", "hunter2");
