@@ -43,6 +43,16 @@ pub struct Config {
     pub bolt_tls_handshake_timeout: f64,
     /// Seconds a client has to send the 20-byte Bolt handshake.
     pub bolt_handshake_timeout: f64,
+    /// Seconds a client has, after the Bolt handshake, to authenticate (HELLO, and LOGON on 5.1+).
+    pub bolt_auth_timeout: f64,
+    /// Seconds an authenticated session may stay silent before it is closed; 0 disables.
+    pub bolt_session_inactivity_timeout: u64,
+    /// Largest message (bytes) accepted from an authenticated client.
+    pub bolt_max_message_size: usize,
+    /// Largest message (bytes) accepted before authentication.
+    pub bolt_max_message_size_unauthenticated: usize,
+    /// Most connections open at once; further ones are closed at once.
+    pub bolt_max_connections: usize,
     /// Lowest TLS version: "1.2" or "1.3".
     pub bolt_tls_min_version: String,
     /// TLS 1.2 cipher list in OpenSSL syntax; empty keeps the system's default.
@@ -87,6 +97,11 @@ impl Default for Config {
             bolt_server_name_for_init: DEFAULT_SERVER_NAME.to_owned(),
             bolt_tls_handshake_timeout: 10.0,
             bolt_handshake_timeout: 10.0,
+            bolt_auth_timeout: 30.0,
+            bolt_session_inactivity_timeout: 0,
+            bolt_max_message_size: 256 * 1024 * 1024,
+            bolt_max_message_size_unauthenticated: 64 * 1024,
+            bolt_max_connections: 10_000,
             bolt_tls_min_version: "1.2".to_owned(),
             bolt_tls_ciphers: String::new(),
             bolt_tls_ciphersuites: String::new(),
@@ -116,6 +131,11 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_server_name_for_init",
     "bolt_tls_handshake_timeout",
     "bolt_handshake_timeout",
+    "bolt_auth_timeout",
+    "bolt_session_inactivity_timeout",
+    "bolt_max_message_size",
+    "bolt_max_message_size_unauthenticated",
+    "bolt_max_connections",
     "bolt_tls_min_version",
     "bolt_tls_ciphers",
     "bolt_tls_ciphersuites",
@@ -200,6 +220,34 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bolt_handshake_timeout: Option<f64>,
+
+    /// Seconds a client has, after the Bolt handshake, to authenticate (HELLO, and LOGON on
+    /// Bolt 5.1+). [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_auth_timeout: Option<f64>,
+
+    /// Time in seconds after which inactive Bolt sessions will be closed; 0 disables (as in
+    /// Memgraph 3.x, which has no inactivity timeout). [default: 0]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_session_inactivity_timeout: Option<u64>,
+
+    /// Largest message in bytes accepted from an authenticated client. [default: 268435456]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_max_message_size: Option<usize>,
+
+    /// Largest message in bytes accepted before authentication. [default: 65536]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_max_message_size_unauthenticated: Option<usize>,
+
+    /// Most Bolt connections open at once; beyond it new connections are closed at once and a
+    /// warning is logged. [default: 10000]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_max_connections: Option<usize>,
 
     /// Lowest TLS version accepted: 1.2 or 1.3. [default: 1.2]
     #[arg(long, value_name = "VERSION")]

@@ -37,6 +37,11 @@ pub struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabel {
+    pub limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReloadLabels {
     pub trigger: &'static str,
     pub result: &'static str,
@@ -60,6 +65,7 @@ pub struct Metrics {
     pub cert_generation: Gauge,
     pub queries: Family<QueryLabels, Counter>,
     pub query_seconds: Histogram,
+    pub limits_hit: Family<LimitLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -82,6 +88,7 @@ impl Metrics {
             cert_generation: Gauge::default(),
             queries: Family::default(),
             query_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
+            limits_hit: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -125,6 +132,12 @@ impl Metrics {
             "Query duration from RUN to the last record",
             m.query_seconds.clone(),
         );
+        registry.register(
+            "limits_hit",
+            "Connections closed by a limit (tls_handshake_timeout, bolt_handshake_timeout, \
+             auth_timeout, inactivity, message_size, max_connections)",
+            m.limits_hit.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -134,6 +147,10 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    pub fn limit_hit(&self, limit: &'static str) {
+        self.limits_hit.get_or_create(&LimitLabel { limit }).inc();
     }
 
     pub fn query(&self, kind: &'static str, ok: bool, elapsed: Duration) {

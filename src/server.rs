@@ -16,17 +16,20 @@ use openssl::ssl::Ssl;
 use slog::{debug, error, info, o, warn, Logger};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_openssl::SslStream;
 
 use crate::bolt::handshake::{self, HandshakeError};
-use crate::bolt::session::{Session, SessionContext};
+use crate::bolt::session::{Limits, Session, SessionContext};
 use crate::config::Config;
 use crate::engine::QueryEngine;
 use crate::metrics::{Metrics, OpenConnection, ResultLabel};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
 use crate::tls::{TlsError, TlsHandle, TlsManager};
+
+/// At most one "connection limit reached" warning per this interval.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for open connections to finish their current request.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,6 +95,8 @@ impl RunningServer {
 struct Handler {
     session: Arc<SessionContext>,
     metrics: Arc<Metrics>,
+    /// One permit per open connection (`--bolt-max-connections`).
+    slots: Arc<Semaphore>,
     tls: Option<TlsHandle>,
     tls_handshake_timeout: Duration,
     handshake_timeout: Duration,
@@ -161,8 +166,16 @@ pub async fn start(
             tls: tls.clone(),
             server_name: config.bolt_server_name_for_init.clone(),
             metrics: Arc::clone(&metrics),
+            limits: Limits {
+                auth_timeout: Duration::from_secs_f64(config.bolt_auth_timeout),
+                inactivity_timeout: (config.bolt_session_inactivity_timeout > 0)
+                    .then(|| Duration::from_secs(config.bolt_session_inactivity_timeout)),
+                max_message: config.bolt_max_message_size,
+                max_message_unauthenticated: config.bolt_max_message_size_unauthenticated,
+            },
         }),
         metrics: Arc::clone(&metrics),
+        slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
         tls: tls.clone(),
         tls_handshake_timeout: config.tls_handshake_timeout(),
         handshake_timeout: config.handshake_timeout(),
@@ -190,6 +203,8 @@ async fn accept_loop(
     // None, which is how shutdown knows every connection has finished.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let mut backoff = Duration::from_millis(5);
+    let mut refused: u64 = 0;
+    let mut last_refusal_log: Option<std::time::Instant> = None;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -208,6 +223,22 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Ok(slot) = Arc::clone(&handler.slots).try_acquire_owned() else {
+            // Over the limit: close at once, before any TLS or Bolt work, so a flood costs little.
+            // The warning is rate-limited so that the flood does not also flood the log.
+            handler.metrics.limit_hit("max_connections");
+            refused += 1;
+            if last_refusal_log
+                .is_none_or(|t: std::time::Instant| t.elapsed() >= REFUSAL_LOG_INTERVAL)
+            {
+                warn!(logger, "connection limit reached; refusing new connections (--bolt-max-connections)";
+                    "peer" => %peer, "refused_since_last_warning" => refused);
+                last_refusal_log = Some(std::time::Instant::now());
+                refused = 0;
+            }
+            drop(socket);
+            continue;
+        };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let connection_id = format!("bolt-{id}");
         let log = logger.new(o!("conn" => connection_id.clone(), "peer" => peer.to_string()));
@@ -218,6 +249,7 @@ async fn accept_loop(
             handler
                 .serve(socket, peer, connection_id, shutdown, log)
                 .await;
+            drop(slot);
             drop(done);
         });
     }
@@ -302,6 +334,7 @@ impl Handler {
             .observe(started.elapsed().as_secs_f64());
         match outcome {
             Err(_) => {
+                self.metrics.limit_hit("tls_handshake_timeout");
                 info!(logger, "TLS handshake timed out; closing";
                     "timeout_s" => self.tls_handshake_timeout.as_secs_f64());
                 None
@@ -353,6 +386,7 @@ impl Handler {
         .await
         {
             Err(_) => {
+                self.metrics.limit_hit("bolt_handshake_timeout");
                 info!(logger, "Bolt handshake timed out; closing";
                         "timeout_s" => self.handshake_timeout.as_secs_f64());
                 return;

@@ -30,12 +30,6 @@ use super::handshake::Version;
 use super::message::{self, Request, ResponseWriter};
 use super::packstream::StructLayout;
 
-/// Largest message accepted before authentication. HELLO and LOGON are small; a peer that sends
-/// megabytes before saying who it is gets cut off early.
-pub const MAX_MESSAGE_BEFORE_AUTH: usize = 64 * 1024;
-/// Largest message accepted from an authenticated client (1 MB queries are normal, parameters
-/// can be large).
-pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// Output is written to the socket whenever this much has accumulated, so a large result streams
 /// instead of being buffered whole.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
@@ -55,6 +49,22 @@ pub struct SessionContext {
     pub server_name: String,
     /// Queries are counted by type and result.
     pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+/// What one client may use. Every limit hit is logged with the connection and counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time from the end of the Bolt handshake to a completed HELLO (and LOGON).
+    pub auth_timeout: std::time::Duration,
+    /// Silence allowed from an authenticated client; None disables.
+    pub inactivity_timeout: Option<std::time::Duration>,
+    /// Largest message from an authenticated client (1 MB queries are normal, parameters can be
+    /// large).
+    pub max_message: usize,
+    /// Largest message before authentication: HELLO and LOGON are small, and a peer that sends
+    /// megabytes before saying who it is gets cut off early.
+    pub max_message_unauthenticated: usize,
 }
 
 /// Where the session is in authentication.
@@ -220,20 +230,47 @@ where
     /// Serves requests until the client leaves, the protocol breaks, or the server shuts down.
     /// Whatever happens, an open transaction is rolled back before returning.
     pub async fn run(mut self, mut shutdown: Shutdown) {
+        let limits = self.ctx.limits;
+        let auth_deadline = tokio::time::Instant::now() + limits.auth_timeout;
         let reason = loop {
-            let limit = if self.phase == Phase::Ready {
-                MAX_MESSAGE
+            let ready = self.phase == Phase::Ready;
+            let (limit, deadline) = if ready {
+                (
+                    limits.max_message,
+                    limits
+                        .inactivity_timeout
+                        .map(|t| tokio::time::Instant::now() + t),
+                )
             } else {
-                MAX_MESSAGE_BEFORE_AUTH
+                (limits.max_message_unauthenticated, Some(auth_deadline))
+            };
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
             };
             let message = tokio::select! {
                 m = self.reader.read_message(limit) => m,
                 _ = shutdown.recv() => break "server shutting down",
+                _ = timer => {
+                    if ready {
+                        let secs = limits.inactivity_timeout.map_or(0, |t| t.as_secs());
+                        self.limit_hit("inactivity");
+                        info!(self.logger, "Shutting down session after {} seconds of inactivity", secs);
+                        break "inactivity timeout";
+                    }
+                    self.limit_hit("auth_timeout");
+                    info!(self.logger, "authentication deadline passed; closing";
+                        "timeout_s" => limits.auth_timeout.as_secs_f64());
+                    break "authentication timeout";
+                }
             };
             let bytes = match message {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => break "client closed the connection",
                 Err(ChunkError::TooLarge { limit }) => {
+                    self.limit_hit("message_size");
                     warn!(self.logger, "message too large; closing"; "limit_bytes" => limit);
                     let text = format!(
                         "The message is larger than the limit of {limit} bytes{}. \
@@ -465,6 +502,10 @@ where
             self.count_query(self.run, false);
         }
         Flow::Continue
+    }
+
+    fn limit_hit(&self, limit: &'static str) {
+        self.ctx.metrics.limit_hit(limit);
     }
 
     fn count_query(&self, run: RunInfo, ok: bool) {

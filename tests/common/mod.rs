@@ -51,6 +51,11 @@ impl TestServer {
         Self::start_with(pair, |_| {}).await
     }
 
+    /// A plaintext server with `adjust` applied to its configuration.
+    pub async fn start_plain_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with(None, adjust).await
+    }
+
     /// A TLS server with the fixture pair and `adjust` applied to its configuration.
     pub async fn tls_with(cert: &str, key: &str, adjust: impl FnOnce(&mut Config)) -> TestServer {
         Self::start_with(Some((cert, key)), adjust).await
