@@ -4,6 +4,9 @@
 # OpenSSL headers and pkg-config (for the openssl crate), the openssl command, and a Python venv
 # in .venv with the pinned clients.
 #
+# Then scans the TLS configuration with sslyze (its own venv, .venv-scan) and builds and checks the
+# Debian package (installing cargo-deb when missing).
+#
 # Usage: scripts/test.sh            (from anywhere; works on a clean clone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +41,9 @@ fi
 echo "==> real-client tests"
 # cargo test built target/debug/boltd; the client tests run that binary as a real process.
 BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python
+
+echo "==> TLS configuration scan (sslyze)"
+scripts/tls-scan.sh target/debug/boltd
 
 echo "==> Debian package"
 tests/package.sh
