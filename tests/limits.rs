@@ -182,3 +182,17 @@ async fn random_bytes_after_the_handshake_close_only_that_connection() {
     other.ping().await;
     Client::plain(server.addr()).await.ping().await;
 }
+
+#[tokio::test]
+async fn logoff_restarts_the_auth_deadline_instead_of_reusing_the_first_one() {
+    let server = TestServer::start_plain_with(|c| c.bolt_auth_timeout = 0.5).await;
+    let tcp = TcpStream::connect(server.addr()).await.unwrap();
+    let mut c = Client::over(Box::new(tcp), common::OFFER_5_4).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    c.send(0x6B, &[]).await; // LOGOFF
+    c.recv().await.success();
+    c.send(0x6A, &[boltd::value::Value::Map(Default::default())])
+        .await; // LOGON
+    c.recv().await.success();
+    c.ping().await;
+}

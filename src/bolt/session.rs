@@ -186,6 +186,8 @@ pub struct Session<S> {
     run: RunInfo,
     /// The user name the client authenticated with (empty when anonymous), for audit logs.
     user: String,
+    /// When an unauthenticated session is closed: set at the start and again at LOGOFF.
+    auth_deadline: tokio::time::Instant,
 }
 
 impl<S> Session<S>
@@ -201,6 +203,7 @@ where
         logger: Logger,
     ) -> Self {
         let (reader, writer) = tokio::io::split(stream);
+        let ctx_auth_timeout = ctx.limits.auth_timeout;
         Session {
             ctx,
             reader: ChunkReader::new(reader),
@@ -224,6 +227,7 @@ where
                 started: Instant::now(),
             },
             user: String::new(),
+            auth_deadline: tokio::time::Instant::now() + ctx_auth_timeout,
         }
     }
 
@@ -231,7 +235,6 @@ where
     /// Whatever happens, an open transaction is rolled back before returning.
     pub async fn run(mut self, mut shutdown: Shutdown) {
         let limits = self.ctx.limits;
-        let auth_deadline = tokio::time::Instant::now() + limits.auth_timeout;
         let reason = loop {
             let ready = self.phase == Phase::Ready;
             let (limit, deadline) = if ready {
@@ -242,7 +245,7 @@ where
                         .map(|t| tokio::time::Instant::now() + t),
                 )
             } else {
-                (limits.max_message_unauthenticated, Some(auth_deadline))
+                (limits.max_message_unauthenticated, Some(self.auth_deadline))
             };
             let timer = async {
                 match deadline {
@@ -438,6 +441,7 @@ where
         }
         self.responses.success(&mut self.out, &[]);
         self.phase = Phase::Authentication;
+        self.auth_deadline = tokio::time::Instant::now() + self.ctx.limits.auth_timeout;
         Flow::Continue
     }
 
