@@ -10,13 +10,18 @@ fuzz_target!(|data: &[u8]| {
         let input = data.to_vec();
         let writer = async move {
             use tokio::io::AsyncWriteExt;
+            // Fails with a broken pipe once the server side is dropped.
             let _ = client.write_all(&input).await;
             let _ = client.shutdown().await;
-            // Keep reading so the server's reply never blocks.
             let mut sink = Vec::new();
             let _ = tokio::io::AsyncReadExt::read_to_end(&mut client, &mut sink).await;
         };
-        let (_, result) = tokio::join!(writer, boltd::bolt::handshake::negotiate(&mut server));
+        let negotiation = async move {
+            let result = boltd::bolt::handshake::negotiate(&mut server).await;
+            drop(server);
+            result
+        };
+        let (_, result) = tokio::join!(writer, negotiation);
         if let Ok(v) = result {
             assert!(boltd::bolt::handshake::SUPPORTED.contains(&v));
         }
