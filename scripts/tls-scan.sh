@@ -25,7 +25,7 @@ scan() { # scan NAME EXTRA_FLAGS...
   local name=$1; shift
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$bin" --bolt-address 127.0.0.1 --bolt-port "$port" --log-level error \
+  "$bin" --bolt-address 127.0.0.1 --bolt-port "$port" --log-level error --data-directory "$work/data-$name" \
     --bolt-cert-file fixtures/ssl/server.pem --bolt-key-file fixtures/ssl/server.key "$@" &
   pids+=($!)
   for _ in $(seq 100); do

@@ -9,7 +9,9 @@
 
 use slog::{info, Logger};
 
-use crate::engine::EngineError;
+use crate::auth::statements::AuthStatement;
+use crate::auth::{Auth, AuthError, Principal, NOT_AUTHORIZED};
+use crate::engine::{EngineError, QueryResult, QueryType, Row, RowStream};
 use crate::tls::{ReloadTrigger, TlsHandle, TlsStatus};
 use crate::value::{Map, TimeZone, Value};
 
@@ -27,8 +29,10 @@ pub const NO_TRANSACTION_TO_COMMIT: &str = "No current transaction to commit.";
 pub const NO_TRANSACTION_TO_ROLLBACK: &str = "No current transaction to rollback.";
 
 /// What a query's text asks of the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Statement {
+    /// A user, role or privilege statement.
+    Auth(AuthStatement),
     /// Cypher `BEGIN`: open an explicit transaction.
     Begin,
     /// Cypher `COMMIT`.
@@ -47,6 +51,9 @@ pub enum Statement {
 /// allowed. A statement that starts with `RELOAD` but is not a valid reload is a syntax error
 /// here rather than a confusing one from the Cypher parser.
 pub fn classify(query: &str) -> Result<Statement, EngineError> {
+    if let Some(statement) = crate::auth::statements::parse(query).map_err(EngineError::client)? {
+        return Ok(Statement::Auth(statement));
+    }
     let text = query.trim();
     let text = text.strip_suffix(';').unwrap_or(text);
     let words: Vec<String> = text
@@ -99,6 +106,81 @@ pub async fn reload_tls(
     tls.reload(trigger)
         .await
         .map_err(|e| EngineError::client(e.to_string()))
+}
+
+/// Memgraph refuses user management inside explicit transactions.
+pub const AUTH_IN_TRANSACTION: &str = "Auth queries are not allowed in multicommand transactions. Run them in an auto-committing (implicit) transaction.";
+
+/// The privilege check: Memgraph's refusal text when `principal` lacks all of `privileges`.
+pub fn require(auth: &Auth, principal: &Principal, privileges: &[&str]) -> Result<(), EngineError> {
+    if privileges.iter().any(|p| auth.allowed(principal, p)) {
+        Ok(())
+    } else {
+        Err(EngineError::client(NOT_AUTHORIZED))
+    }
+}
+
+/// Carries out a user, role or privilege statement (blocking: hashing and fsync). The AUTH
+/// privilege and the transaction guard are checked by the caller.
+pub fn run_auth(auth: &Auth, statement: &AuthStatement) -> Result<QueryResult, EngineError> {
+    let done = |r: Result<(), AuthError>| {
+        r.map(|()| QueryResult::empty(QueryType::Write))
+            .map_err(|e| EngineError::client(e.0))
+    };
+    let table = |column: &str, rows: Vec<Row>| {
+        let rows: RowStream = Box::new(rows.into_iter().map(Ok));
+        Ok(QueryResult {
+            fields: vec![column.to_owned()],
+            rows,
+            query_type: QueryType::Read,
+        })
+    };
+    match statement {
+        AuthStatement::CreateUser { name, password } => {
+            done(auth.create_user(name, password.as_deref(), false))
+        }
+        AuthStatement::SetPassword { name, password } => {
+            done(auth.set_password(name, password.as_deref()))
+        }
+        AuthStatement::DropUser(name) => done(auth.drop_user(name)),
+        AuthStatement::CreateRole(name) => done(auth.create_role(name)),
+        AuthStatement::DropRole(name) => done(auth.drop_role(name)),
+        AuthStatement::SetRole { user, role } => done(auth.set_role(user, Some(role))),
+        AuthStatement::ClearRole(user) => done(auth.set_role(user, None)),
+        AuthStatement::Privileges {
+            action,
+            privileges,
+            name,
+        } => done(auth.edit_privileges(*action, privileges, name)),
+        AuthStatement::ShowUsers => table(
+            "user",
+            auth.users()
+                .into_iter()
+                .map(|u| vec![Value::String(u)])
+                .collect(),
+        ),
+        AuthStatement::ShowRoles => table(
+            "role",
+            auth.roles()
+                .into_iter()
+                .map(|r| vec![Value::String(r)])
+                .collect(),
+        ),
+        AuthStatement::ShowPrivileges(name) => {
+            let rows = auth
+                .privileges_of(name)
+                .map_err(|e| EngineError::client(e.0))?
+                .into_iter()
+                .map(|(p, e, d)| vec![Value::String(p), Value::String(e), Value::String(d)])
+                .collect::<Vec<_>>();
+            let rows: RowStream = Box::new(rows.into_iter().map(Ok));
+            Ok(QueryResult {
+                fields: vec!["privilege".into(), "effective".into(), "description".into()],
+                rows,
+                query_type: QueryType::Read,
+            })
+        }
+    }
 }
 
 /// The columns of `SHOW BOLT_SERVER TLS INFO`.

@@ -78,6 +78,9 @@ pub struct Config {
     pub metrics_address: String,
     /// Port of the metrics endpoint; unset means no metrics endpoint.
     pub metrics_port: Option<u16>,
+    /// Where users, roles and privileges are kept; empty means the default location (see
+    /// `Config::data_dir`).
+    pub data_directory: String,
     /// trace, debug, info, warning, error or critical.
     pub log_level: String,
     /// Append logs to this file instead of standard error when set.
@@ -114,6 +117,7 @@ impl Default for Config {
             bolt_tls_watch: false,
             metrics_address: "0.0.0.0".to_owned(),
             metrics_port: None,
+            data_directory: String::new(),
             log_level: "info".to_owned(),
             log_file: String::new(),
         }
@@ -148,6 +152,7 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_tls_watch",
     "metrics_address",
     "metrics_port",
+    "data_directory",
     "log_level",
     "log_file",
 ];
@@ -309,6 +314,12 @@ pub struct Cli {
     #[arg(long, value_name = "PORT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_port: Option<u16>,
+
+    /// Directory for persistent state (users, roles, privileges).
+    /// [default: $XDG_DATA_HOME/boltd, else ~/.local/share/boltd, else /var/lib/boltd]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_directory: Option<String>,
 
     /// Minimum log level: trace, debug, info, warning, error or critical. [default: info]
     #[arg(long, value_name = "LEVEL")]
@@ -480,6 +491,21 @@ impl Config {
                 key_password: self.bolt_key_password.as_ref().map(|s| s.0.clone()),
             })
         }
+    }
+
+    /// The data directory: the configured one, or a per-user default.
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.data_directory.is_empty() {
+            return PathBuf::from(&self.data_directory);
+        }
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        if let Some(xdg) = var("XDG_DATA_HOME") {
+            return PathBuf::from(xdg).join("boltd");
+        }
+        if let Some(home) = var("HOME") {
+            return PathBuf::from(home).join(".local/share/boltd");
+        }
+        PathBuf::from("/var/lib/boltd")
     }
 
     pub fn tls_handshake_timeout(&self) -> Duration {

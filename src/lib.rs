@@ -9,6 +9,7 @@
 //! * [`bolt`]: handshake, chunking, PackStream, messages and the session state machine.
 //! * [`admin`]: the server's own statements (`RELOAD BOLT_SERVER TLS`, Cypher `BEGIN`/`COMMIT`/
 //!   `ROLLBACK`) and the transaction-state guard.
+//! * [`auth`]: users, roles and privileges, persisted in the data directory.
 //! * [`engine`]: the `QueryEngine` trait and the embedded in-memory engine.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
 //! * [`cert`]: the `boltd cert generate|inspect` tools.
@@ -18,6 +19,7 @@
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 
 pub mod admin;
+pub mod auth;
 pub mod bolt;
 pub mod cert;
 pub mod config;

@@ -66,6 +66,7 @@ pub struct Metrics {
     pub queries: Family<QueryLabels, Counter>,
     pub query_seconds: Histogram,
     pub limits_hit: Family<LimitLabel, Counter>,
+    pub logins: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -89,6 +90,7 @@ impl Metrics {
             queries: Family::default(),
             query_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
             limits_hit: Family::default(),
+            logins: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -138,6 +140,11 @@ impl Metrics {
              auth_timeout, inactivity, message_size, max_connections)",
             m.limits_hit.clone(),
         );
+        registry.register(
+            "logins",
+            "Authentication attempts by result (ok, failed)",
+            m.logins.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -147,6 +154,11 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    pub fn login(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.logins.get_or_create(&ResultLabel { result }).inc();
     }
 
     pub fn limit_hit(&self, limit: &'static str) {

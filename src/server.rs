@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_openssl::SslStream;
 
+use crate::auth::Auth;
 use crate::bolt::handshake::{self, HandshakeError};
 use crate::bolt::session::{Limits, Session, SessionContext};
 use crate::config::Config;
@@ -41,6 +42,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error("{0}")]
     Watch(String),
+    #[error("{0}")]
+    Auth(String),
     #[error("cannot listen on {address} (--bolt-address/--bolt-port): {source}")]
     Bind {
         address: String,
@@ -110,6 +113,14 @@ pub async fn start(
     logger: Logger,
 ) -> Result<RunningServer, StartError> {
     let metrics = Arc::new(Metrics::new());
+    let data_dir = config.data_dir();
+    let auth = Arc::new(Auth::open(&data_dir).map_err(StartError::Auth)?);
+    if let Some(user) = crate::auth::bootstrap_from_env(&auth).map_err(StartError::Auth)? {
+        info!(logger, "created the initial user from the environment"; "user" => user);
+    }
+    info!(logger, "authentication"; "data_directory" => %data_dir.display(),
+        "users" => auth.users().len(),
+        "mode" => if auth.enabled() { "users must authenticate" } else { "open: no users exist" });
     let tls = match config.tls_settings() {
         Some(settings) => {
             let handle =
@@ -166,6 +177,7 @@ pub async fn start(
             tls: tls.clone(),
             server_name: config.bolt_server_name_for_init.clone(),
             metrics: Arc::clone(&metrics),
+            auth,
             limits: Limits {
                 auth_timeout: Duration::from_secs_f64(config.bolt_auth_timeout),
                 inactivity_timeout: (config.bolt_session_inactivity_timeout > 0)

@@ -10,8 +10,10 @@ use common::fixture;
 
 fn boltd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_boltd"));
+    let data = std::env::temp_dir().join(format!("boltd-cli-test-{}", std::process::id()));
     cmd.env_remove("BOLTD_BOLT_PORT")
         .args(["--bolt-address", "127.0.0.1", "--bolt-port", "0"])
+        .arg(format!("--data-directory={}", data.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -154,6 +156,7 @@ fn start_tls(
         ))
         .arg(format!("--bolt-key-file={}", dir.join("key.pem").display()))
         .arg(format!("--log-file={}", log.display()))
+        .arg(format!("--data-directory={}", dir.join("data").display()))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -19,6 +19,7 @@ use slog::{debug, info, warn, Logger};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::admin::{self, Statement};
+use crate::auth::{Auth, Principal};
 use crate::engine::{EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -50,6 +51,8 @@ pub struct SessionContext {
     /// Queries are counted by type and result.
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Users and privileges.
+    pub auth: Arc<Auth>,
 }
 
 /// What one client may use. Every limit hit is logged with the connection and counted.
@@ -188,6 +191,8 @@ pub struct Session<S> {
     user: String,
     /// When an unauthenticated session is closed: set at the start and again at LOGOFF.
     auth_deadline: tokio::time::Instant,
+    /// The client's address, for slowing down repeated failed logins.
+    peer_ip: Option<std::net::IpAddr>,
 }
 
 impl<S> Session<S>
@@ -216,7 +221,7 @@ where
             )),
             version,
             connection_id,
-            peer,
+            peer: peer.clone(),
             logger,
             phase: Phase::Connected,
             failed: false,
@@ -228,6 +233,7 @@ where
             },
             user: String::new(),
             auth_deadline: tokio::time::Instant::now() + ctx_auth_timeout,
+            peer_ip: peer.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()),
         }
     }
 
@@ -329,8 +335,8 @@ where
 
     async fn handle(&mut self, request: Request) -> Flow {
         match request {
-            Request::Hello { extra } => self.hello(extra),
-            Request::Logon { auth } => self.logon(auth),
+            Request::Hello { extra } => self.hello(extra).await,
+            Request::Logon { auth } => self.logon(auth).await,
             Request::Goodbye => Flow::Close,
             Request::Reset => self.reset().await,
             _ if self.phase != Phase::Ready => {
@@ -370,7 +376,7 @@ where
         }
     }
 
-    fn hello(&mut self, mut extra: Map) -> Flow {
+    async fn hello(&mut self, extra: Map) -> Flow {
         if self.phase != Phase::Connected {
             self.violation("HELLO was already received");
             return Flow::Close;
@@ -398,7 +404,7 @@ where
         info!(self.logger, "client connected";
             "user_agent" => &user_agent, "bolt_version" => %self.version);
         if !self.version.has_logon() {
-            if let Err(flow) = self.authenticate(&mut extra) {
+            if let Err(flow) = self.authenticate(&extra).await {
                 return flow;
             }
         }
@@ -419,12 +425,12 @@ where
         Flow::Continue
     }
 
-    fn logon(&mut self, mut auth: Map) -> Flow {
+    async fn logon(&mut self, auth: Map) -> Flow {
         if self.phase != Phase::Authentication {
             self.violation("LOGON is only valid after HELLO, or after LOGOFF");
             return Flow::Close;
         }
-        if let Err(flow) = self.authenticate(&mut auth) {
+        if let Err(flow) = self.authenticate(&auth).await {
             return flow;
         }
         self.responses.success(&mut self.out, &[]);
@@ -445,24 +451,52 @@ where
         Flow::Continue
     }
 
-    /// Checks the auth token. No users exist yet, so the `none` and `basic` schemes (with any
-    /// credentials, including the empty ones GQLAlchemy sends) are let in; a missing scheme is
-    /// treated as `none`, as Memgraph does. Credentials are never logged.
-    fn authenticate(&mut self, token: &mut Map) -> Result<(), Flow> {
+    /// Checks the auth token. While no user exists, the `none` and `basic` schemes (with any
+    /// credentials, including the empty ones GQLAlchemy sends) are let in, as in Memgraph; a
+    /// missing scheme counts as `none`. Once users exist, `basic` with a valid user and password
+    /// is required; a failure is answered after a delay that grows with recent failures from the
+    /// same address, and the connection is closed. Credentials are never logged.
+    async fn authenticate(&mut self, token: &Map) -> Result<(), Flow> {
+        let text = |key: &str| match token.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
         let scheme = match token.get("scheme") {
             None | Some(Value::Null) => "none".to_owned(),
             Some(Value::String(s)) => s.clone(),
             Some(_) => String::new(),
         };
-        token.remove("credentials");
-        if scheme == "none" || scheme == "basic" {
-            self.user = match token.get("principal") {
-                Some(Value::String(p)) if scheme == "basic" && !p.is_empty() => p.clone(),
-                _ => String::new(),
+        let principal = text("principal");
+        let auth = Arc::clone(&self.ctx.auth);
+        let accepted = if !auth.enabled() {
+            scheme == "none" || scheme == "basic"
+        } else if scheme == "basic" {
+            let (user, password) = (principal.clone(), text("credentials"));
+            let checker = Arc::clone(&auth);
+            // Argon2 is slow by design: keep it off the async workers.
+            tokio::task::spawn_blocking(move || checker.verify(&user, &password))
+                .await
+                .unwrap_or(false)
+        } else {
+            false
+        };
+        if accepted {
+            self.user = if scheme == "basic" {
+                principal
+            } else {
+                String::new()
             };
+            if let Some(ip) = self.peer_ip {
+                auth.login_succeeded(ip);
+            }
+            self.ctx.metrics.login(true);
             return Ok(());
         }
-        warn!(self.logger, "authentication failed: unsupported scheme"; "scheme" => &scheme);
+        self.ctx.metrics.login(false);
+        warn!(self.logger, "authentication failed"; "user" => &principal, "scheme" => &scheme);
+        if let Some(ip) = self.peer_ip {
+            tokio::time::sleep(auth.failure_delay(ip)).await;
+        }
         self.responses
             .failure(&mut self.out, UNAUTHENTICATED, "Authentication failure");
         Err(Flow::Close)
@@ -497,6 +531,7 @@ where
             }
         };
         self.run.kind = match statement {
+            Statement::Auth(_) => "auth",
             Statement::Begin | Statement::Commit | Statement::Rollback => "transaction",
             Statement::ReloadTls | Statement::ShowTlsInfo => "admin",
             Statement::Query => "unknown",
@@ -510,6 +545,13 @@ where
 
     fn limit_hit(&self, limit: &'static str) {
         self.ctx.metrics.limit_hit(limit);
+    }
+
+    /// Who is running statements on this session.
+    fn principal(&self) -> Principal {
+        Principal {
+            user: (!self.user.is_empty()).then(|| self.user.clone()),
+        }
     }
 
     fn count_query(&self, run: RunInfo, ok: bool) {
@@ -540,7 +582,28 @@ where
                     self.open_server_result(Source::Rows(empty_rows()));
                 }
             },
+            Statement::Auth(statement) => {
+                if self.tx.is_some() {
+                    return self.fail(EngineError::client(admin::AUTH_IN_TRANSACTION));
+                }
+                if let Err(e) = admin::require(&self.ctx.auth, &self.principal(), &["AUTH"]) {
+                    return self.fail(e);
+                }
+                let auth = Arc::clone(&self.ctx.auth);
+                let outcome =
+                    tokio::task::spawn_blocking(move || admin::run_auth(&auth, &statement)).await;
+                match outcome {
+                    Ok(Ok(result)) => self.open_result(result, None),
+                    Ok(Err(e)) => self.fail(e),
+                    Err(e) => self.fail(EngineError::database(format!("auth task failed: {e}"))),
+                }
+            }
             Statement::ShowTlsInfo => {
+                let principal = self.principal();
+                if let Err(e) = admin::require(&self.ctx.auth, &principal, &["STATS", "RELOAD_TLS"])
+                {
+                    return self.fail(e);
+                }
                 let status = match &self.ctx.tls {
                     Some(tls) => match tls.status().await {
                         Ok(status) => Some(status),
@@ -566,10 +629,16 @@ where
                     None,
                 );
             }
-            Statement::ReloadTls => match admin::guard_reload(self.tx.is_some()) {
-                Ok(()) => self.open_server_result(Source::Reload),
-                Err(e) => self.fail(e),
-            },
+            Statement::ReloadTls => {
+                // As in Memgraph: the transaction check comes first, then the privilege.
+                let checked = admin::guard_reload(self.tx.is_some()).and_then(|()| {
+                    admin::require(&self.ctx.auth, &self.principal(), &["RELOAD_TLS"])
+                });
+                match checked {
+                    Ok(()) => self.open_server_result(Source::Reload),
+                    Err(e) => self.fail(e),
+                }
+            }
             Statement::Query => self.run_engine_query(query, params).await,
         }
     }

@@ -81,6 +81,7 @@ impl TestServer {
             config.bolt_cert_file = cert_path.to_string_lossy().into_owned();
             config.bolt_key_file = key_path.to_string_lossy().into_owned();
         }
+        config.data_directory = dir.path().join("data").to_string_lossy().into_owned();
         adjust(&mut config);
         let server = boltd::server::start(
             &config,

@@ -50,6 +50,7 @@ class Boltd:
             "--bolt-address=127.0.0.1",
             f"--bolt-port={self.port}",
             f"--log-file={self.log_path}",
+            f"--data-directory={tmp_path / 'data'}",
             "--log-level=debug",
         ]
         if tls:
