@@ -215,7 +215,9 @@ impl Auth {
                 return err(format!("User '{name}' already exists."));
             }
             let mut grants = Grants::default();
-            if all_privileges {
+            // The first user gets every privilege: creating it switches access control on, and
+            // it must not lock its creator out.
+            if all_privileges || s.users.is_empty() {
                 grants.granted = PRIVILEGES.iter().map(|(p, _)| p.to_string()).collect();
             }
             s.users.insert(
@@ -441,7 +443,18 @@ mod tests {
             auth.allowed(&anyone, "RELOAD_TLS"),
             "no users: everything allowed"
         );
-        auth.create_user("admin", Some("pw"), true).unwrap();
+        auth.create_user("admin", Some("pw"), false).unwrap();
+        let admin = Principal {
+            user: Some("admin".into()),
+        };
+        assert!(
+            auth.allowed(&admin, "AUTH"),
+            "the first user gets every privilege"
+        );
+        assert!(
+            !auth.allowed(&anyone, "AUTH"),
+            "anonymous sessions lose theirs"
+        );
         auth.create_user("bob", Some("secret"), false).unwrap();
         assert!(auth.verify("bob", "secret"));
         assert!(!auth.verify("bob", "nope"));

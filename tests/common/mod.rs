@@ -303,8 +303,30 @@ impl Client {
         (Self::over(Box::new(stream), OFFER_4_4).await, fp)
     }
 
+    /// Plaintext, with `basic` credentials: Ok(client) or Err(the FAILURE that refused them).
+    pub async fn plain_as(
+        addr: std::net::SocketAddr,
+        offer: [u8; 16],
+        user: &str,
+        password: &str,
+    ) -> Result<Client, Response> {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        Self::over_as(Box::new(tcp), offer, Some((user, password))).await
+    }
+
     /// Handshakes with `offer` and sends HELLO (and LOGON on 5.1+).
     pub async fn over(stream: Box<dyn Stream>, offer: [u8; 16]) -> Client {
+        Self::over_as(stream, offer, None)
+            .await
+            .expect("authenticated")
+    }
+
+    /// Handshakes and authenticates with `credentials` (scheme `none` when None).
+    pub async fn over_as(
+        stream: Box<dyn Stream>,
+        offer: [u8; 16],
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Client, Response> {
         let mut stream = stream;
         let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
         hs.extend_from_slice(&offer);
@@ -322,19 +344,50 @@ impl Client {
             writer: w,
             version,
         };
+        let mut token = Map::new();
+        match credentials {
+            None => {
+                token.insert("scheme".into(), "none".into());
+            }
+            Some((user, password)) => {
+                token.insert("scheme".into(), "basic".into());
+                token.insert("principal".into(), user.into());
+                token.insert("credentials".into(), password.into());
+            }
+        }
         let mut hello = Map::new();
         hello.insert("user_agent".into(), "boltd-tests/1".into());
         if version < (5, 1) {
-            hello.insert("scheme".into(), "none".into());
+            hello.extend(token.clone());
         }
         client.send(0x01, &[Value::Map(hello)]).await;
-        let meta = client.recv().await.success();
-        assert!(meta.contains_key("connection_id"));
-        if version >= (5, 1) {
-            client.send(0x6A, &[Value::Map(Map::new())]).await;
-            client.recv().await.success();
+        match client.recv().await {
+            Response::Success(meta) => assert!(meta.contains_key("connection_id")),
+            failure => return Err(failure),
         }
-        client
+        if version >= (5, 1) {
+            client.send(0x6A, &[Value::Map(token)]).await;
+            match client.recv().await {
+                Response::Success(_) => {}
+                failure => return Err(failure),
+            }
+        }
+        Ok(client)
+    }
+
+    /// LOGOFF then LOGON as another user (Bolt 5.1+).
+    pub async fn relogin(&mut self, user: &str, password: &str) -> Result<(), Response> {
+        self.send(0x6B, &[]).await;
+        self.recv().await.success();
+        let mut token = Map::new();
+        token.insert("scheme".into(), "basic".into());
+        token.insert("principal".into(), user.into());
+        token.insert("credentials".into(), password.into());
+        self.send(0x6A, &[Value::Map(token)]).await;
+        match self.recv().await {
+            Response::Success(_) => Ok(()),
+            failure => Err(failure),
+        }
     }
 
     /// Sends one message with `tag` and `fields`.

@@ -1,0 +1,164 @@
+//! Users, passwords and privileges over real sockets.
+
+mod common;
+
+use common::{Client, TestServer, OFFER_4_4, OFFER_5_4};
+
+const NOT_AUTHORIZED: &str = "You are not authorized to execute this query on database \"memgraph\"! Please contact your database administrator. This issue comes from the user having not enough role-based access privileges to execute this query. If you want this issue to be resolved, ask your database administrator to grant you a specific privilege for query execution.";
+
+async fn ok(c: &mut Client, q: &str) {
+    c.query(q).await.unwrap_or_else(|f| panic!("{q}: {f:?}"));
+}
+
+#[tokio::test]
+async fn open_until_a_user_exists_then_closed() {
+    let server = TestServer::plain().await;
+    let mut anon = Client::plain(server.addr()).await;
+    // The first user gets every privilege; from then on the anonymous session has none.
+    ok(&mut anon, "CREATE USER admin IDENTIFIED BY 'admin-pw'").await;
+    let failure = anon.query("SHOW USERS").await.expect_err("anonymous now");
+    assert_eq!(failure.failure_message(), NOT_AUTHORIZED);
+
+    // Anonymous and wrong passwords are refused with Memgraph's code, and disconnected.
+    for (user, password) in [("admin", "wrong"), ("nobody", "admin-pw"), ("", "")] {
+        let failure = match Client::plain_as(server.addr(), OFFER_4_4, user, password).await {
+            Ok(_) => panic!("{user}/{password} got in"),
+            Err(f) => f,
+        };
+        assert_eq!(
+            failure.failure_code(),
+            "Memgraph.ClientError.Security.Unauthenticated"
+        );
+        assert_eq!(failure.failure_message(), "Authentication failure");
+    }
+    let mut admin = Client::plain_as(server.addr(), OFFER_4_4, "admin", "admin-pw")
+        .await
+        .unwrap();
+    admin.ping().await;
+    let (_, rows, _) = admin.query("SHOW USERS").await.unwrap();
+    assert_eq!(rows, vec![vec!["admin".into()]]);
+    let failures = server.server.metrics().encode();
+    assert!(
+        failures.contains("boltd_logins_total{result=\"failed\"} 3"),
+        "{failures}"
+    );
+}
+
+#[tokio::test]
+async fn reload_needs_reload_tls_and_show_needs_stats() {
+    let server = TestServer::tls("server.pem", "server.key").await;
+    let (mut anon, _) = Client::tls(server.addr()).await;
+    ok(&mut anon, "CREATE USER admin IDENTIFIED BY 'a'").await;
+    drop(anon);
+
+    let login = |user: &'static str, password: &'static str| {
+        let addr = server.addr();
+        async move {
+            let (stream, _) = common::tls_connect(addr).await.unwrap();
+            Client::over_as(Box::new(stream), OFFER_5_4, Some((user, password)))
+                .await
+                .unwrap()
+        }
+    };
+    let mut admin = login("admin", "a").await;
+    ok(&mut admin, "CREATE USER bob IDENTIFIED BY 'b'").await;
+    let mut bob = login("bob", "b").await;
+    let failure = bob
+        .query("RELOAD BOLT_SERVER TLS")
+        .await
+        .expect_err("no privilege");
+    assert_eq!(failure.failure_message(), NOT_AUTHORIZED);
+    assert_eq!(
+        failure.failure_code(),
+        "Memgraph.ClientError.MemgraphError.MemgraphError"
+    );
+    bob.reset().await;
+    let failure = bob
+        .query("SHOW BOLT_SERVER TLS INFO")
+        .await
+        .expect_err("no privilege");
+    assert_eq!(failure.failure_message(), NOT_AUTHORIZED);
+    bob.reset().await;
+    let failure = bob.query("CREATE USER eve").await.expect_err("no AUTH");
+    assert_eq!(failure.failure_message(), NOT_AUTHORIZED);
+    bob.reset().await;
+
+    ok(&mut admin, "GRANT RELOAD_TLS TO bob").await;
+    ok(&mut bob, "RELOAD BOLT_SERVER TLS").await;
+    ok(&mut bob, "SHOW BOLT_SERVER TLS INFO").await;
+    let (_, rows, _) = admin.query("SHOW PRIVILEGES FOR bob").await.unwrap();
+    assert_eq!(rows[0][0], "RELOAD_TLS".into());
+
+    // LOGOFF/LOGON switches the session's user and with it the privileges.
+    bob.relogin("admin", "a").await.unwrap();
+    ok(&mut bob, "SHOW USERS").await;
+    bob.relogin("bob", "b").await.unwrap();
+    assert!(bob.query("SHOW USERS").await.is_err());
+    bob.reset().await;
+    let failure = bob
+        .relogin("bob", "wrong")
+        .await
+        .expect_err("wrong password");
+    assert_eq!(failure.failure_message(), "Authentication failure");
+
+    // Roles and denies.
+    ok(&mut admin, "CREATE ROLE auditors").await;
+    ok(&mut admin, "GRANT STATS TO auditors").await;
+    ok(&mut admin, "CREATE USER carol IDENTIFIED BY 'c'").await;
+    ok(&mut admin, "SET ROLE FOR carol TO auditors").await;
+    let mut carol = login("carol", "c").await;
+    ok(&mut carol, "SHOW BOLT_SERVER TLS INFO").await;
+    ok(&mut admin, "DENY STATS TO carol").await;
+    assert!(carol.query("SHOW BOLT_SERVER TLS INFO").await.is_err());
+}
+
+#[tokio::test]
+async fn auth_statements_are_refused_inside_explicit_transactions() {
+    let server = TestServer::plain().await;
+    let mut c = Client::plain(server.addr()).await;
+    ok(&mut c, "BEGIN").await;
+    let failure = c
+        .query("CREATE USER x")
+        .await
+        .expect_err("in a transaction");
+    assert!(
+        failure.failure_message().contains("multicommand"),
+        "{failure:?}"
+    );
+    c.reset().await;
+    let (_, rows, _) = c.query("SHOW USERS").await.unwrap();
+    assert!(rows.is_empty());
+}
+
+#[tokio::test]
+async fn users_survive_a_restart() {
+    let first = TestServer::plain().await;
+    let data = first.dir.path().join("data").display().to_string();
+    let mut c = Client::plain(first.addr()).await;
+    ok(&mut c, "CREATE USER alice IDENTIFIED BY 'pw'").await;
+    drop(c);
+    let mut alice = Client::plain_as(first.addr(), OFFER_4_4, "alice", "pw")
+        .await
+        .unwrap();
+    ok(&mut alice, "CREATE USER bob IDENTIFIED BY 'b'").await;
+    ok(&mut alice, "GRANT RELOAD_TLS TO bob").await;
+    drop(alice);
+    first.server.shutdown().await;
+
+    let second = TestServer::start_plain_with(move |c| c.data_directory = data).await;
+    assert!(Client::plain_as(second.addr(), OFFER_4_4, "alice", "nope")
+        .await
+        .is_err());
+    let mut alice = Client::plain_as(second.addr(), OFFER_4_4, "alice", "pw")
+        .await
+        .unwrap();
+    let (_, rows, _) = alice.query("SHOW PRIVILEGES FOR bob").await.unwrap();
+    assert_eq!(
+        rows,
+        vec![vec![
+            "RELOAD_TLS".into(),
+            "GRANT".into(),
+            "GRANTED TO USER/ROLE".into()
+        ]]
+    );
+}
