@@ -17,6 +17,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::bolt::handshake::{Version, NEWEST, SUPPORTED};
 use crate::tls::{ClientAuth, MinVersion, TlsSettings};
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
@@ -45,6 +46,8 @@ pub struct Config {
     pub bolt_handshake_timeout: f64,
     /// Seconds a client has, after the Bolt handshake, to authenticate (HELLO, and LOGON on 5.1+).
     pub bolt_auth_timeout: f64,
+    /// Newest Bolt version offered, "major.minor" (to pin clients to an older protocol).
+    pub bolt_max_version: String,
     /// Seconds an authenticated session may stay silent before it is closed; 0 disables.
     pub bolt_session_inactivity_timeout: u64,
     /// Largest message (bytes) accepted from an authenticated client.
@@ -101,6 +104,7 @@ impl Default for Config {
             bolt_tls_handshake_timeout: 10.0,
             bolt_handshake_timeout: 10.0,
             bolt_auth_timeout: 30.0,
+            bolt_max_version: "5.4".to_owned(),
             bolt_session_inactivity_timeout: 0,
             bolt_max_message_size: 256 * 1024 * 1024,
             bolt_max_message_size_unauthenticated: 64 * 1024,
@@ -136,6 +140,7 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_tls_handshake_timeout",
     "bolt_handshake_timeout",
     "bolt_auth_timeout",
+    "bolt_max_version",
     "bolt_session_inactivity_timeout",
     "bolt_max_message_size",
     "bolt_max_message_size_unauthenticated",
@@ -231,6 +236,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bolt_auth_timeout: Option<f64>,
+
+    /// Newest Bolt version to agree to, e.g. 4.4 to keep every client on Bolt 4. [default: 5.4]
+    #[arg(long, value_name = "VERSION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bolt_max_version: Option<String>,
 
     /// Time in seconds after which inactive Bolt sessions will be closed; 0 disables (as in
     /// Memgraph 3.x, which has no inactivity timeout). [default: 0]
@@ -419,6 +429,7 @@ impl Config {
             }
             _ => {}
         }
+        parse_bolt_version(&self.bolt_max_version).map_err(ConfigError::Invalid)?;
         parse_min_version(&self.bolt_tls_min_version).map_err(ConfigError::Invalid)?;
         let client_auth =
             parse_client_auth(&self.bolt_client_auth).map_err(ConfigError::Invalid)?;
@@ -508,12 +519,35 @@ impl Config {
         PathBuf::from("/var/lib/boltd")
     }
 
+    /// The newest Bolt version to agree to (validated at load).
+    pub fn newest_bolt(&self) -> Version {
+        parse_bolt_version(&self.bolt_max_version).unwrap_or(NEWEST)
+    }
+
     pub fn tls_handshake_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.bolt_tls_handshake_timeout)
     }
 
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.bolt_handshake_timeout)
+    }
+}
+
+fn parse_bolt_version(v: &str) -> Result<Version, String> {
+    let parsed = v
+        .trim()
+        .split_once('.')
+        .and_then(|(a, b)| Some(Version::new(a.parse().ok()?, b.parse().ok()?)));
+    match parsed {
+        Some(version) if SUPPORTED.contains(&version) => Ok(version),
+        _ => Err(format!(
+            "--bolt-max-version must be one of {}, got {v:?}",
+            SUPPORTED
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 

@@ -103,6 +103,8 @@ struct Handler {
     tls: Option<TlsHandle>,
     tls_handshake_timeout: Duration,
     handshake_timeout: Duration,
+    /// `--bolt-max-version`.
+    newest_bolt: handshake::Version,
 }
 
 /// Loads TLS (if configured), binds, and starts accepting. TLS problems are reported before the
@@ -191,6 +193,7 @@ pub async fn start(
         tls: tls.clone(),
         tls_handshake_timeout: config.tls_handshake_timeout(),
         handshake_timeout: config.handshake_timeout(),
+        newest_bolt: config.newest_bolt(),
     });
     let task = tokio::spawn(accept_loop(listener, handler, shutdown, logger));
     Ok(RunningServer {
@@ -393,7 +396,7 @@ impl Handler {
     {
         let version = match tokio::time::timeout(
             self.handshake_timeout,
-            handshake::negotiate(&mut stream),
+            handshake::negotiate(&mut stream, self.newest_bolt),
         )
         .await
         {

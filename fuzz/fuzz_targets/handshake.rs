@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = tokio::io::AsyncReadExt::read_to_end(&mut client, &mut sink).await;
         };
         let negotiation = async move {
-            let result = boltd::bolt::handshake::negotiate(&mut server).await;
+            let result = boltd::bolt::handshake::negotiate(&mut server, boltd::bolt::handshake::NEWEST).await;
             drop(server);
             result
         };
@@ -27,6 +27,6 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     if let Ok(p) = <[u8; 16]>::try_from(data.get(..16).unwrap_or(&[])) {
-        let _ = boltd::bolt::handshake::choose(&p);
+        let _ = boltd::bolt::handshake::choose(&p, boltd::bolt::handshake::NEWEST);
     }
 });

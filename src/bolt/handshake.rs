@@ -80,7 +80,7 @@ pub enum HandshakeError {
 
 /// Reads the preamble and proposals, answers with the chosen version (or `00 00 00 00`), and
 /// returns the version.
-pub async fn negotiate<S>(stream: &mut S) -> Result<Version, HandshakeError>
+pub async fn negotiate<S>(stream: &mut S, newest: Version) -> Result<Version, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -91,7 +91,7 @@ where
     }
     let mut proposals = [0u8; 16];
     read_exact(stream, &mut proposals).await?;
-    match choose(&proposals) {
+    match choose(&proposals, newest) {
         Some(v) => {
             stream
                 .write_all(&[0, 0, v.minor, v.major])
@@ -120,15 +120,19 @@ async fn read_exact<S: AsyncRead + Unpin>(
     }
 }
 
-/// Picks a version from the 16 proposal bytes, in the client's order of preference.
-pub fn choose(proposals: &[u8; 16]) -> Option<Version> {
+/// The newest version boltd speaks.
+pub const NEWEST: Version = Version::new(5, 4);
+
+/// Picks a version no newer than `newest` from the 16 proposal bytes, in the client's order of
+/// preference.
+pub fn choose(proposals: &[u8; 16], newest: Version) -> Option<Version> {
     proposals.chunks_exact(4).find_map(|p| {
         let (range, minor, major) = (p[1], p[2], p[3]);
         let lowest = minor.saturating_sub(range);
         (lowest..=minor)
             .rev()
             .map(|m| Version::new(major, m))
-            .find(|v| SUPPORTED.contains(v))
+            .find(|v| SUPPORTED.contains(v) && *v <= newest)
     })
 }
 
@@ -170,31 +174,38 @@ mod tests {
     #[test]
     fn pymgclient_offer_gets_4_4() {
         let p = offer([[0, 0, 4, 4], [0, 0, 3, 4], [0, 0, 1, 4], [0, 0, 0, 1]]);
-        assert_eq!(choose(&p), Some(Version::new(4, 4)));
+        assert_eq!(choose(&p, NEWEST), Some(Version::new(4, 4)));
     }
 
     #[test]
     fn neo4j_offer_skips_manifest_and_takes_highest_in_range() {
         let p = offer([[0, 0, 1, 0xFF], [0, 8, 8, 5], [0, 2, 4, 4], [0, 0, 0, 3]]);
-        assert_eq!(choose(&p), Some(Version::new(5, 4)));
+        assert_eq!(choose(&p, NEWEST), Some(Version::new(5, 4)));
     }
 
     #[test]
     fn client_order_wins_over_newest() {
         let p = offer([[0, 0, 3, 4], [0, 0, 4, 5], [0; 4], [0; 4]]);
-        assert_eq!(choose(&p), Some(Version::new(4, 3)));
+        assert_eq!(choose(&p, NEWEST), Some(Version::new(4, 3)));
     }
 
     #[test]
     fn nothing_supported() {
         let p = offer([[0, 0, 0, 1], [0, 0, 0, 3], [0, 0, 0, 6], [0; 4]]);
-        assert_eq!(choose(&p), None);
+        assert_eq!(choose(&p, NEWEST), None);
         assert_eq!(describe(&p), "1.0, 3.0, 6.0");
+    }
+
+    #[test]
+    fn newest_caps_the_choice() {
+        let p = offer([[0, 0, 1, 0xFF], [0, 8, 8, 5], [0, 2, 4, 4], [0, 0, 0, 3]]);
+        assert_eq!(choose(&p, Version::new(4, 4)), Some(Version::new(4, 4)));
+        assert_eq!(choose(&p, Version::new(5, 2)), Some(Version::new(5, 2)));
     }
 
     #[test]
     fn range_underflow_is_safe() {
         let p = offer([[0, 255, 2, 4], [0; 4], [0; 4], [0; 4]]);
-        assert_eq!(choose(&p), Some(Version::new(4, 2)));
+        assert_eq!(choose(&p, NEWEST), Some(Version::new(4, 2)));
     }
 }
