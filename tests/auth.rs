@@ -162,3 +162,40 @@ async fn users_survive_a_restart() {
         ]]
     );
 }
+
+#[tokio::test]
+async fn a_wrong_password_is_answered_and_the_connection_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::plain().await;
+    let mut c = Client::plain(server.addr()).await;
+    ok(&mut c, "CREATE USER admin IDENTIFIED BY 'right'").await;
+    let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
+    hs.extend_from_slice(&OFFER_4_4);
+    s.write_all(&hs).await.unwrap();
+    let mut reply = [0u8; 4];
+    s.read_exact(&mut reply).await.unwrap();
+    let mut hello = Vec::new();
+    boltd::bolt::packstream::write_struct_header(&mut hello, 1, 0x01);
+    let mut token = boltd::value::Map::new();
+    token.insert("user_agent".into(), "t".into());
+    token.insert("scheme".into(), "basic".into());
+    token.insert("principal".into(), "admin".into());
+    token.insert("credentials".into(), "wrong".into());
+    boltd::bolt::packstream::encode_value(
+        &mut hello,
+        &boltd::value::Value::Map(token),
+        boltd::bolt::packstream::StructLayout::for_version(4, 4, false),
+    )
+    .unwrap();
+    let mut framed = Vec::new();
+    boltd::bolt::chunk::write_chunked(&mut framed, &hello);
+    s.write_all(&framed).await.unwrap();
+    let mut all = Vec::new();
+    tokio::time::timeout(common::STEP, s.read_to_end(&mut all))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    assert_eq!(&all[2..4], &[0xB1, 0x7F], "a FAILURE before the close");
+    assert!(String::from_utf8_lossy(&all).contains("Authentication failure"));
+}
