@@ -379,41 +379,34 @@ pub fn equals(a: &Value, b: &Value) -> Option<bool> {
             if x.len() != y.len() {
                 return Some(false);
             }
-            let mut unknown = false;
-            for (p, q) in x.iter().zip(y) {
-                match equals(p, q) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            if unknown {
-                None
-            } else {
-                Some(true)
-            }
+            all_equal(x.iter().zip(y))
         }
         (Value::Map(x), Value::Map(y)) => {
             if x.len() != y.len() || x.keys().ne(y.keys()) {
                 return Some(false);
             }
-            let mut unknown = false;
-            for (p, q) in x.values().zip(y.values()) {
-                match equals(p, q) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            if unknown {
-                None
-            } else {
-                Some(true)
-            }
+            all_equal(x.values().zip(y.values()))
         }
         (Value::Node(x), Value::Node(y)) => Some(x.id == y.id),
         (Value::Relationship(x), Value::Relationship(y)) => Some(x.id == y.id),
         _ => Some(a == b),
+    }
+}
+
+/// Element-wise equality: false as soon as one pair differs, null if any pair is unknown.
+fn all_equal<'a>(pairs: impl Iterator<Item = (&'a Value, &'a Value)>) -> Option<bool> {
+    let mut unknown = false;
+    for (p, q) in pairs {
+        match equals(p, q) {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(true)
     }
 }
 
