@@ -361,6 +361,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cert::CertCommand,
     },
+    /// Load generator: TLS handshakes, Bolt round trips, connection storms, reloads under load.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// A configuration mistake, reported before the server starts.

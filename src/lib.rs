@@ -12,6 +12,7 @@
 //! * [`auth`]: users, roles and privileges, persisted in the data directory.
 //! * [`engine`]: the `QueryEngine` trait and the embedded in-memory engine.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
+//! * [`bench`]: the `boltd bench` load generator.
 //! * [`cert`]: the `boltd cert generate|inspect` tools.
 //! * [`config`]: flags, TOML file and environment, layered with figment.
 //! * [`logging`]: the slog root logger.
@@ -20,6 +21,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bench;
 pub mod bolt;
 pub mod cert;
 pub mod config;

@@ -25,6 +25,28 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Bench(_)) = &cli.command {
+        let Some(Command::Bench(args)) = cli.command else {
+            return ExitCode::FAILURE;
+        };
+        let runtime = match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("boltd bench: cannot start the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match runtime.block_on(boltd::bench::run(args)) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("boltd bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(&cli) {
         Ok(c) => c,
         Err(e) => {
