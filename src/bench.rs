@@ -109,6 +109,8 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 struct Sample {
     latencies: Vec<u64>,
     failures: u64,
+    /// Handshakes the server resumed (resume mode).
+    resumed: u64,
 }
 
 /// Runs a benchmark and returns the report to print.
@@ -282,8 +284,14 @@ where
         let s = h.await?;
         all.latencies.extend(s.latencies);
         all.failures += s.failures;
+        all.resumed += s.resumed;
     }
-    Ok(report(args, &all, args.duration, &[]))
+    let extra = if args.mode == Mode::Resume {
+        vec![("resumed".to_owned(), all.resumed as f64)]
+    } else {
+        Vec::new()
+    };
+    Ok(report(args, &all, args.duration, &extra))
 }
 
 /// The measured time window.
@@ -333,7 +341,11 @@ async fn handshake_task(args: Arc<BenchArgs>, window: Arc<Window>) -> Sample {
                 }
                 if window.measuring() {
                     sample.latencies.push(t.elapsed().as_micros() as u64);
+                    sample.resumed += u64::from(s.ssl().session_reused());
                 }
+                // A clean close (close_notify): OpenSSL will not resume a session whose
+                // connection was dropped without one.
+                let _ = s.shutdown().await;
             }
             Err(_) => {
                 if window.measuring() {
@@ -547,7 +559,7 @@ async fn stream(args: &Arc<BenchArgs>) -> Result<String, Error> {
     let took = t.elapsed().as_secs_f64();
     let sample = Sample {
         latencies: vec![(took * 1e6) as u64],
-        failures: 0,
+        ..Sample::default()
     };
     Ok(report(
         args,
