@@ -272,12 +272,21 @@ impl Bolt {
 /// Runs `task` on `--concurrency` tasks for warm-up + duration; only the measured window counts.
 async fn timed<F, Fut>(args: &Arc<BenchArgs>, task: F) -> Result<String, Error>
 where
-    F: Fn(Arc<BenchArgs>, Arc<Window>) -> Fut,
+    F: Fn(Arc<BenchArgs>, Arc<SslConnector>, Arc<Window>) -> Fut,
     Fut: std::future::Future<Output = Sample> + Send + 'static,
 {
+    // One connector for all tasks: building one loads the system trust store, which costs
+    // milliseconds and would otherwise eat the warm-up when hundreds of tasks start.
+    let connector = Arc::new(connector(args)?);
     let window = Arc::new(Window::new(args.warmup, args.duration));
     let handles: Vec<_> = (0..args.concurrency)
-        .map(|_| tokio::spawn(task(Arc::clone(args), Arc::clone(&window))))
+        .map(|_| {
+            tokio::spawn(task(
+                Arc::clone(args),
+                Arc::clone(&connector),
+                Arc::clone(&window),
+            ))
+        })
         .collect();
     let mut all = Sample::default();
     for h in handles {
@@ -317,11 +326,12 @@ impl Window {
     }
 }
 
-async fn handshake_task(args: Arc<BenchArgs>, window: Arc<Window>) -> Sample {
+async fn handshake_task(
+    args: Arc<BenchArgs>,
+    connector: Arc<SslConnector>,
+    window: Arc<Window>,
+) -> Sample {
     let mut sample = Sample::default();
-    let Ok(connector) = connector(&args) else {
-        return sample;
-    };
     let mut session: Option<SslSession> = None;
     while !window.done() {
         let t = Instant::now();
@@ -357,11 +367,12 @@ async fn handshake_task(args: Arc<BenchArgs>, window: Arc<Window>) -> Sample {
     sample
 }
 
-async fn roundtrip_task(args: Arc<BenchArgs>, window: Arc<Window>) -> Sample {
+async fn roundtrip_task(
+    args: Arc<BenchArgs>,
+    connector: Arc<SslConnector>,
+    window: Arc<Window>,
+) -> Sample {
     let mut sample = Sample::default();
-    let Ok(connector) = connector(&args) else {
-        return sample;
-    };
     let Ok(io) = open(&args, &connector).await else {
         sample.failures += 1;
         return sample;
@@ -594,6 +605,11 @@ fn report(args: &BenchArgs, sample: &Sample, seconds: f64, extra: &[(String, f64
     if args.json {
         let mut obj = serde_json::json!({
             "mode": mode, "tls": args.tls, "concurrency": args.concurrency,
+            "tls_version": match args.tls_version {
+                Some(TlsVersionArg::V12) => "1.2",
+                Some(TlsVersionArg::V13) => "1.3",
+                None => "any",
+            },
             "operations": l.len(), "failures": sample.failures, "ops_per_second": ops,
             "p50_us": p50, "p90_us": p90, "p99_us": p99, "max_us": max,
         });

@@ -38,7 +38,9 @@ fn main() -> ExitCode {
         };
         return match runtime.block_on(boltd::bench::run(args)) {
             Ok(report) => {
-                print!("{report}");
+                use std::io::Write;
+                // A closed pipe (`| head`) is not worth a panic.
+                let _ = std::io::stdout().write_all(report.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => {
