@@ -119,7 +119,31 @@ STN
 done
 
 speed_rsa=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
-speed_ec=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print $5}')
+speed_ec=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print $7}')
+
+# boltd alone: resumption, a connection storm with memory per connection, 1000 reloads under load
+# with RSA 4096, and result streaming.
+"$bin" cert generate --out "$work/r1" --key rsa4096 >/dev/null
+"$bin" cert generate --out "$work/r2" --key rsa4096 >/dev/null
+cp "$work/r1/cert.pem" "$work/cert.pem"; cp "$work/r1/key.pem" "$work/key.pem"
+native=$(free_port); plain=$(free_port)
+$server_cpu "$bin" --bolt-address 127.0.0.1 --bolt-port "$native" --bolt-num-workers 1 --log-level error \
+  --data-directory "$work/data-solo" --bolt-cert-file "$work/cert.pem" --bolt-key-file "$work/key.pem" \
+  --bolt-max-connections 20000 & native_pid=$!; pids+=($native_pid)
+$server_cpu "$bin" --bolt-address 127.0.0.1 --bolt-port "$plain" --bolt-num-workers 1 --log-level error \
+  --data-directory "$work/data-solo-plain" & pids+=($!)
+wait_port "$native"; wait_port "$plain"
+{
+  for v in 1.3 1.2; do
+    $client_cpu "$bin" bench resume --addr "127.0.0.1:$native" --tls --tls-version "$v" --concurrency 8 --duration "$secs" --warmup 1
+  done
+  $client_cpu "$bin" bench stream --addr "127.0.0.1:$native" --tls
+  $client_cpu "$bin" bench stream --addr "127.0.0.1:$plain"
+  $client_cpu "$bin" bench reload --addr "127.0.0.1:$native" --tls --concurrency 64 --reloads 1000 \
+    --target "$work/cert.pem" "$work/key.pem" --pair-a "$work/r1/cert.pem" "$work/r1/key.pem" \
+    --pair-b "$work/r2/cert.pem" "$work/r2/key.pem"
+  $client_cpu "$bin" bench storm --addr "127.0.0.1:$native" --tls --count 10000 --concurrency 64 --server-pid "$native_pid"
+} >"$work/solo.txt" 2>&1 || true
 
 python3 - "$work/results.jsonl" "$speed_rsa" "$speed_ec" <<'PY' | tee bench/results.md
 import json, statistics, sys, platform, os
@@ -151,3 +175,4 @@ for (key, mode, version, conc), by in sorted(groups.items()):
 print()
 print(f"openssl speed (one core): RSA 2048 {speed['rsa2048']} signs/s, ECDSA P-256 {speed['p256']} signs/s.")
 PY
+{ echo; echo "boltd alone (RSA 4096 for the reloads, RSA 4096 server for the rest):"; echo; echo '```'; cat "$work/solo.txt"; echo '```'; } | tee -a bench/results.md
