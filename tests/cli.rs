@@ -304,3 +304,38 @@ fn an_expired_certificate_is_served_with_an_error_unless_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bench_measures_round_trips_and_handshakes_against_a_real_server() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("server.pem"), dir.path().join("cert.pem")).unwrap();
+    std::fs::copy(fixture("server.key"), dir.path().join("key.pem")).unwrap();
+    let (child, port, _) = start_tls(dir.path(), &[]);
+    for mode in ["roundtrip", "handshake", "resume"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_boltd"))
+            .args(["bench", mode, "--tls", "--json", "--concurrency", "2"])
+            .args(["--duration", "0.5", "--warmup", "0.2"])
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            report["operations"].as_u64().unwrap() > 0,
+            "{mode}: {report}"
+        );
+        assert_eq!(report["failures"].as_u64(), Some(0), "{mode}: {report}");
+        if mode == "resume" {
+            assert_eq!(
+                report["resumed"].as_f64(),
+                report["operations"].as_f64(),
+                "{report}"
+            );
+        }
+    }
+    stop(child);
+}

@@ -279,6 +279,9 @@ fn apply_policy(builder: &mut SslContextBuilder, settings: &TlsSettings) -> Resu
     );
     // Resumption (session IDs for TLS 1.2, tickets for both) works within one generation: the
     // cache and ticket keys belong to this context, so a reload starts them afresh.
+    // Read whole TLS records (and whatever follows) per syscall instead of a 5-byte header and
+    // then the body: half the reads on the Bolt request/response path.
+    builder.set_read_ahead(true);
     builder.set_session_cache_mode(SslSessionCacheMode::SERVER);
     builder
         .set_session_id_context(b"boltd")
