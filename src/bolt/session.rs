@@ -213,7 +213,7 @@ where
             ctx,
             reader: ChunkReader::new(reader),
             writer,
-            out: Vec::with_capacity(4096),
+            out: Vec::new(),
             responses: ResponseWriter::new(StructLayout::for_version(
                 version.major,
                 version.minor,
@@ -329,6 +329,10 @@ where
             self.writer.write_all(&self.out).await?;
             self.writer.flush().await?;
             self.out.clear();
+            // A large result must not leave a large buffer behind on an idle connection.
+            if self.out.capacity() > 2 * FLUSH_THRESHOLD {
+                self.out.shrink_to(4096);
+            }
         }
         Ok(())
     }
