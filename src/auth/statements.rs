@@ -40,6 +40,19 @@ pub enum AuthStatement {
 /// Recognises an auth statement. `Ok(None)`: not one (the query goes elsewhere). `Err`: it starts
 /// like one but is malformed; the message says what was expected.
 pub fn parse(query: &str) -> Result<Option<AuthStatement>, String> {
+    // Every query passes through here: decide from the first word before lexing the whole text
+    // (which may be a megabyte of Cypher).
+    let first: String = query
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    const FIRST_WORDS: [&str; 8] = [
+        "CREATE", "SET", "CLEAR", "DROP", "SHOW", "GRANT", "DENY", "REVOKE",
+    ];
+    if !FIRST_WORDS.iter().any(|w| w.eq_ignore_ascii_case(&first)) {
+        return Ok(None);
+    }
     let Ok(tokens) = tokenize(query) else {
         return Ok(None);
     };

@@ -76,6 +76,15 @@ class Boltd:
             shutil.copyfile(FIXTURES / src, tmp)
             os.replace(tmp, dst)
 
+    def log_text(self, *needles, timeout=10):
+        """The log once it contains every needle (records are written asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_path.read_text() if self.log_path.exists() else ""
+            if all(n in text for n in needles) or time.monotonic() > deadline:
+                return text
+            time.sleep(0.05)
+
     def served_fingerprint(self):
         """The certificate fingerprint a fresh TLS client sees now."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -24,8 +24,8 @@ def pymg(server, name=None):
 
 def test_pymgclient_with_a_valid_client_certificate(boltd_mtls):
     assert pymg(boltd_mtls, "client") == [(1,)]
-    log = boltd_mtls.log_path.read_text()
-    assert "client_subject: O=boltd tests, CN=boltd test client" in log
+    subject = "client_subject: O=boltd tests, CN=boltd test client"
+    assert subject in boltd_mtls.log_text(subject)
 
 
 def test_pymgclient_without_or_with_a_foreign_certificate_is_refused(boltd_mtls):
