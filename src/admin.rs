@@ -133,6 +133,7 @@ pub fn run_auth(auth: &Auth, statement: &AuthStatement) -> Result<QueryResult, E
             fields: vec![column.to_owned()],
             rows,
             query_type: QueryType::Read,
+            stats: None,
         })
     };
     match statement {
@@ -178,6 +179,7 @@ pub fn run_auth(auth: &Auth, statement: &AuthStatement) -> Result<QueryResult, E
                 fields: vec!["privilege".into(), "effective".into(), "description".into()],
                 rows,
                 query_type: QueryType::Read,
+                stats: None,
             })
         }
     }

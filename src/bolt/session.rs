@@ -20,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::admin::{self, Statement};
 use crate::auth::{Auth, Principal};
-use crate::engine::{EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction};
+use crate::engine::{
+    EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction, TxKind,
+};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::tls::{ReloadTrigger, TlsHandle};
@@ -100,6 +102,8 @@ struct OpenResult {
     qid: i64,
     source: Source,
     query_type: QueryType,
+    /// Write counters for the final summary.
+    stats: Option<Map>,
     /// The metrics label of the statement.
     kind: &'static str,
     /// When RUN arrived; the query's duration is measured to its last record.
@@ -112,6 +116,7 @@ impl OpenResult {
             qid,
             source: Source::Rows(result.rows.peekable()),
             query_type: result.query_type,
+            stats: result.stats,
             kind: run.kind,
             started: run.started,
         }
@@ -629,6 +634,7 @@ where
                         fields,
                         rows,
                         query_type: QueryType::Read,
+                        stats: None,
                     },
                     None,
                 );
@@ -655,7 +661,7 @@ where
             }
             return;
         }
-        let Some(mut tx) = self.open_transaction_raw().await else {
+        let Some(mut tx) = self.open_transaction_raw(TxKind::Implicit).await else {
             return;
         };
         match tx.run(query, params).await {
@@ -701,6 +707,7 @@ where
                 qid: -1,
                 source,
                 query_type: QueryType::ReadWrite,
+                stats: None,
                 kind: self.run.kind,
                 started: self.run.started,
             },
@@ -724,7 +731,7 @@ where
                     };
                     self.count_query(auto.result.run_info(), committed.is_ok());
                     match committed {
-                        Ok(()) => self.summary(auto.result.query_type, notifications),
+                        Ok(()) => self.summary(&auto.result, notifications),
                         Err(e) => self.fail(e),
                     }
                 }
@@ -767,7 +774,7 @@ where
             }
             Streamed::Done { notifications } => {
                 self.count_query(result.run_info(), true);
-                self.summary(result.query_type, notifications)
+                self.summary(&result, notifications)
             }
             Streamed::Failed(e) => {
                 self.count_query(result.run_info(), false);
@@ -833,12 +840,18 @@ where
         }
     }
 
-    fn summary(&mut self, query_type: QueryType, notifications: Vec<Value>) {
+    fn summary(&mut self, result: &OpenResult, notifications: Vec<Value>) {
         let mut metadata = vec![
             ("has_more", Value::Bool(false)),
-            ("type", Value::String(query_type.as_bolt().to_owned())),
+            (
+                "type",
+                Value::String(result.query_type.as_bolt().to_owned()),
+            ),
             ("db", Value::String(DATABASE.to_owned())),
         ];
+        if let Some(stats) = &result.stats {
+            metadata.push(("stats", Value::Map(stats.clone())));
+        }
         if !notifications.is_empty() {
             metadata.push(("notifications", Value::List(notifications)));
         }
@@ -885,15 +898,17 @@ where
     }
 
     async fn open_transaction(&mut self) -> Option<ExplicitTx> {
-        self.open_transaction_raw().await.map(|tx| ExplicitTx {
-            tx,
-            results: Vec::new(),
-            next_qid: 0,
-        })
+        self.open_transaction_raw(TxKind::Explicit)
+            .await
+            .map(|tx| ExplicitTx {
+                tx,
+                results: Vec::new(),
+                next_qid: 0,
+            })
     }
 
-    async fn open_transaction_raw(&mut self) -> Option<Box<dyn Transaction>> {
-        match self.ctx.engine.begin().await {
+    async fn open_transaction_raw(&mut self, kind: TxKind) -> Option<Box<dyn Transaction>> {
+        match self.ctx.engine.begin(kind).await {
             Ok(tx) => Some(tx),
             Err(e) => {
                 self.fail(e);

@@ -2,16 +2,157 @@
 
 use crate::value::Value;
 
-/// A query: clauses in order. This slice knows `UNWIND` and a final `RETURN`.
+/// What one query text asks for: a Cypher query or one of Memgraph's schema/info statements.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    Query(Query),
+    Schema(SchemaCommand),
+}
+
+/// Index, constraint and storage statements. They run outside explicit transactions only.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaCommand {
+    CreateIndex {
+        label: String,
+        property: Option<String>,
+    },
+    DropIndex {
+        label: String,
+        property: Option<String>,
+    },
+    CreateUnique {
+        label: String,
+        property: String,
+    },
+    DropUnique {
+        label: String,
+        property: String,
+    },
+    ShowIndexInfo,
+    ShowConstraintInfo,
+    ShowStorageInfo,
+    /// `STORAGE MODE IN_MEMORY_TRANSACTIONAL`: what we always are.
+    StorageMode(String),
+}
+
+/// A query: clauses in order, optionally followed by `UNION [ALL]` and another query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub clauses: Vec<Clause>,
+    /// `(all, next)`: `UNION ALL` keeps duplicates.
+    pub union: Option<(bool, Box<Query>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Clause {
-    Unwind { expr: Expr, variable: String },
+    Match {
+        optional: bool,
+        patterns: Vec<PatternPart>,
+        filter: Option<Expr>,
+    },
+    Unwind {
+        expr: Expr,
+        variable: String,
+    },
+    With {
+        projection: Projection,
+        filter: Option<Expr>,
+    },
     Return(Projection),
+    Create(Vec<PatternPart>),
+    Merge {
+        pattern: PatternPart,
+        on_create: Vec<SetItem>,
+        on_match: Vec<SetItem>,
+    },
+    Set(Vec<SetItem>),
+    Remove(Vec<RemoveItem>),
+    Delete {
+        detach: bool,
+        targets: Vec<Expr>,
+    },
+}
+
+impl Clause {
+    /// Whether the clause changes the graph.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Clause::Create(_)
+                | Clause::Merge { .. }
+                | Clause::Set(_)
+                | Clause::Remove(_)
+                | Clause::Delete { .. }
+        )
+    }
+}
+
+/// `p = (a)-[r]->(b)...`: a start node and a chain of steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternPart {
+    pub path_variable: Option<String>,
+    pub start: NodePattern,
+    pub steps: Vec<(RelPattern, NodePattern)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePattern {
+    pub variable: Option<String>,
+    pub labels: Vec<String>,
+    /// A map literal or a parameter.
+    pub properties: Option<Expr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `-[]->`
+    Outgoing,
+    /// `<-[]-`
+    Incoming,
+    /// `-[]-`
+    Either,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelPattern {
+    pub variable: Option<String>,
+    /// Any of these types (`:A|B`); empty means any type.
+    pub types: Vec<String>,
+    pub properties: Option<Expr>,
+    pub direction: Direction,
+    /// `*min..max` for variable-length patterns.
+    pub length: Option<(Option<u32>, Option<u32>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetItem {
+    /// `target.key = value`
+    Property {
+        target: Expr,
+        key: String,
+        value: Expr,
+    },
+    /// `n = {map}`: replaces every property.
+    Replace { variable: String, value: Expr },
+    /// `n += {map}`: adds and overwrites.
+    Merge { variable: String, value: Expr },
+    /// `n:A:B`
+    Labels {
+        variable: String,
+        labels: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoveItem {
+    Property {
+        target: Expr,
+        key: String,
+    },
+    Labels {
+        variable: String,
+        labels: Vec<String>,
+    },
 }
 
 /// `RETURN [DISTINCT] items [ORDER BY ...] [SKIP n] [LIMIT n]`.
@@ -118,6 +259,10 @@ pub enum Expr {
         whens: Vec<(Expr, Expr)>,
         otherwise: Option<Box<Expr>>,
     },
+    /// `n:Label:Other`: true when the node has every label.
+    HasLabels(Box<Expr>, Vec<String>),
+    /// A pattern used as a predicate: true when it has at least one match.
+    Pattern(Box<PatternPart>),
     /// `[x IN list WHERE pred | expr]`.
     ListComprehension {
         variable: String,

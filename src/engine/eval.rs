@@ -4,17 +4,21 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::ast::{BinaryOp, Expr};
+use super::ast::{BinaryOp, Expr, PatternPart};
 use super::functions;
+use super::graph::Graph;
 use super::parser::{RED_ZONE, STACK_GROWTH};
+use super::pattern;
 use super::{EngineError, Params};
 use crate::value::{Map, Value};
 
-/// Variables in scope, innermost last (UNWIND and comprehensions push; lookups search backwards).
+/// Variables in scope, innermost last (UNWIND and comprehensions push; lookups search backwards),
+/// and the graph that pattern predicates and graph functions look at.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub params: Arc<Params>,
     pub vars: Vec<(String, Value)>,
+    pub graph: Option<Arc<Graph>>,
 }
 
 impl Env {
@@ -22,6 +26,7 @@ impl Env {
         Env {
             params,
             vars: Vec::new(),
+            graph: None,
         }
     }
 
@@ -31,6 +36,18 @@ impl Env {
         Env {
             params: Arc::clone(&self.params),
             vars,
+            graph: self.graph.clone(),
+        }
+    }
+
+    /// Replaces every binding of the node or relationship `id` with `fresh`, after SET/REMOVE
+    /// changed it, so that later clauses see the new properties.
+    pub fn refresh(&mut self, fresh: &Value) {
+        let key = entity_key(fresh);
+        for (_, v) in self.vars.iter_mut() {
+            if key.is_some() && entity_key(v) == key {
+                *v = fresh.clone();
+            }
         }
     }
 
@@ -40,6 +57,14 @@ impl Env {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v)
+    }
+}
+
+fn entity_key(v: &Value) -> Option<(bool, i64)> {
+    match v {
+        Value::Node(n) => Some((true, n.id)),
+        Value::Relationship(r) => Some((false, r.id)),
+        _ => None,
     }
 }
 
@@ -78,10 +103,12 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
             Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
-            other => Err(EngineError::client(format!(
-                "Invalid property lookup .{key} on a {}.",
-                other.type_name()
-            ))),
+            other => super::temporal::property(&other, key).unwrap_or_else(|| {
+                Err(EngineError::client(format!(
+                    "Invalid property lookup .{key} on a {}.",
+                    other.type_name()
+                )))
+            }),
         },
         Expr::Index(target, index) => index_value(eval(target, env)?, eval(index, env)?),
         Expr::Slice(target, from, to) => {
@@ -119,18 +146,37 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         } => {
             if functions::is_aggregate(name) {
                 return Err(EngineError::client(format!(
-                    "Aggregation function {name}() is not supported yet by boltd's embedded engine."
+                    "Aggregation function {name}() is only allowed in WITH and RETURN."
                 )));
+            }
+            if name.eq_ignore_ascii_case("exists") {
+                return match args.as_slice() {
+                    [Expr::Pattern(p)] => pattern_holds(p, env),
+                    [e] => Ok(Value::Bool(!eval(e, env)?.is_null())),
+                    _ => Err(EngineError::client("Function exists() takes 1 argument.")),
+                };
             }
             let args = args
                 .iter()
                 .map(|a| eval(a, env))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let Some(v) = graph_function(name, &args, env)? {
+                return Ok(v);
+            }
             functions::call(name, args)
         }
         Expr::CountStar => Err(EngineError::client(
-            "Aggregation function count(*) is not supported yet by boltd's embedded engine.",
+            "Aggregation function count(*) is only allowed in WITH and RETURN.",
         )),
+        Expr::Pattern(p) => pattern_holds(p, env),
+        Expr::HasLabels(target, labels) => match eval(target, env)? {
+            Value::Null => Ok(Value::Null),
+            Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),
+            other => Err(EngineError::client(format!(
+                "Label test on a {}: only nodes have labels.",
+                other.type_name()
+            ))),
+        },
         Expr::Case {
             subject,
             whens,
@@ -180,6 +226,41 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             }
             Ok(Value::List(out))
         }
+    }
+}
+
+fn pattern_holds(part: &PatternPart, env: &Env) -> Result<Value, EngineError> {
+    let Some(graph) = env.graph.clone() else {
+        return Err(EngineError::client(
+            "Patterns can only be used as predicates where there is a graph (in WHERE).",
+        ));
+    };
+    pattern::exists(&graph, part, env).map(Value::Bool)
+}
+
+/// Functions that need the graph rather than only their arguments.
+fn graph_function(name: &str, args: &[Value], env: &Env) -> Result<Option<Value>, EngineError> {
+    let endpoint = if name.eq_ignore_ascii_case("startNode") {
+        true
+    } else if name.eq_ignore_ascii_case("endNode") {
+        false
+    } else {
+        return Ok(None);
+    };
+    match args {
+        [Value::Null] => Ok(Some(Value::Null)),
+        [Value::Relationship(r)] => {
+            let id = if endpoint { r.start } else { r.end };
+            let node = env.graph.as_ref().and_then(|g| g.node_value(id));
+            Ok(Some(node.map_or(Value::Null, Value::Node)))
+        }
+        [other] => Err(EngineError::client(format!(
+            "Function {name}() needs a RELATIONSHIP, got {}.",
+            other.type_name()
+        ))),
+        _ => Err(EngineError::client(format!(
+            "Function {name}() takes 1 argument."
+        ))),
     }
 }
 
@@ -274,9 +355,10 @@ pub fn apply(op: BinaryOp, l: Value, r: Value) -> Result<Value, EngineError> {
             })),
             _ => Ok(Null),
         },
-        BinaryOp::RegexMatch => Err(EngineError::client(
-            "The =~ operator is not supported yet by boltd's embedded engine.",
-        )),
+        BinaryOp::RegexMatch => match (l, r) {
+            (Str(text), Str(pattern)) => functions::regex_match(&text, &pattern).map(Value::Bool),
+            _ => Ok(Null),
+        },
         _ if l.is_null() || r.is_null() => Ok(Null),
         BinaryOp::Add => match (l, r) {
             (Int(a), Int(b)) => a
@@ -557,7 +639,9 @@ mod tests {
     use crate::engine::parser::parse;
 
     fn run(expr: &str) -> Result<Value, EngineError> {
-        let q = parse(&format!("RETURN {expr}")).unwrap();
+        let Ok(crate::engine::ast::Statement::Query(q)) = parse(&format!("RETURN {expr}")) else {
+            panic!()
+        };
         let Some(Clause::Return(p)) = q.clauses.into_iter().last() else {
             panic!()
         };
@@ -659,6 +743,6 @@ mod tests {
         assert!(run("count(*)")
             .unwrap_err()
             .message
-            .contains("not supported"));
+            .contains("only allowed in WITH and RETURN"));
     }
 }

@@ -7,7 +7,7 @@ use crate::value::Value;
 /// range(...)` streams instead and has no such limit.
 pub const MAX_MATERIALIZED_LIST: i64 = 10_000_000;
 
-/// Aggregates, which this slice recognises only to refuse clearly.
+/// Aggregates: evaluated by the projection (WITH/RETURN), never as scalar functions.
 pub fn is_aggregate(name: &str) -> bool {
     ["count", "collect", "sum", "avg", "min", "max"]
         .iter()
@@ -99,7 +99,83 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, EngineError> {
             arity(name, &args, 0, 0)?;
             timestamp()
         }
+        "rand" => {
+            arity(name, &args, 0, 0)?;
+            Ok(Value::Float(random_unit()))
+        }
+        "assert" => {
+            arity(name, &args, 1, 2)?;
+            match args.as_slice() {
+                [Value::Bool(true), ..] => Ok(Value::Bool(true)),
+                [Value::Bool(false) | Value::Null] => Err(EngineError::client("Assertion failed!")),
+                [Value::Bool(false) | Value::Null, Value::String(message)] => {
+                    Err(EngineError::client(format!("Assertion failed: {message}")))
+                }
+                [other, ..] => Err(wrong(name, other)),
+                [] => Err(unknown(name)),
+            }
+        }
+        "split" => {
+            arity(name, &args, 2, 2)?;
+            match (&args[0], &args[1]) {
+                (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+                (Value::String(s), Value::String(d)) => {
+                    Ok(Value::List(s.split(d.as_str()).map(Value::from).collect()))
+                }
+                (a, _) => Err(wrong(name, a)),
+            }
+        }
+        "substring" => {
+            arity(name, &args, 2, 3)?;
+            let s = match &args[0] {
+                Value::Null => return Ok(Value::Null),
+                Value::String(s) => s,
+                other => return Err(wrong(name, other)),
+            };
+            let count = |v: &Value| match v {
+                Value::Int(i) if *i >= 0 => Ok(usize::try_from(*i).unwrap_or(usize::MAX)),
+                other => Err(EngineError::client(format!(
+                    "Function substring() needs non-negative INTEGER positions, got {other}."
+                ))),
+            };
+            let start = count(&args[1])?;
+            let len = args.get(2).map(count).transpose()?.unwrap_or(usize::MAX);
+            Ok(Value::String(s.chars().skip(start).take(len).collect()))
+        }
+        "replace" => {
+            arity(name, &args, 3, 3)?;
+            match (&args[0], &args[1], &args[2]) {
+                (Value::String(s), Value::String(from), Value::String(to)) => {
+                    if from.is_empty() {
+                        return Ok(Value::String(s.clone()));
+                    }
+                    Ok(Value::String(s.replace(from.as_str(), to)))
+                }
+                (a, b, c) if a.is_null() || b.is_null() || c.is_null() => Ok(Value::Null),
+                (a, _, _) => Err(wrong(name, a)),
+            }
+        }
+        "left" | "right" => {
+            arity(name, &args, 2, 2)?;
+            match (&args[0], &args[1]) {
+                (Value::Null, _) => Ok(Value::Null),
+                (Value::String(s), Value::Int(n)) if *n >= 0 => {
+                    let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                    let chars: Vec<char> = s.chars().collect();
+                    let k = n.min(chars.len());
+                    Ok(Value::String(if lower == "left" {
+                        chars[..k].iter().collect()
+                    } else {
+                        chars[chars.len() - k..].iter().collect()
+                    }))
+                }
+                (a, _) => Err(wrong(name, a)),
+            }
+        }
         _ => {
+            if let Some(result) = super::temporal::call(name, &args) {
+                return result;
+            }
             arity(name, &args, 1, 1)?;
             let arg = args.into_iter().next().unwrap_or(Value::Null);
             unary(name, n, arg)
@@ -112,13 +188,39 @@ fn unary(name: &str, n: &str, arg: Value) -> Result<Value, EngineError> {
         return match n {
             "size" | "head" | "last" | "tail" | "keys" | "tointeger" | "tofloat" | "toboolean"
             | "abs" | "toupper" | "tolower" | "trim" | "ltrim" | "rtrim" | "sqrt" | "ceil"
-            | "floor" | "round" | "sign" | "reverse" => Ok(Value::Null),
+            | "floor" | "round" | "sign" | "reverse" | "id" | "labels" | "type" | "properties"
+            | "nodes" | "relationships" | "length" => Ok(Value::Null),
             _ => Err(unknown(name)),
         };
     }
     Ok(match (n, arg) {
         ("tostring", Value::Null) => Value::Null,
-        ("size", Value::List(l)) => Value::Int(l.len() as i64),
+        ("id", Value::Node(n)) => Value::Int(n.id),
+        ("id", Value::Relationship(r)) => Value::Int(r.id),
+        ("labels", Value::Node(n)) => {
+            Value::List(n.labels.into_iter().map(Value::String).collect())
+        }
+        ("type", Value::Relationship(r)) => Value::String(r.rel_type),
+        ("properties", Value::Node(n)) => Value::Map(n.properties),
+        ("properties", Value::Relationship(r)) => Value::Map(r.properties),
+        ("properties", Value::Map(m)) => Value::Map(m),
+        ("keys", Value::Node(n)) => {
+            Value::List(n.properties.into_keys().map(Value::String).collect())
+        }
+        ("keys", Value::Relationship(r)) => {
+            Value::List(r.properties.into_keys().map(Value::String).collect())
+        }
+        ("nodes", Value::Path(p)) => Value::List(p.nodes.into_iter().map(Value::Node).collect()),
+        ("relationships", Value::Path(p)) => Value::List(
+            p.relationships
+                .into_iter()
+                .map(Value::Relationship)
+                .collect(),
+        ),
+        ("length", Value::Path(p)) => Value::Int(p.relationships.len() as i64),
+        ("length" | "size", Value::List(l)) => Value::Int(l.len() as i64),
+        ("length", Value::String(s)) => Value::Int(s.chars().count() as i64),
+        ("size", Value::Path(p)) => Value::Int(p.relationships.len() as i64),
         ("size", Value::String(s)) => Value::Int(s.chars().count() as i64),
         ("size", Value::Map(m)) => Value::Int(m.len() as i64),
         ("head", Value::List(l)) => l.into_iter().next().unwrap_or(Value::Null),
@@ -195,11 +297,35 @@ fn unary(name: &str, n: &str, arg: Value) -> Result<Value, EngineError> {
         (
             "size" | "head" | "last" | "tail" | "keys" | "tostring" | "tointeger" | "tofloat"
             | "toboolean" | "abs" | "sign" | "sqrt" | "ceil" | "floor" | "round" | "toupper"
-            | "tolower" | "trim" | "ltrim" | "rtrim" | "reverse",
+            | "tolower" | "trim" | "ltrim" | "rtrim" | "reverse" | "id" | "labels" | "type"
+            | "properties" | "nodes" | "relationships" | "length",
             other,
         ) => return Err(wrong(name, &other)),
         _ => return Err(unknown(name)),
     })
+}
+
+/// `text =~ pattern`: the whole string must match, as in Cypher.
+pub fn regex_match(text: &str, pattern: &str) -> Result<bool, EngineError> {
+    let anchored = format!("^(?:{pattern})$");
+    let re = regex::RegexBuilder::new(&anchored)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| EngineError::client(format!("Invalid regular expression '{pattern}': {e}")))?;
+    Ok(re.is_match(text))
+}
+
+/// A float in [0, 1) from the standard library's randomly keyed hasher, which is all `rand()`
+/// needs (it is not for cryptography).
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn unknown(name: &str) -> EngineError {

@@ -1,299 +1,201 @@
-//! The embedded engine: parses a query and turns it into a lazy stream of rows.
+//! The embedded engine: an in-memory property graph with snapshot-isolated transactions.
 //!
-//! Rows are pulled one at a time by the Bolt session, so `UNWIND range(1, 1000000) AS x RETURN x`
-//! starts streaming at once and never holds the whole result. Only DISTINCT and ORDER BY keep
-//! rows in memory, because they must.
+//! This file is the glue between the Bolt layer's traits and the pieces: `store.rs` keeps the
+//! committed graph and decides commits, `exec.rs` runs queries, `schema.rs` runs index and
+//! constraint statements.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::ast::{Clause, Expr, Projection, Query};
-use super::eval::{eval, order, Env};
-use super::functions::{range_args, range_iter};
+use super::ast::Statement;
+use super::store::{Store, TxState};
 use super::{
-    parser, EngineError, Params, QueryEngine, QueryResult, QueryType, Row, RowStream, Transaction,
+    exec, parser, schema, EngineError, Params, QueryEngine, QueryResult, Transaction, TxKind,
 };
-use crate::value::Value;
 
-/// The embedded in-memory engine. It holds no graph yet; every transaction is read-only.
+/// Memgraph's answer to COMMIT after a failed query in an explicit transaction.
+pub const COMMIT_AFTER_ERROR: &str = "Transaction can't be committed because there was a \
+                                      previous error. Please invoke a rollback instead.";
+
+/// The embedded in-memory engine.
 #[derive(Debug, Default)]
-pub struct MemoryEngine {}
+pub struct MemoryEngine {
+    store: Arc<Store>,
+}
 
 impl MemoryEngine {
     pub fn new() -> Self {
-        MemoryEngine {}
+        MemoryEngine {
+            store: Store::new(),
+        }
     }
 }
 
 #[async_trait]
 impl QueryEngine for MemoryEngine {
-    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError> {
-        Ok(Box::new(MemoryTransaction {}))
+    async fn begin(&self, kind: TxKind) -> Result<Box<dyn Transaction>, EngineError> {
+        Ok(Box::new(MemoryTransaction {
+            store: Arc::clone(&self.store),
+            state: Some(self.store.begin()),
+            kind,
+            failed: false,
+        }))
     }
 }
 
-/// A transaction of the embedded engine. Nothing to commit or undo until there is a store.
+/// A transaction of the embedded engine. Dropping it (a dropped connection does) discards its
+/// writes.
 #[derive(Debug)]
-pub struct MemoryTransaction {}
+pub struct MemoryTransaction {
+    store: Arc<Store>,
+    /// Taken while an updating query runs on a blocking thread.
+    state: Option<TxState>,
+    kind: TxKind,
+    /// A query failed: the transaction can only be rolled back.
+    failed: bool,
+}
+
+impl MemoryTransaction {
+    async fn execute(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
+        let query = match parser::parse(query)? {
+            Statement::Schema(command) => {
+                if self.kind == TxKind::Explicit {
+                    return Err(EngineError::client(schema::refusal(&command)));
+                }
+                let store = Arc::clone(&self.store);
+                return tokio::task::spawn_blocking(move || schema::run(&store, &command))
+                    .await
+                    .map_err(|e| EngineError::database(format!("schema task failed: {e}")))?;
+            }
+            Statement::Query(query) => query,
+        };
+        let Some(mut state) = self.state.take() else {
+            return Err(EngineError::database("the transaction is no longer usable"));
+        };
+        let writes = query.clauses.iter().any(super::ast::Clause::writes) || query.union.is_some();
+        if !writes {
+            let r = exec::run(&mut state, query, params.clone());
+            self.state = Some(state);
+            return r;
+        }
+        // Updating queries run to completion before RUN answers; keep that off the async
+        // workers so that other connections are not stalled by a bulk load.
+        let params = params.clone();
+        let (state, result) = tokio::task::spawn_blocking(move || {
+            let r = exec::run(&mut state, query, params);
+            (state, r)
+        })
+        .await
+        .map_err(|e| EngineError::database(format!("query task failed: {e}")))?;
+        self.state = Some(state);
+        result
+    }
+}
 
 #[async_trait]
 impl Transaction for MemoryTransaction {
     async fn run(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
-        let query = parser::parse(query)?;
-        plan(query, Arc::new(params.clone()))
+        if self.failed {
+            return Err(EngineError::client(
+                "An earlier query in this transaction failed; roll the transaction back before \
+                 running more queries.",
+            ));
+        }
+        let r = self.execute(query, params).await;
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
     }
 
     async fn commit(self: Box<Self>) -> Result<(), EngineError> {
-        Ok(())
-    }
-
-    async fn rollback(self: Box<Self>) {}
-}
-
-type Envs = Box<dyn Iterator<Item = Result<Env, EngineError>> + Send>;
-
-/// Builds the row stream for a parsed query.
-fn plan(query: Query, params: Arc<Params>) -> Result<QueryResult, EngineError> {
-    let root = Env::new(params);
-    let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
-    let mut variables: Vec<String> = Vec::new();
-    for clause in query.clauses {
-        match clause {
-            Clause::Unwind { expr, variable } => {
-                variables.retain(|v| v != &variable);
-                variables.push(variable.clone());
-                envs = unwind(envs, Arc::new(expr), variable);
-            }
-            Clause::Return(projection) => {
-                let (fields, rows) = project(envs, projection, &variables, &root)?;
-                return Ok(QueryResult {
-                    fields,
-                    rows: fuse_on_error(rows),
-                    query_type: QueryType::Read,
-                });
-            }
+        if self.failed {
+            return Err(EngineError::client(COMMIT_AFTER_ERROR));
+        }
+        match self.state {
+            Some(state) => tokio::task::spawn_blocking(move || state.commit())
+                .await
+                .map_err(|e| EngineError::database(format!("commit task failed: {e}")))?,
+            None => Err(EngineError::database("the transaction is no longer usable")),
         }
     }
-    Err(EngineError::client("A query must end with RETURN."))
-}
 
-/// `UNWIND expr AS variable`: one environment per list element. `range(...)` is iterated lazily
-/// instead of being built as a list.
-fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
-    Box::new(envs.flat_map(move |env| -> Envs {
-        let env = match env {
-            Ok(env) => env,
-            Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let variable = variable.clone();
-        if let Expr::Call { name, args, .. } = expr.as_ref() {
-            if name.eq_ignore_ascii_case("range") {
-                let args = args
-                    .iter()
-                    .map(|a| eval(a, &env))
-                    .collect::<Result<Vec<_>, _>>();
-                return match args.and_then(|a| range_args(&a)) {
-                    Ok((start, end, step)) => Box::new(
-                        range_iter(start, end, step)
-                            .map(move |i| Ok(env.with(&variable, Value::Int(i)))),
-                    ),
-                    Err(e) => Box::new(std::iter::once(Err(e))),
-                };
-            }
+    async fn rollback(self: Box<Self>) {
+        // Dropping the private copy is the rollback. Large ones are freed off the async workers.
+        if let Some(state) = self.state {
+            drop(tokio::task::spawn_blocking(move || drop(state)));
         }
-        match eval(&expr, &env) {
-            Ok(Value::Null) => Box::new(std::iter::empty()),
-            Ok(Value::List(items)) => {
-                Box::new(items.into_iter().map(move |v| Ok(env.with(&variable, v))))
-            }
-            Ok(other) => Box::new(std::iter::once(Ok(env.with(&variable, other)))),
-            Err(e) => Box::new(std::iter::once(Err(e))),
-        }
-    }))
-}
-
-/// `RETURN`: evaluates the items per environment, then DISTINCT, ORDER BY, SKIP and LIMIT.
-fn project(
-    envs: Envs,
-    projection: Projection,
-    variables: &[String],
-    root: &Env,
-) -> Result<(Vec<String>, RowStream), EngineError> {
-    let mut items: Vec<(String, Expr)> = projection
-        .items
-        .iter()
-        .map(|i| (i.name.clone(), i.expr.clone()))
-        .collect();
-    if projection.star {
-        if variables.is_empty() {
-            return Err(EngineError::client(
-                "RETURN * is not allowed when there are no variables in scope.",
-            ));
-        }
-        let mut names = variables.to_vec();
-        names.sort();
-        items = names
-            .into_iter()
-            .map(|n| (n.clone(), Expr::Variable(n)))
-            .collect();
     }
-    let fields: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
-    let skip = count_expr(projection.skip.as_ref(), "SKIP", root)?;
-    let limit = count_expr(projection.limit.as_ref(), "LIMIT", root)?;
-    let items = Arc::new(items);
-    let order_by = Arc::new(projection.order_by);
-
-    // Each row keeps its environment (with the aliases bound) until sorting is done, because
-    // ORDER BY may name both variables and return aliases.
-    let rows = envs.map({
-        let items = Arc::clone(&items);
-        move |env| -> Result<(Row, Env), EngineError> {
-            let env = env?;
-            let mut row = Vec::with_capacity(items.len());
-            let mut scope = env.clone();
-            for (name, expr) in items.iter() {
-                let v = eval(expr, &env)?;
-                scope = scope.with(name, v.clone());
-                row.push(v);
-            }
-            Ok((row, scope))
-        }
-    });
-    let mut rows: Box<dyn Iterator<Item = Result<(Row, Env), EngineError>> + Send> = Box::new(rows);
-
-    if projection.distinct {
-        let mut seen: Vec<Row> = Vec::new();
-        rows = Box::new(rows.filter(move |r| match r {
-            Ok((row, _)) => {
-                if seen.iter().any(|s| rows_equal(s, row)) {
-                    false
-                } else {
-                    seen.push(row.clone());
-                    true
-                }
-            }
-            Err(_) => true,
-        }));
-    }
-    if !order_by.is_empty() {
-        rows = sorted(rows, Arc::clone(&order_by));
-    }
-    let mut out: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
-    if let Some(skip) = skip {
-        out = Box::new(out.skip(skip));
-    }
-    if let Some(limit) = limit {
-        out = Box::new(out.take(limit));
-    }
-    Ok((fields, out))
-}
-
-/// Sorting needs every row; it happens on the first pull, not when the query starts.
-fn sorted(
-    rows: Box<dyn Iterator<Item = Result<(Row, Env), EngineError>> + Send>,
-    order_by: Arc<Vec<super::ast::SortItem>>,
-) -> Box<dyn Iterator<Item = Result<(Row, Env), EngineError>> + Send> {
-    let mut source = Some(rows);
-    let mut buffered: std::vec::IntoIter<Result<(Row, Env), EngineError>> = Vec::new().into_iter();
-    Box::new(std::iter::from_fn(move || {
-        if let Some(rows) = source.take() {
-            let mut keyed: Vec<(Vec<Value>, Row, Env)> = Vec::new();
-            for r in rows {
-                match r {
-                    Ok((row, env)) => {
-                        let keys = order_by
-                            .iter()
-                            .map(|s| eval(&s.expr, &env))
-                            .collect::<Result<Vec<_>, _>>();
-                        match keys {
-                            Ok(keys) => keyed.push((keys, row, env)),
-                            Err(e) => {
-                                buffered = vec![Err(e)].into_iter();
-                                return buffered.next();
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        buffered = vec![Err(e)].into_iter();
-                        return buffered.next();
-                    }
-                }
-            }
-            keyed.sort_by(|a, b| {
-                for (i, s) in order_by.iter().enumerate() {
-                    let o = order(&a.0[i], &b.0[i]);
-                    let o = if s.descending { o.reverse() } else { o };
-                    if o != std::cmp::Ordering::Equal {
-                        return o;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            });
-            buffered = keyed
-                .into_iter()
-                .map(|(_, row, env)| Ok((row, env)))
-                .collect::<Vec<_>>()
-                .into_iter();
-        }
-        buffered.next()
-    }))
-}
-
-fn rows_equal(a: &Row, b: &Row) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            order(x, y) == std::cmp::Ordering::Equal && x.type_name() == y.type_name()
-        })
-}
-
-/// Evaluates a SKIP or LIMIT count (parameters allowed, no variables).
-fn count_expr(expr: Option<&Expr>, what: &str, root: &Env) -> Result<Option<usize>, EngineError> {
-    let Some(expr) = expr else { return Ok(None) };
-    match eval(expr, root) {
-        Ok(Value::Int(n)) if n >= 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-        Ok(other) => Err(EngineError::client(format!(
-            "{what} must be a non-negative integer, got {other}."
-        ))),
-        Err(e) => Err(e),
-    }
-}
-
-/// Ends the stream after the first error, so a failed row is reported once and nothing follows.
-fn fuse_on_error(rows: RowStream) -> RowStream {
-    let mut failed = false;
-    let mut rows = rows;
-    Box::new(std::iter::from_fn(move || {
-        if failed {
-            return None;
-        }
-        let next = rows.next();
-        if matches!(next, Some(Err(_))) {
-            failed = true;
-        }
-        next
-    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Classification, Row};
+    use crate::value::{Map, Value};
 
-    async fn run(q: &str) -> Result<(Vec<String>, Vec<Result<Row, EngineError>>), EngineError> {
-        let mut tx = MemoryEngine::new().begin().await?;
+    type Rows = Vec<Result<Row, EngineError>>;
+
+    async fn run_in(
+        engine: &MemoryEngine,
+        q: &str,
+    ) -> Result<(Vec<String>, Rows, QueryResult), EngineError> {
+        let mut tx = engine.begin(TxKind::Implicit).await?;
         let mut params = Params::new();
         params.insert("n".into(), Value::Int(3));
-        let r = tx.run(q, &params).await?;
-        Ok((r.fields, r.rows.collect()))
+        let mut r = tx.run(q, &params).await?;
+        let rows: Rows = std::mem::replace(&mut r.rows, Box::new(std::iter::empty())).collect();
+        if rows.iter().all(|r| r.is_ok()) {
+            tx.commit().await?;
+        }
+        Ok((r.fields.clone(), rows, r))
     }
 
-    fn ints(rows: Vec<Result<Row, EngineError>>) -> Vec<i64> {
+    async fn rows(engine: &MemoryEngine, q: &str) -> Vec<Row> {
+        match run_in(engine, q).await {
+            Ok((_, rows, _)) => rows
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|e| panic!("{q}: {e}")))
+                .collect(),
+            Err(e) => panic!("{q}: {e}"),
+        }
+    }
+
+    async fn one(engine: &MemoryEngine, q: &str) -> Value {
+        let mut r = rows(engine, q).await;
+        assert_eq!(r.len(), 1, "{q}: {r:?}");
+        let mut row = r.remove(0);
+        assert_eq!(row.len(), 1, "{q}");
+        row.remove(0)
+    }
+
+    async fn run(q: &str) -> Result<(Vec<String>, Rows), EngineError> {
+        run_in(&MemoryEngine::new(), q)
+            .await
+            .map(|(f, rows, _)| (f, rows))
+    }
+
+    fn ints(rows: Rows) -> Vec<i64> {
         rows.into_iter()
             .map(|r| match r.unwrap().as_slice() {
                 [Value::Int(i)] => *i,
                 other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    fn int_list(v: Value) -> Vec<i64> {
+        match v {
+            Value::List(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    Value::Int(i) => i,
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -305,8 +207,6 @@ mod tests {
         assert_eq!(ints(rows), vec![6, 2, 4]);
         let (_, rows) = run("UNWIND null AS x RETURN x").await.unwrap();
         assert!(rows.is_empty());
-        let (_, rows) = run("UNWIND 5 AS x RETURN x").await.unwrap();
-        assert_eq!(ints(rows), vec![5]);
         let (_, rows) = run("UNWIND [1, 2] AS x UNWIND [10, 20] AS y RETURN x + y")
             .await
             .unwrap();
@@ -329,7 +229,8 @@ mod tests {
 
     #[tokio::test]
     async fn huge_range_streams_lazily() {
-        let mut tx = MemoryEngine::new().begin().await.unwrap();
+        let engine = MemoryEngine::new();
+        let mut tx = engine.begin(TxKind::Implicit).await.unwrap();
         let r = tx
             .run(
                 "UNWIND range(1, 9223372036854775807) AS x RETURN x",
@@ -345,22 +246,473 @@ mod tests {
     async fn errors_mid_stream_end_the_stream() {
         let (_, rows) = run("UNWIND [1, 0, 2] AS x RETURN 10 / x").await.unwrap();
         assert_eq!(rows.len(), 2);
-        assert!(rows[0].is_ok());
         assert!(rows[1]
             .as_ref()
             .unwrap_err()
             .message
             .contains("Division by zero"));
+        let (_, rows) = run("UNWIND [true, true, false] AS x RETURN assert(x, 'third row')")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[2].as_ref().unwrap_err().message.contains("third row"));
     }
 
     #[tokio::test]
-    async fn unsupported_and_syntax_errors() {
-        assert!(run("MATCH (n) RETURN n")
+    async fn create_match_and_stats() {
+        let e = MemoryEngine::new();
+        let (fields, created, result) = run_in(
+            &e,
+            "CREATE (a:Person {name: 'Ann', age: 30})-[r:KNOWS {since: 2020}]->(b:Person:Admin \
+             {name: 'Bob'})",
+        )
+        .await
+        .unwrap();
+        assert!(fields.is_empty() && created.is_empty());
+        assert_eq!(result.query_type, crate::engine::QueryType::Write);
+        let stats = result.stats.unwrap();
+        assert_eq!(stats["nodes-created"], Value::Int(2));
+        assert_eq!(stats["relationships-created"], Value::Int(1));
+        assert_eq!(stats["properties-set"], Value::Int(4));
+        assert_eq!(stats["labels-added"], Value::Int(3));
+
+        let got = rows(
+            &e,
+            "MATCH (a:Person)-[r:KNOWS]->(b) RETURN a.name, r.since, b.name, labels(b), type(r)",
+        )
+        .await;
+        assert_eq!(
+            got,
+            vec![vec![
+                Value::from("Ann"),
+                Value::Int(2020),
+                Value::from("Bob"),
+                Value::List(vec![Value::from("Person"), Value::from("Admin")]),
+                Value::from("KNOWS"),
+            ]]
+        );
+        // Direction matters; undirected matches both ways.
+        assert!(rows(&e, "MATCH (a {name: 'Bob'})-->(b) RETURN b")
             .await
-            .unwrap_err()
-            .message
-            .starts_with("MATCH"));
-        assert!(run("RETURN").await.is_err());
-        assert!(run("UNWIND [1] AS x").await.is_err());
+            .is_empty());
+        assert_eq!(
+            one(&e, "MATCH (a {name: 'Bob'})<--(b) RETURN b.name").await,
+            Value::from("Ann")
+        );
+        assert_eq!(rows(&e, "MATCH (a)--(b) RETURN a, b").await.len(), 2);
+        assert_eq!(
+            one(&e, "MATCH (n) WHERE n:Admin RETURN n.name").await,
+            Value::from("Bob")
+        );
+        assert_eq!(
+            one(&e, "MATCH (n:Person) RETURN count(*)").await,
+            Value::Int(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn optional_match_where_and_pattern_predicates() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "CREATE (:P {n: 1})-[:R]->(:P {n: 2})-[:R]->(:P {n: 3}), (:P {n: 4})",
+        )
+        .await;
+        let got = rows(
+            &e,
+            "MATCH (a:P) OPTIONAL MATCH (a)-[:R]->(b) RETURN a.n, b.n ORDER BY a.n",
+        )
+        .await;
+        assert_eq!(got[2], vec![Value::Int(3), Value::Null]);
+        assert_eq!(got[3], vec![Value::Int(4), Value::Null]);
+        let got = rows(&e, "MATCH (a:P) WHERE (a)-->() RETURN a.n ORDER BY a.n").await;
+        assert_eq!(got, vec![vec![Value::Int(1)], vec![Value::Int(2)]]);
+        let got = rows(&e, "MATCH (a:P) WHERE NOT (a)--() RETURN a.n").await;
+        assert_eq!(got, vec![vec![Value::Int(4)]]);
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (a:P) WHERE exists((a)<--()) AND a.n > 2 RETURN a.n"
+            )
+            .await,
+            Value::Int(3)
+        );
+    }
+
+    #[tokio::test]
+    async fn variable_length_and_paths() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "CREATE (:N {i: 0})-[:NEXT]->(:N {i: 1})-[:NEXT]->(:N {i: 2})-[:NEXT]->(:N {i: 3})",
+        )
+        .await;
+        let reach = |q: &'static str| {
+            let e = &e;
+            async move {
+                let got = rows(e, q).await;
+                got.into_iter()
+                    .map(|r| match r.as_slice() {
+                        [Value::Int(i)] => *i,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            reach("MATCH (a {i: 0})-[*]->(b) RETURN b.i ORDER BY b.i").await,
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            reach("MATCH (a {i: 0})-[*2]->(b) RETURN b.i").await,
+            vec![2]
+        );
+        assert_eq!(
+            reach("MATCH (a {i: 0})-[*..2]->(b) RETURN b.i ORDER BY b.i").await,
+            vec![1, 2]
+        );
+        assert_eq!(
+            reach("MATCH (a {i: 3})<-[:NEXT*1..3]-(b) RETURN b.i ORDER BY b.i").await,
+            vec![0, 1, 2]
+        );
+        let p = one(&e, "MATCH p = (a {i: 0})-[:NEXT*3]->(b) RETURN p").await;
+        let Value::Path(p) = p else { panic!("{p:?}") };
+        assert_eq!(p.nodes.len(), 4);
+        assert_eq!(p.relationships.len(), 3);
+        assert_eq!(
+            one(&e, "MATCH p = (a {i: 0})-[*]->(b {i: 2}) RETURN length(p)").await,
+            Value::Int(2)
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (a {i: 0})-[rs:NEXT*2]->(b) RETURN [r IN rs | type(r)]"
+            )
+            .await,
+            Value::List(vec![Value::from("NEXT"), Value::from("NEXT")])
+        );
+        let v = one(
+            &e,
+            "MATCH p = (a {i: 1})-->(b) RETURN [n IN nodes(p) | n.i]",
+        )
+        .await;
+        assert_eq!(int_list(v), vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn aggregation_and_with() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "UNWIND [['a', 1], ['a', 2], ['b', 5], ['b', null]] AS p \
+             CREATE (:T {k: p[0], v: p[1]})",
+        )
+        .await;
+        let got = rows(
+            &e,
+            "MATCH (t:T) RETURN t.k AS k, count(t.v) AS c, sum(t.v) AS s, avg(t.v) AS a, \
+             min(t.v) AS lo, max(t.v) AS hi, collect(t.v) AS all ORDER BY k",
+        )
+        .await;
+        assert_eq!(
+            got[0],
+            vec![
+                Value::from("a"),
+                Value::Int(2),
+                Value::Int(3),
+                Value::Float(1.5),
+                Value::Int(1),
+                Value::Int(2),
+                Value::List(vec![Value::Int(1), Value::Int(2)]),
+            ]
+        );
+        assert_eq!(got[1][1], Value::Int(1));
+        assert_eq!(
+            one(&e, "MATCH (t:T) RETURN count(DISTINCT t.k)").await,
+            Value::Int(2)
+        );
+        assert_eq!(
+            one(&e, "MATCH (t:Missing) RETURN count(*)").await,
+            Value::Int(0)
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (t:T) WITH t.k AS k, sum(t.v) AS s WHERE s > 4 RETURN k"
+            )
+            .await,
+            Value::from("b")
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (t:T) WHERE t.v IS NOT NULL WITH t ORDER BY t.v DESC LIMIT 1 RETURN t.v"
+            )
+            .await,
+            Value::Int(5)
+        );
+        assert_eq!(
+            one(&e, "UNWIND [1, 2, 3] AS x RETURN count(x) * 10 + 1").await,
+            Value::Int(31)
+        );
+    }
+
+    #[tokio::test]
+    async fn merge_set_remove_delete() {
+        let e = MemoryEngine::new();
+        let (_, _, r) = run_in(
+            &e,
+            "UNWIND [1, 1, 2] AS i MERGE (n:M {id: i}) ON CREATE SET n.created = true \
+             ON MATCH SET n.matched = true",
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.stats.unwrap()["nodes-created"], Value::Int(2));
+        assert_eq!(
+            one(&e, "MATCH (n:M {id: 1}) RETURN n.matched").await,
+            Value::Bool(true)
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (n:M {id: 1}) SET n.x = 1, n += {y: 2} RETURN n.x + n.y"
+            )
+            .await,
+            Value::Int(3)
+        );
+        assert_eq!(
+            one(&e, "MATCH (n:M {id: 1}) SET n = {id: 1} RETURN keys(n)").await,
+            Value::List(vec![Value::from("id")])
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (n:M {id: 2}) SET n:Extra REMOVE n:M, n.created RETURN labels(n)"
+            )
+            .await,
+            Value::List(vec![Value::from("Extra")])
+        );
+        assert_eq!(
+            one(&e, "MATCH (n:Extra) RETURN n.created IS NULL").await,
+            Value::Bool(true)
+        );
+        rows(&e, "MATCH (a:M {id: 1}), (b:Extra) CREATE (a)-[:L]->(b)").await;
+        let err = run_in(&e, "MATCH (n:Extra) DELETE n").await.unwrap_err();
+        assert!(err.message.contains("DETACH DELETE"), "{}", err.message);
+        let (_, _, r) = run_in(&e, "MATCH (n:Extra) DETACH DELETE n").await.unwrap();
+        let stats = r.stats.unwrap();
+        assert_eq!(stats["nodes-deleted"], Value::Int(1));
+        assert_eq!(stats["relationships-deleted"], Value::Int(1));
+        assert_eq!(one(&e, "MATCH (n) RETURN count(n)").await, Value::Int(1));
+        // MERGE of a relationship pattern creates only what is missing.
+        rows(
+            &e,
+            "MATCH (a:M {id: 1}) MERGE (a)-[:OWNS]->(c:Car {plate: 'X'})",
+        )
+        .await;
+        rows(
+            &e,
+            "MATCH (a:M {id: 1}) MERGE (a)-[:OWNS]->(c:Car {plate: 'X'})",
+        )
+        .await;
+        assert_eq!(
+            one(&e, "MATCH (c:Car) RETURN count(c)").await,
+            Value::Int(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn union_and_expressions() {
+        let (_, got) = run("RETURN 1 AS x UNION RETURN 1 AS x UNION ALL RETURN 2 AS x")
+            .await
+            .unwrap();
+        assert_eq!(ints(got), vec![1, 2]);
+        assert!(run("RETURN 1 AS x UNION RETURN 2 AS y").await.is_err());
+        let e = MemoryEngine::new();
+        assert_eq!(
+            one(&e, "RETURN 'boltd' =~ 'b.*d' AND NOT 'x' =~ 'b.*'").await,
+            Value::Bool(true)
+        );
+        assert_eq!(
+            one(&e, "RETURN split('a,b', ',')").await,
+            Value::List(vec![Value::from("a"), Value::from("b")])
+        );
+        assert_eq!(
+            one(
+                &e,
+                "RETURN substring('hello', 1, 3) + replace('aXb', 'X', '-')"
+            )
+            .await,
+            Value::from("ella-b")
+        );
+        assert_eq!(
+            one(&e, "RETURN date('2024-03-01').month + duration('P1D').days").await,
+            Value::Int(4)
+        );
+    }
+
+    #[tokio::test]
+    async fn transactions_are_isolated_and_roll_back() {
+        let e = MemoryEngine::new();
+        let mut writer = e.begin(TxKind::Explicit).await.unwrap();
+        writer
+            .run("CREATE (:Secret {v: 1})", &Params::new())
+            .await
+            .unwrap();
+        // Another transaction does not see the uncommitted node.
+        assert_eq!(
+            one(&e, "MATCH (n:Secret) RETURN count(n)").await,
+            Value::Int(0)
+        );
+        // The writer sees its own write.
+        let mut r = writer
+            .run("MATCH (n:Secret) RETURN count(n)", &Params::new())
+            .await
+            .unwrap();
+        assert_eq!(r.rows.next().unwrap().unwrap(), vec![Value::Int(1)]);
+        drop(r);
+        writer.rollback().await;
+        assert_eq!(
+            one(&e, "MATCH (n:Secret) RETURN count(n)").await,
+            Value::Int(0)
+        );
+
+        // A reader that started before a commit keeps its snapshot.
+        let mut reader = e.begin(TxKind::Explicit).await.unwrap();
+        rows(&e, "CREATE (:Secret {v: 2})").await;
+        let mut r = reader
+            .run("MATCH (n:Secret) RETURN count(n)", &Params::new())
+            .await
+            .unwrap();
+        assert_eq!(r.rows.next().unwrap().unwrap(), vec![Value::Int(0)]);
+        drop(r);
+        reader.commit().await.unwrap();
+        assert_eq!(
+            one(&e, "MATCH (n:Secret) RETURN count(n)").await,
+            Value::Int(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn write_conflicts_are_transient_and_failures_need_rollback() {
+        let e = MemoryEngine::new();
+        rows(&e, "CREATE (:C {v: 0})").await;
+        let mut t1 = e.begin(TxKind::Explicit).await.unwrap();
+        let mut t2 = e.begin(TxKind::Explicit).await.unwrap();
+        t1.run("MATCH (c:C) SET c.v = 1", &Params::new())
+            .await
+            .unwrap();
+        t2.run("MATCH (c:C) SET c.v = 2", &Params::new())
+            .await
+            .unwrap();
+        t1.commit().await.unwrap();
+        let err = t2.commit().await.unwrap_err();
+        assert_eq!(err.classification, Classification::TransientError);
+        assert_eq!(
+            err.code,
+            "Memgraph.TransientError.MemgraphError.MemgraphError"
+        );
+        assert_eq!(one(&e, "MATCH (c:C) RETURN c.v").await, Value::Int(1));
+
+        let mut t = e.begin(TxKind::Explicit).await.unwrap();
+        t.run("CREATE (:C {v: 9})", &Params::new()).await.unwrap();
+        assert!(t
+            .run("MATCH (c:C) SET c.v = 1 / 0", &Params::new())
+            .await
+            .is_err());
+        let err = t.commit().await.unwrap_err();
+        assert_eq!(err.message, COMMIT_AFTER_ERROR);
+        assert_eq!(one(&e, "MATCH (c:C) RETURN count(c)").await, Value::Int(1));
+    }
+
+    #[tokio::test]
+    async fn indexes_constraints_and_schema_statements() {
+        let e = MemoryEngine::new();
+        rows(&e, "UNWIND range(1, 100) AS i CREATE (:U {id: i})").await;
+        rows(&e, "CREATE INDEX ON :U(id)").await;
+        rows(&e, "CREATE INDEX ON :U").await;
+        let info = rows(&e, "SHOW INDEX INFO").await;
+        assert_eq!(info.len(), 2);
+        assert!(info.contains(&vec![
+            Value::from("label+property"),
+            Value::from("U"),
+            Value::from("id"),
+            Value::Int(100)
+        ]));
+        assert_eq!(
+            one(&e, "MATCH (u:U {id: 42}) RETURN u.id").await,
+            Value::Int(42)
+        );
+        assert_eq!(
+            one(&e, "MATCH (u:U) WHERE u.id = 7 RETURN u.id").await,
+            Value::Int(7)
+        );
+        // The index follows later writes.
+        rows(&e, "MATCH (u:U {id: 42}) SET u.id = 4200").await;
+        assert!(rows(&e, "MATCH (u:U {id: 42}) RETURN u").await.is_empty());
+        assert_eq!(
+            one(&e, "MATCH (u:U {id: 4200}) RETURN count(u)").await,
+            Value::Int(1)
+        );
+
+        rows(&e, "CREATE CONSTRAINT ON (u:U) ASSERT u.id IS UNIQUE").await;
+        let err = run_in(&e, "CREATE (:U {id: 1})").await.unwrap_err();
+        assert!(
+            err.message
+                .contains("unique constraint violation on :U(id)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            one(&e, "MATCH (u:U) RETURN count(u)").await,
+            Value::Int(100)
+        );
+        assert_eq!(rows(&e, "SHOW CONSTRAINT INFO").await.len(), 1);
+        rows(&e, "DROP CONSTRAINT ON (u:U) ASSERT u.id IS UNIQUE").await;
+        rows(&e, "CREATE (:U {id: 1})").await;
+        let err = run_in(&e, "CREATE CONSTRAINT ON (u:U) ASSERT u.id IS UNIQUE")
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("violates"), "{}", err.message);
+        rows(&e, "DROP INDEX ON :U(id)").await;
+        assert!(run_in(&e, "DROP INDEX ON :U(id)").await.is_err());
+        rows(&e, "STORAGE MODE IN_MEMORY_TRANSACTIONAL").await;
+        assert!(!rows(&e, "SHOW STORAGE INFO").await.is_empty());
+
+        let mut t = e.begin(TxKind::Explicit).await.unwrap();
+        let err = t
+            .run("CREATE INDEX ON :U(id)", &Params::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Index manipulation not allowed in multicommand transactions."
+        );
+    }
+
+    #[tokio::test]
+    async fn graph_values_and_parameters() {
+        let e = MemoryEngine::new();
+        let mut tx = e.begin(TxKind::Implicit).await.unwrap();
+        let mut params = Params::new();
+        let mut props = Map::new();
+        props.insert("when".into(), Value::Date(19_000));
+        props.insert("tags".into(), Value::List(vec![Value::from("a")]));
+        params.insert("props".into(), Value::Map(props.clone()));
+        let mut r = tx
+            .run(
+                "CREATE (n:V $props) RETURN n, properties(n) = $props",
+                &params,
+            )
+            .await
+            .unwrap();
+        let row = r.rows.next().unwrap().unwrap();
+        let Value::Node(n) = &row[0] else {
+            panic!("{row:?}")
+        };
+        assert_eq!(n.properties, props);
+        assert_eq!(row[1], Value::Bool(true));
+        assert!(run("CREATE (n {bad: [1]}) SET n.x = n").await.is_err());
+        assert!(run("MATCH (n) RETURN n.").await.is_err());
     }
 }

@@ -10,10 +10,17 @@
 
 pub mod ast;
 pub mod eval;
+pub mod exec;
 pub mod functions;
+pub mod graph;
 pub mod lexer;
 pub mod memory;
 pub mod parser;
+pub mod pattern;
+pub mod project;
+pub mod schema;
+pub mod store;
+pub mod temporal;
 
 pub use memory::MemoryEngine;
 
@@ -43,6 +50,8 @@ pub struct QueryResult {
     pub rows: RowStream,
     /// Whether the query read, wrote or both; reported as the summary's `type`.
     pub query_type: QueryType,
+    /// Write counters for the summary's `stats` (`nodes-created`, ...), for queries that write.
+    pub stats: Option<crate::value::Map>,
 }
 
 impl QueryResult {
@@ -52,6 +61,7 @@ impl QueryResult {
             fields: Vec::new(),
             rows: Box::new(std::iter::empty()),
             query_type,
+            stats: None,
         }
     }
 }
@@ -152,11 +162,19 @@ impl fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
+/// Whether a transaction was opened by the client (`BEGIN`) or around one auto-commit query.
+/// Some statements (index and constraint changes, `SHOW ... INFO`) are refused in explicit ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxKind {
+    Explicit,
+    Implicit,
+}
+
 /// The engine as the Bolt layer sees it: a factory of transactions.
 #[async_trait]
 pub trait QueryEngine: Send + Sync + 'static {
     /// Opens a transaction. Called for Bolt/Cypher `BEGIN` and around every auto-commit query.
-    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError>;
+    async fn begin(&self, kind: TxKind) -> Result<Box<dyn Transaction>, EngineError>;
 }
 
 /// One transaction. Dropping it without `commit` must discard its writes, because a dropped

@@ -4,7 +4,10 @@
 //! ENDS WITH, CONTAINS, =~, IS NULL), + and -, * / %, ^, unary minus, then property access,
 //! indexing and slicing. Nesting is capped so that a hostile query cannot overflow the stack.
 
-use super::ast::{BinaryOp, Clause, Expr, Projection, Query, ReturnItem, SortItem};
+use super::ast::{
+    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Query, RelPattern,
+    RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
+};
 use super::lexer::{position, tokenize, Tok, Token};
 use super::EngineError;
 use crate::value::Value;
@@ -16,15 +19,14 @@ pub(crate) const RED_ZONE: usize = 128 * 1024;
 /// ...of this size.
 pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
-/// Clause keywords that the engine does not run yet; named in the error so users know why.
+/// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "MATCH", "OPTIONAL", "CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "WITH", "CALL",
-    "UNION", "FOREACH", "LOAD", "USING", "SHOW", "DROP", "GRANT", "DENY", "REVOKE", "EXPLAIN",
-    "PROFILE", "ANALYZE", "STORAGE", "FREE", "TRIGGER",
+    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "EXPLAIN", "PROFILE", "ANALYZE",
+    "FREE", "TRIGGER",
 ];
 
-/// Parses a whole query.
-pub fn parse(text: &str) -> Result<Query, EngineError> {
+/// Parses a whole statement: a Cypher query or one of the schema statements.
+pub fn parse(text: &str) -> Result<Statement, EngineError> {
     let tokens = tokenize(text)?;
     let mut p = Parser {
         text,
@@ -32,7 +34,10 @@ pub fn parse(text: &str) -> Result<Query, EngineError> {
         pos: 0,
         depth: 0,
     };
-    p.query()
+    if let Some(command) = p.schema_command()? {
+        return Ok(Statement::Schema(command));
+    }
+    p.query().map(Statement::Query)
 }
 
 struct Parser<'a> {
@@ -139,47 +144,436 @@ impl<'a> Parser<'a> {
     }
 
     fn query(&mut self) -> Result<Query, EngineError> {
+        if *self.peek() == Tok::Eof {
+            return Err(EngineError::client("The query is empty."));
+        }
         let mut clauses = Vec::new();
         loop {
             if let Some(kw) = UNSUPPORTED_CLAUSES.iter().find(|kw| self.at_keyword(kw)) {
-                let shown = if *kw == "OPTIONAL" {
-                    "OPTIONAL MATCH"
-                } else {
-                    kw
-                };
                 return Err(EngineError::client(format!(
-                    "{shown} is not supported yet by boltd's embedded engine (supported: RETURN, \
-                     and UNWIND ... RETURN)."
+                    "{kw} is not supported by boltd's embedded engine."
                 )));
             }
-            if self.eat_keyword("UNWIND") {
-                let expr = self.expr()?;
-                self.expect_keyword("AS")?;
-                let variable = self.name("a variable name after AS")?;
-                clauses.push(Clause::Unwind { expr, variable });
-                continue;
-            }
-            if self.eat_keyword("RETURN") {
+            if self.at_keyword("RETURN") {
+                self.advance();
                 clauses.push(Clause::Return(self.projection()?));
-                self.eat(&Tok::Semicolon);
-                if *self.peek() != Tok::Eof {
-                    if let Some(kw) = UNSUPPORTED_CLAUSES.iter().find(|kw| self.at_keyword(kw)) {
-                        return Err(EngineError::client(format!(
-                            "{kw} is not supported yet by boltd's embedded engine."
-                        )));
+                return self.query_end(clauses);
+            }
+            match self.clause()? {
+                Some(clause) => clauses.push(clause),
+                None => {
+                    let last_writes = clauses.last().is_some_and(Clause::writes);
+                    if last_writes && (*self.peek() == Tok::Eof || *self.peek() == Tok::Semicolon) {
+                        return self.query_end(clauses);
                     }
-                    return Err(self.error("the end of the query after RETURN"));
+                    return Err(self.error(if clauses.is_empty() {
+                        "a clause (MATCH, CREATE, MERGE, UNWIND, WITH, RETURN, ...)"
+                    } else if last_writes {
+                        "another clause or the end of the query"
+                    } else {
+                        "another clause (a query must end with RETURN or an updating clause)"
+                    }));
                 }
-                return Ok(Query { clauses });
             }
-            if clauses.is_empty() && *self.peek() == Tok::Eof {
-                return Err(EngineError::client("The query is empty."));
+        }
+    }
+
+    /// After the last clause: an optional `UNION [ALL]` and another query, or the end.
+    fn query_end(&mut self, clauses: Vec<Clause>) -> Result<Query, EngineError> {
+        if self.eat_keyword("UNION") {
+            let all = self.eat_keyword("ALL");
+            let next = self.query()?;
+            return Ok(Query {
+                clauses,
+                union: Some((all, Box::new(next))),
+            });
+        }
+        self.eat(&Tok::Semicolon);
+        if *self.peek() != Tok::Eof {
+            return Err(self.error("the end of the query"));
+        }
+        Ok(Query {
+            clauses,
+            union: None,
+        })
+    }
+
+    /// One clause other than RETURN, or `None` when the next token starts none.
+    fn clause(&mut self) -> Result<Option<Clause>, EngineError> {
+        if self.at_keyword("OPTIONAL") {
+            self.advance();
+            self.expect_keyword("MATCH")?;
+            return self.match_clause(true).map(Some);
+        }
+        if self.eat_keyword("MATCH") {
+            return self.match_clause(false).map(Some);
+        }
+        if self.eat_keyword("UNWIND") {
+            let expr = self.expr()?;
+            self.expect_keyword("AS")?;
+            let variable = self.name("a variable name after AS")?;
+            return Ok(Some(Clause::Unwind { expr, variable }));
+        }
+        if self.eat_keyword("WITH") {
+            let projection = self.projection()?;
+            let filter = self.where_clause()?;
+            return Ok(Some(Clause::With { projection, filter }));
+        }
+        if self.eat_keyword("CREATE") {
+            return Ok(Some(Clause::Create(self.pattern_list()?)));
+        }
+        if self.eat_keyword("MERGE") {
+            let pattern = self.pattern_part()?;
+            let mut on_create = Vec::new();
+            let mut on_match = Vec::new();
+            while self.at_keyword("ON") {
+                self.advance();
+                let create = if self.eat_keyword("CREATE") {
+                    true
+                } else if self.eat_keyword("MATCH") {
+                    false
+                } else {
+                    return Err(self.error("CREATE or MATCH after ON"));
+                };
+                self.expect_keyword("SET")?;
+                let items = self.set_items()?;
+                if create {
+                    on_create.extend(items);
+                } else {
+                    on_match.extend(items);
+                }
             }
-            return Err(self.error(if clauses.is_empty() {
-                "a clause (RETURN or UNWIND)"
-            } else {
-                "UNWIND or RETURN (a query must end with RETURN)"
+            return Ok(Some(Clause::Merge {
+                pattern,
+                on_create,
+                on_match,
             }));
+        }
+        if self.eat_keyword("SET") {
+            return Ok(Some(Clause::Set(self.set_items()?)));
+        }
+        if self.eat_keyword("REMOVE") {
+            return Ok(Some(Clause::Remove(self.remove_items()?)));
+        }
+        let detach = self.at_keyword("DETACH");
+        if detach {
+            self.advance();
+            if !self.at_keyword("DELETE") {
+                return Err(self.error("DELETE after DETACH"));
+            }
+        }
+        if self.eat_keyword("DELETE") {
+            let mut targets = vec![self.expr()?];
+            while self.eat(&Tok::Comma) {
+                targets.push(self.expr()?);
+            }
+            return Ok(Some(Clause::Delete { detach, targets }));
+        }
+        Ok(None)
+    }
+
+    fn match_clause(&mut self, optional: bool) -> Result<Clause, EngineError> {
+        let patterns = self.pattern_list()?;
+        let filter = self.where_clause()?;
+        Ok(Clause::Match {
+            optional,
+            patterns,
+            filter,
+        })
+    }
+
+    fn where_clause(&mut self) -> Result<Option<Expr>, EngineError> {
+        if self.eat_keyword("WHERE") {
+            Ok(Some(self.expr()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn pattern_list(&mut self) -> Result<Vec<PatternPart>, EngineError> {
+        let mut parts = vec![self.pattern_part()?];
+        while self.eat(&Tok::Comma) {
+            parts.push(self.pattern_part()?);
+        }
+        Ok(parts)
+    }
+
+    /// `[p =] (a)-[r]->(b)...`
+    fn pattern_part(&mut self) -> Result<PatternPart, EngineError> {
+        let path_variable =
+            if matches!(self.peek(), Tok::Ident { .. }) && *self.peek_at(1) == Tok::Eq {
+                let name = self.name("a path variable")?;
+                self.advance();
+                Some(name)
+            } else {
+                None
+            };
+        let start = self.node_pattern()?;
+        let mut steps = Vec::new();
+        while matches!(self.peek(), Tok::Minus | Tok::Lt) {
+            let rel = self.rel_pattern()?;
+            steps.push((rel, self.node_pattern()?));
+        }
+        Ok(PatternPart {
+            path_variable,
+            start,
+            steps,
+        })
+    }
+
+    fn node_pattern(&mut self) -> Result<NodePattern, EngineError> {
+        self.expect(&Tok::LParen, "'(' to start a node pattern")?;
+        let variable = match self.peek() {
+            Tok::Ident { .. } => Some(self.name("a variable")?),
+            _ => None,
+        };
+        let labels = self.labels()?;
+        let properties = self.pattern_properties()?;
+        self.expect(&Tok::RParen, "')' to end the node pattern")?;
+        Ok(NodePattern {
+            variable,
+            labels,
+            properties,
+        })
+    }
+
+    fn labels(&mut self) -> Result<Vec<String>, EngineError> {
+        let mut labels = Vec::new();
+        while self.eat(&Tok::Colon) {
+            labels.push(self.name("a label")?);
+        }
+        Ok(labels)
+    }
+
+    fn pattern_properties(&mut self) -> Result<Option<Expr>, EngineError> {
+        match self.peek() {
+            Tok::LBrace => Ok(Some(self.map_literal()?)),
+            Tok::Param(_) => Ok(Some(self.atom()?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// `-[r:T {..} *1..3]->`, `<-[...]-`, `--`, `-->`, `<--`.
+    fn rel_pattern(&mut self) -> Result<RelPattern, EngineError> {
+        let incoming = self.eat(&Tok::Lt);
+        self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
+        let mut rel = RelPattern {
+            variable: None,
+            types: Vec::new(),
+            properties: None,
+            direction: Direction::Either,
+            length: None,
+        };
+        if self.eat(&Tok::LBracket) {
+            if let Tok::Ident { .. } = self.peek() {
+                rel.variable = Some(self.name("a variable")?);
+            }
+            if self.eat(&Tok::Colon) {
+                rel.types.push(self.name("a relationship type")?);
+                while self.eat(&Tok::Pipe) {
+                    self.eat(&Tok::Colon);
+                    rel.types.push(self.name("a relationship type")?);
+                }
+            }
+            if self.eat(&Tok::Star) {
+                rel.length = Some(self.length_range()?);
+            }
+            rel.properties = self.pattern_properties()?;
+            self.expect(&Tok::RBracket, "']' to end the relationship pattern")?;
+        }
+        self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
+        let outgoing = self.eat(&Tok::Gt);
+        rel.direction =
+            match (incoming, outgoing) {
+                (true, false) => Direction::Incoming,
+                (false, true) => Direction::Outgoing,
+                (false, false) => Direction::Either,
+                (true, true) => return Err(EngineError::client(
+                    "A relationship pattern cannot point both ways (<-[]->); use -[]- for either \
+                     direction.",
+                )),
+            };
+        Ok(rel)
+    }
+
+    /// After `*`: nothing, `n`, `n..`, `..m`, `n..m`.
+    fn length_range(&mut self) -> Result<(Option<u32>, Option<u32>), EngineError> {
+        let bound = |p: &mut Self| -> Result<Option<u32>, EngineError> {
+            match p.peek().clone() {
+                Tok::Int(v) => {
+                    p.advance();
+                    u32::try_from(v)
+                        .map(Some)
+                        .map_err(|_| p.error("a small non-negative path length"))
+                }
+                _ => Ok(None),
+            }
+        };
+        // `*1..3` lexes as Int(1) DotDot Int(3); `*1.` would be a float, which is an error.
+        let min = bound(self)?;
+        if self.eat(&Tok::DotDot) {
+            let max = bound(self)?;
+            return Ok((min, max));
+        }
+        if let Tok::Float(_) = self.peek() {
+            return Err(self.error("a path length range such as *1..3"));
+        }
+        Ok(match min {
+            Some(n) => (Some(n), Some(n)),
+            None => (None, None),
+        })
+    }
+
+    fn set_items(&mut self) -> Result<Vec<SetItem>, EngineError> {
+        let mut items = Vec::new();
+        loop {
+            let variable = self.name("a variable to SET")?;
+            if *self.peek() == Tok::Colon {
+                let labels = self.labels()?;
+                items.push(SetItem::Labels { variable, labels });
+            } else if self.eat(&Tok::Eq) {
+                items.push(SetItem::Replace {
+                    variable,
+                    value: self.expr()?,
+                });
+            } else if *self.peek() == Tok::Plus && *self.peek_at(1) == Tok::Eq {
+                self.advance();
+                self.advance();
+                items.push(SetItem::Merge {
+                    variable,
+                    value: self.expr()?,
+                });
+            } else {
+                let mut target = Expr::Variable(variable);
+                self.expect(&Tok::Dot, "'.', ':', '=' or '+=' after the SET variable")?;
+                let mut key = self.name("a property name")?;
+                while self.eat(&Tok::Dot) {
+                    target = Expr::Property(Box::new(target), key);
+                    key = self.name("a property name")?;
+                }
+                self.expect(&Tok::Eq, "'='")?;
+                items.push(SetItem::Property {
+                    target,
+                    key,
+                    value: self.expr()?,
+                });
+            }
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn remove_items(&mut self) -> Result<Vec<RemoveItem>, EngineError> {
+        let mut items = Vec::new();
+        loop {
+            let variable = self.name("a variable to REMOVE from")?;
+            if *self.peek() == Tok::Colon {
+                let labels = self.labels()?;
+                items.push(RemoveItem::Labels { variable, labels });
+            } else {
+                self.expect(&Tok::Dot, "'.' or ':' after the REMOVE variable")?;
+                let key = self.name("a property name")?;
+                items.push(RemoveItem::Property {
+                    target: Expr::Variable(variable),
+                    key,
+                });
+            }
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Memgraph's index, constraint, storage and info statements; `None` for anything else.
+    fn schema_command(&mut self) -> Result<Option<SchemaCommand>, EngineError> {
+        let create = self.at_keyword("CREATE");
+        let drop = self.at_keyword("DROP");
+        if (create || drop) && self.keyword_at(1, "INDEX") {
+            self.advance();
+            self.advance();
+            self.expect_keyword("ON")?;
+            self.expect(&Tok::Colon, "':' and a label")?;
+            let label = self.name("a label")?;
+            let property = if self.eat(&Tok::LParen) {
+                let p = self.name("a property name")?;
+                self.expect(&Tok::RParen, "')'")?;
+                Some(p)
+            } else {
+                None
+            };
+            self.statement_end()?;
+            return Ok(Some(if create {
+                SchemaCommand::CreateIndex { label, property }
+            } else {
+                SchemaCommand::DropIndex { label, property }
+            }));
+        }
+        if (create || drop) && self.keyword_at(1, "CONSTRAINT") {
+            self.advance();
+            self.advance();
+            self.expect_keyword("ON")?;
+            self.expect(&Tok::LParen, "'('")?;
+            let variable = self.name("a variable")?;
+            self.expect(&Tok::Colon, "':' and a label")?;
+            let label = self.name("a label")?;
+            self.expect(&Tok::RParen, "')'")?;
+            self.expect_keyword("ASSERT")?;
+            let v2 = self.name("the constrained variable")?;
+            if v2 != variable {
+                return Err(EngineError::client(format!(
+                    "The constraint must name the pattern's variable {variable}, not {v2}."
+                )));
+            }
+            self.expect(&Tok::Dot, "'.'")?;
+            let property = self.name("a property name")?;
+            self.expect_keyword("IS")?;
+            if !self.eat_keyword("UNIQUE") {
+                return Err(EngineError::client(
+                    "Only uniqueness constraints (ASSERT n.p IS UNIQUE) are supported by boltd's \
+                     embedded engine.",
+                ));
+            }
+            self.statement_end()?;
+            return Ok(Some(if create {
+                SchemaCommand::CreateUnique { label, property }
+            } else {
+                SchemaCommand::DropUnique { label, property }
+            }));
+        }
+        if self.at_keyword("SHOW") {
+            self.advance();
+            let which = self
+                .name("INDEX, CONSTRAINT or STORAGE")?
+                .to_ascii_uppercase();
+            self.expect_keyword("INFO")?;
+            self.statement_end()?;
+            return match which.as_str() {
+                "INDEX" => Ok(Some(SchemaCommand::ShowIndexInfo)),
+                "CONSTRAINT" => Ok(Some(SchemaCommand::ShowConstraintInfo)),
+                "STORAGE" => Ok(Some(SchemaCommand::ShowStorageInfo)),
+                _ => Err(EngineError::client(format!(
+                    "SHOW {which} INFO is not supported; try SHOW INDEX INFO, SHOW CONSTRAINT \
+                     INFO or SHOW STORAGE INFO."
+                ))),
+            };
+        }
+        if self.at_keyword("STORAGE") && self.keyword_at(1, "MODE") {
+            self.advance();
+            self.advance();
+            let mode = self.name("a storage mode")?;
+            self.statement_end()?;
+            return Ok(Some(SchemaCommand::StorageMode(mode)));
+        }
+        Ok(None)
+    }
+
+    fn statement_end(&mut self) -> Result<(), EngineError> {
+        self.eat(&Tok::Semicolon);
+        if *self.peek() == Tok::Eof {
+            Ok(())
+        } else {
+            Err(self.error("the end of the statement"))
         }
     }
 
@@ -496,6 +890,9 @@ impl<'a> Parser<'a> {
                 Ok(Expr::Parameter(name))
             }
             Tok::LParen => {
+                if let Some(pattern) = self.try_pattern_predicate() {
+                    return Ok(Expr::Pattern(Box::new(pattern)));
+                }
                 self.advance();
                 let e = self.expr()?;
                 self.expect(&Tok::RParen, "')'")?;
@@ -526,9 +923,27 @@ impl<'a> Parser<'a> {
                 if self.eat(&Tok::LParen) {
                     return self.call(name);
                 }
+                if *self.peek() == Tok::Colon {
+                    let labels = self.labels()?;
+                    return Ok(Expr::HasLabels(Box::new(Expr::Variable(name)), labels));
+                }
                 Ok(Expr::Variable(name))
             }
             _ => Err(self.error("an expression")),
+        }
+    }
+
+    /// `(a)-->(b)` inside an expression. A parenthesised expression is tried when this fails, so
+    /// anything that is not a pattern with at least one relationship is left alone.
+    fn try_pattern_predicate(&mut self) -> Option<PatternPart> {
+        let (pos, depth) = (self.pos, self.depth);
+        match self.pattern_part() {
+            Ok(part) if !part.steps.is_empty() && part.path_variable.is_none() => Some(part),
+            _ => {
+                self.pos = pos;
+                self.depth = depth;
+                None
+            }
         }
     }
 
@@ -646,8 +1061,15 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::*;
 
+    fn query(q: &str) -> Query {
+        match parse(q) {
+            Ok(Statement::Query(query)) => query,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
     fn items(q: &str) -> Vec<ReturnItem> {
-        match parse(q).unwrap().clauses.pop() {
+        match query(q).clauses.pop() {
             Some(Clause::Return(p)) => p.items,
             other => panic!("{other:?}"),
         }
@@ -675,14 +1097,143 @@ mod tests {
     #[test]
     fn unsupported_clauses_are_named() {
         for (q, kw) in [
-            ("MATCH (n) RETURN n", "MATCH"),
-            ("optional match (n) return n", "OPTIONAL MATCH"),
-            ("CREATE (n)", "CREATE"),
-            ("UNWIND [1] AS x WITH x RETURN x", "WITH"),
+            ("CALL db.labels()", "CALL"),
+            ("MATCH (n) FOREACH (x IN [1] | SET n.x = x)", "FOREACH"),
+            ("LOAD CSV FROM 'x' AS row RETURN row", "LOAD"),
         ] {
             let e = parse(q).unwrap_err();
             assert!(e.message.starts_with(kw), "{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn patterns() {
+        let q =
+            query("MATCH p = (a:Person {name: $n})-[r:KNOWS|LIKES*1..3]->(b), (b)<--(c) RETURN p");
+        let Clause::Match { patterns, .. } = &q.clauses[0] else {
+            panic!("{q:?}")
+        };
+        assert_eq!(patterns.len(), 2);
+        let first = &patterns[0];
+        assert_eq!(first.path_variable.as_deref(), Some("p"));
+        assert_eq!(first.start.labels, vec!["Person"]);
+        assert!(first.start.properties.is_some());
+        let (rel, end) = &first.steps[0];
+        assert_eq!(rel.types, vec!["KNOWS", "LIKES"]);
+        assert_eq!(rel.length, Some((Some(1), Some(3))));
+        assert_eq!(rel.direction, Direction::Outgoing);
+        assert_eq!(end.variable.as_deref(), Some("b"));
+        assert_eq!(patterns[1].steps[0].0.direction, Direction::Incoming);
+        for (q, length) in [
+            ("MATCH (a)-[*]-(b) RETURN a", (None, None)),
+            ("MATCH (a)-[*2]-(b) RETURN a", (Some(2), Some(2))),
+            ("MATCH (a)-[*..3]-(b) RETURN a", (None, Some(3))),
+            ("MATCH (a)-[*2..]-(b) RETURN a", (Some(2), None)),
+        ] {
+            let Clause::Match { patterns, .. } = &query(q).clauses[0] else {
+                panic!()
+            };
+            assert_eq!(patterns[0].steps[0].0.length, Some(length), "{q}");
+        }
+    }
+
+    #[test]
+    fn updating_clauses() {
+        let q = query(
+            "MERGE (n:P {id: 1}) ON CREATE SET n.new = true ON MATCH SET n += {seen: 1} \
+             SET n:Q:R, n = {a: 1}, n.x.y = 2 REMOVE n.a, n:Q DETACH DELETE n",
+        );
+        assert_eq!(q.clauses.len(), 4);
+        let Clause::Merge {
+            on_create,
+            on_match,
+            ..
+        } = &q.clauses[0]
+        else {
+            panic!()
+        };
+        assert_eq!(on_create.len(), 1);
+        assert!(matches!(on_match[0], SetItem::Merge { .. }));
+        let Clause::Set(items) = &q.clauses[1] else {
+            panic!()
+        };
+        assert!(matches!(items[0], SetItem::Labels { .. }));
+        assert!(matches!(items[1], SetItem::Replace { .. }));
+        assert!(matches!(items[2], SetItem::Property { .. }));
+        assert!(matches!(q.clauses[3], Clause::Delete { detach: true, .. }));
+        // A query may end with an updating clause but not with a reading one.
+        assert!(parse("CREATE (n)").is_ok());
+        let e = parse("MATCH (n)").unwrap_err();
+        assert!(e.message.contains("must end with RETURN"), "{}", e.message);
+    }
+
+    #[test]
+    fn pattern_predicates_and_label_tests() {
+        let q = query("MATCH (a), (b) WHERE (a)-[:R]->(b) AND a:X AND (1 + 2) = 3 RETURN a");
+        let Clause::Match {
+            filter: Some(Expr::Binary(BinaryOp::And, left, _)),
+            ..
+        } = &q.clauses[0]
+        else {
+            panic!("{q:?}")
+        };
+        let Expr::Binary(BinaryOp::And, pattern, label) = left.as_ref() else {
+            panic!()
+        };
+        assert!(matches!(pattern.as_ref(), Expr::Pattern(_)));
+        assert!(matches!(label.as_ref(), Expr::HasLabels(_, _)));
+    }
+
+    #[test]
+    fn unions_and_schema() {
+        let q = query("RETURN 1 AS x UNION ALL RETURN 2 AS x UNION RETURN 3 AS x");
+        let (all, next) = q.union.unwrap();
+        assert!(all);
+        assert!(!next.union.unwrap().0);
+        assert_eq!(
+            parse("CREATE INDEX ON :Person(name)").unwrap(),
+            Statement::Schema(SchemaCommand::CreateIndex {
+                label: "Person".into(),
+                property: Some("name".into())
+            })
+        );
+        assert_eq!(
+            parse("drop index on :Person;").unwrap(),
+            Statement::Schema(SchemaCommand::DropIndex {
+                label: "Person".into(),
+                property: None
+            })
+        );
+        assert_eq!(
+            parse("CREATE CONSTRAINT ON (n:User) ASSERT n.email IS UNIQUE").unwrap(),
+            Statement::Schema(SchemaCommand::CreateUnique {
+                label: "User".into(),
+                property: "email".into()
+            })
+        );
+        assert!(parse("CREATE CONSTRAINT ON (n:User) ASSERT m.email IS UNIQUE").is_err());
+        assert_eq!(
+            parse("SHOW STORAGE INFO").unwrap(),
+            Statement::Schema(SchemaCommand::ShowStorageInfo)
+        );
+        assert_eq!(
+            parse("STORAGE MODE IN_MEMORY_TRANSACTIONAL").unwrap(),
+            Statement::Schema(SchemaCommand::StorageMode("IN_MEMORY_TRANSACTIONAL".into()))
+        );
+    }
+
+    #[test]
+    fn pattern_errors_have_positions() {
+        let e = parse("MATCH (n:Person RETURN n").unwrap_err();
+        assert!(
+            e.message.contains("line 1, column 17") && e.message.contains("')'"),
+            "{}",
+            e.message
+        );
+        let e = parse("MATCH (a)-[r->(b) RETURN a").unwrap_err();
+        assert!(e.message.contains("']'"), "{}", e.message);
+        let e = parse("MATCH (a)\nWHERE a.x = \nRETURN a").unwrap_err();
+        assert!(e.message.contains("line 3"), "{}", e.message);
     }
 
     #[test]
@@ -724,7 +1275,8 @@ mod tests {
         let pieces = [
             "RETURN", "UNWIND", "AS", "x", "(", ")", "[", "]", "{", "}", ",", ".", "..", "1",
             "'s'", "$p", "+", "-", "*", "IN", "CASE", "WHEN", "THEN", "END", "NOT", "IS", "NULL",
-            ":", "|", "WHERE", "count", "ORDER", "BY", "LIMIT", "é", "`q`", ";",
+            ":", "|", "WHERE", "count", "ORDER", "BY", "LIMIT", "é", "`q`", ";", "MATCH", "->",
+            "<-", "CREATE", "MERGE", "SET", "=", "+=", "DELETE", "WITH", "UNION", "INDEX", "ON",
         ];
         let mut state: u64 = 42;
         for _ in 0..5_000 {

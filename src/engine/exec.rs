@@ -1,0 +1,811 @@
+//! Runs a parsed query against one transaction's graph.
+//!
+//! Reading clauses are lazy iterators over an immutable snapshot of the transaction's graph, so a
+//! read-only query streams its rows as the client pulls them and holds no lock. A query with an
+//! updating clause runs to completion inside RUN: each updating clause drains the rows before it
+//! (which were read from a snapshot taken before the update, so `MATCH (n) CREATE (m)` cannot
+//! chase its own output), applies its changes to the transaction, and hands its rows to the next
+//! clause over a fresh snapshot. That way the statistics are known and a failure rolls back before
+//! any row reaches the client.
+
+use std::sync::Arc;
+
+use super::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
+use super::eval::{eval, Env};
+use super::graph::{Graph, NodeRec, RelRec};
+use super::pattern::{self, Hint, CONTINUE};
+use super::project::{project, row_key, Envs};
+use super::store::TxState;
+use super::{EngineError, Params, QueryResult, QueryType, Row, RowStream};
+use crate::value::{Map, Path, Value};
+
+/// Write statistics, named as Memgraph reports them in the summary's `stats`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub nodes_created: i64,
+    pub nodes_deleted: i64,
+    pub relationships_created: i64,
+    pub relationships_deleted: i64,
+    pub properties_set: i64,
+    pub labels_added: i64,
+    pub labels_removed: i64,
+}
+
+impl Stats {
+    pub fn to_map(&self) -> Map {
+        [
+            ("nodes-created", self.nodes_created),
+            ("nodes-deleted", self.nodes_deleted),
+            ("relationships-created", self.relationships_created),
+            ("relationships-deleted", self.relationships_deleted),
+            ("properties-set", self.properties_set),
+            ("labels-added", self.labels_added),
+            ("labels-removed", self.labels_removed),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::Int(v)))
+        .collect()
+    }
+}
+
+fn query_writes(q: &Query) -> bool {
+    q.clauses.iter().any(Clause::writes) || q.union.as_ref().is_some_and(|(_, n)| query_writes(n))
+}
+
+fn returns(q: &Query) -> bool {
+    matches!(q.clauses.last(), Some(Clause::Return(_)))
+}
+
+/// Runs `query` in `tx`.
+pub fn run(tx: &mut TxState, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+    let params = Arc::new(params);
+    let writes = query_writes(&query);
+    let mut stats = Stats::default();
+    let (fields, rows) = run_union(&query, tx, writes, &params, &mut stats)?;
+    let query_type = match (writes, returns(&query)) {
+        (false, _) => QueryType::Read,
+        (true, false) => QueryType::Write,
+        (true, true) => QueryType::ReadWrite,
+    };
+    Ok(QueryResult {
+        fields,
+        rows,
+        query_type,
+        stats: writes.then(|| stats.to_map()),
+    })
+}
+
+/// Runs a query and the queries UNIONed to it.
+fn run_union(
+    query: &Query,
+    tx: &mut TxState,
+    writes: bool,
+    params: &Arc<Params>,
+    stats: &mut Stats,
+) -> Result<(Vec<String>, RowStream), EngineError> {
+    let mut parts = vec![query];
+    let mut all = true;
+    let mut next = query.union.as_ref();
+    while let Some((is_all, q)) = next {
+        all &= *is_all;
+        parts.push(q);
+        next = q.union.as_ref();
+    }
+    let many = parts.len() > 1;
+    let mut fields: Option<Vec<String>> = None;
+    let mut streams: Vec<RowStream> = Vec::new();
+    for part in parts {
+        let (f, rows) = single(&part.clauses, tx, writes, params, stats)?;
+        match &fields {
+            Some(existing) if *existing != f => {
+                return Err(EngineError::client(
+                    "All subqueries in an UNION must have the same column names.",
+                ))
+            }
+            _ => fields = Some(f),
+        }
+        streams.push(rows);
+    }
+    let mut rows: RowStream = Box::new(streams.into_iter().flatten());
+    if many && !all {
+        let mut seen = std::collections::HashSet::new();
+        rows = Box::new(rows.filter(move |r| match r {
+            Ok(row) => seen.insert(row_key(row)),
+            Err(_) => true,
+        }));
+    }
+    Ok((fields.unwrap_or_default(), rows))
+}
+
+/// Runs one query without UNION.
+fn single(
+    clauses: &[Clause],
+    tx: &mut TxState,
+    writes: bool,
+    params: &Arc<Params>,
+    stats: &mut Stats,
+) -> Result<(Vec<String>, RowStream), EngineError> {
+    let mut graph = Arc::new(tx.working.clone());
+    let mut root = Env::new(Arc::clone(params));
+    root.graph = Some(Arc::clone(&graph));
+    let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
+    let mut scope: Vec<String> = Vec::new();
+    let add_scope = |scope: &mut Vec<String>, names: Vec<String>| {
+        for n in names {
+            if !scope.contains(&n) {
+                scope.push(n);
+            }
+        }
+    };
+    for clause in clauses {
+        if clause.writes() {
+            let mut out = Vec::new();
+            for env in envs {
+                write(tx, clause, env?, stats, &mut out)?;
+            }
+            let fresh = Arc::new(tx.working.clone());
+            for env in out.iter_mut() {
+                env.graph = Some(Arc::clone(&fresh));
+            }
+            graph = fresh;
+            add_scope(&mut scope, written_variables(clause));
+            envs = Box::new(out.into_iter().map(Ok));
+            continue;
+        }
+        let g = Arc::clone(&graph);
+        match clause {
+            Clause::Match {
+                optional,
+                patterns,
+                filter,
+            } => {
+                add_scope(&mut scope, pattern::variables(patterns));
+                envs = match_clause(envs, g, patterns.clone(), filter.clone(), *optional);
+            }
+            Clause::Unwind { expr, variable } => {
+                add_scope(&mut scope, vec![variable.clone()]);
+                envs = unwind(envs, Arc::new(expr.clone()), variable.clone());
+            }
+            Clause::With { projection, filter } => {
+                let (fields, rows) = project(envs, projection, &scope, &root)?;
+                scope = fields.clone();
+                let params = Arc::clone(params);
+                let filter = filter.clone();
+                let fields = Arc::new(fields);
+                envs = Box::new(rows.filter_map(move |r| {
+                    let (row, _) = match r {
+                        Ok(r) => r,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    let env = Env {
+                        params: Arc::clone(&params),
+                        vars: fields.iter().cloned().zip(row).collect(),
+                        graph: Some(Arc::clone(&g)),
+                    };
+                    keep(env, filter.as_ref())
+                }));
+            }
+            Clause::Return(projection) => {
+                let (fields, rows) = project(envs, projection, &scope, &root)?;
+                let rows: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
+                return Ok((fields, finish(rows, writes)?));
+            }
+            _ => return Err(EngineError::database("unexpected clause")),
+        }
+    }
+    // An updating query without RETURN: run it for its effects.
+    for env in envs {
+        env?;
+    }
+    Ok((Vec::new(), Box::new(std::iter::empty())))
+}
+
+/// Updating queries are run in full before RUN answers; read-only ones stream.
+fn finish(rows: RowStream, eager: bool) -> Result<RowStream, EngineError> {
+    if !eager {
+        return Ok(fuse_on_error(rows));
+    }
+    let rows: Vec<Row> = rows.collect::<Result<_, _>>()?;
+    Ok(Box::new(rows.into_iter().map(Ok)))
+}
+
+/// Applies a WHERE filter: only rows where it is exactly `true` pass.
+fn keep(env: Env, filter: Option<&Expr>) -> Option<Result<Env, EngineError>> {
+    match filter {
+        None => Some(Ok(env)),
+        Some(f) => match eval(f, &env) {
+            Ok(Value::Bool(true)) => Some(Ok(env)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        },
+    }
+}
+
+/// `[OPTIONAL] MATCH patterns [WHERE filter]`. The first node's candidates are walked lazily, so
+/// `MATCH (n) RETURN n LIMIT 1` on a large graph does not visit every node.
+fn match_clause(
+    envs: Envs,
+    g: Arc<Graph>,
+    patterns: Vec<PatternPart>,
+    filter: Option<Expr>,
+    optional: bool,
+) -> Envs {
+    let hints: Arc<Vec<Hint>> = Arc::new(pattern::hints(filter.as_ref()));
+    let patterns = Arc::new(patterns);
+    let filter = Arc::new(filter);
+    Box::new(envs.flat_map(move |env| -> Envs {
+        let env = match env {
+            Ok(env) => env,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let (g, patterns, filter, hints) = (
+            Arc::clone(&g),
+            Arc::clone(&patterns),
+            Arc::clone(&filter),
+            Arc::clone(&hints),
+        );
+        let matches_from = {
+            let (g, patterns, filter, hints, env) = (
+                Arc::clone(&g),
+                Arc::clone(&patterns),
+                Arc::clone(&filter),
+                Arc::clone(&hints),
+                env.clone(),
+            );
+            move |start: i64| -> Vec<Result<Env, EngineError>> {
+                let mut out = Vec::new();
+                let (first, rest) = patterns.split_first().expect("a MATCH has a pattern");
+                let mut env = env.clone();
+                env.graph = Some(Arc::clone(&g));
+                let r =
+                    pattern::match_from(&g, first, start, env, &mut Vec::new(), &mut |e, used| {
+                        pattern::match_parts(&g, rest, e, used, &hints, &mut |e, _| {
+                            if let Some(kept) = keep(e, filter.as_ref().as_ref()) {
+                                out.push(kept);
+                            }
+                            Ok(CONTINUE)
+                        })
+                    });
+                if let Err(e) = r {
+                    out.push(Err(e));
+                }
+                out
+            }
+        };
+        let starts = match pattern::start_candidates(&g, &patterns[0].start, &env, &hints) {
+            Ok(s) => s,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        if !optional {
+            return Box::new(starts.into_iter().flat_map(matches_from));
+        }
+        let found: Vec<Result<Env, EngineError>> =
+            starts.into_iter().flat_map(matches_from).collect();
+        if !found.is_empty() {
+            return Box::new(found.into_iter());
+        }
+        // OPTIONAL MATCH without a match: one row with the new variables null.
+        let mut env = env;
+        for v in pattern::variables(&patterns) {
+            if env.lookup(&v).is_none() {
+                env = env.with(&v, Value::Null);
+            }
+        }
+        Box::new(std::iter::once(Ok(env)))
+    }))
+}
+
+/// `UNWIND expr AS variable`: one environment per list element. `range(...)` is iterated lazily
+/// instead of being built as a list.
+fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
+    use super::functions::{range_args, range_iter};
+    Box::new(envs.flat_map(move |env| -> Envs {
+        let env = match env {
+            Ok(env) => env,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let variable = variable.clone();
+        if let Expr::Call { name, args, .. } = expr.as_ref() {
+            if name.eq_ignore_ascii_case("range") {
+                let args = args
+                    .iter()
+                    .map(|a| eval(a, &env))
+                    .collect::<Result<Vec<_>, _>>();
+                return match args.and_then(|a| range_args(&a)) {
+                    Ok((start, end, step)) => Box::new(
+                        range_iter(start, end, step)
+                            .map(move |i| Ok(env.with(&variable, Value::Int(i)))),
+                    ),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                };
+            }
+        }
+        match eval(&expr, &env) {
+            Ok(Value::Null) => Box::new(std::iter::empty()),
+            Ok(Value::List(items)) => {
+                Box::new(items.into_iter().map(move |v| Ok(env.with(&variable, v))))
+            }
+            Ok(other) => Box::new(std::iter::once(Ok(env.with(&variable, other)))),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    }))
+}
+
+/// Ends the stream after the first error, so a failed row is reported once and nothing follows.
+fn fuse_on_error(rows: RowStream) -> RowStream {
+    let mut failed = false;
+    let mut rows = rows;
+    Box::new(std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let next = rows.next();
+        if matches!(next, Some(Err(_))) {
+            failed = true;
+        }
+        next
+    }))
+}
+
+fn written_variables(clause: &Clause) -> Vec<String> {
+    match clause {
+        Clause::Create(parts) => pattern::variables(parts),
+        Clause::Merge { pattern, .. } => pattern::variables(std::slice::from_ref(pattern)),
+        _ => Vec::new(),
+    }
+}
+
+/// Applies one updating clause to one row, pushing the resulting row(s).
+fn write(
+    tx: &mut TxState,
+    clause: &Clause,
+    env: Env,
+    stats: &mut Stats,
+    out: &mut Vec<Env>,
+) -> Result<(), EngineError> {
+    match clause {
+        Clause::Create(parts) => {
+            let mut env = env;
+            for part in parts {
+                env = create_part(tx, part, env, stats)?;
+            }
+            out.push(env);
+        }
+        Clause::Merge {
+            pattern: part,
+            on_create,
+            on_match,
+        } => {
+            let mut found = Vec::new();
+            pattern::match_parts(
+                &tx.working,
+                std::slice::from_ref(part),
+                env.clone(),
+                &mut Vec::new(),
+                &[],
+                &mut |e, _| {
+                    found.push(e);
+                    Ok(CONTINUE)
+                },
+            )?;
+            if found.is_empty() {
+                let mut env = create_part(tx, part, env, stats)?;
+                set_items(tx, on_create, &mut env, stats)?;
+                out.push(env);
+            } else {
+                for mut env in found {
+                    set_items(tx, on_match, &mut env, stats)?;
+                    out.push(env);
+                }
+            }
+        }
+        Clause::Set(items) => {
+            let mut env = env;
+            set_items(tx, items, &mut env, stats)?;
+            out.push(env);
+        }
+        Clause::Remove(items) => {
+            let mut env = env;
+            for item in items {
+                remove_item(tx, item, &mut env, stats)?;
+            }
+            out.push(env);
+        }
+        Clause::Delete { detach, targets } => {
+            for target in targets {
+                delete(tx, eval(target, &env)?, *detach, stats)?;
+            }
+            out.push(env);
+        }
+        _ => return Err(EngineError::database("not an updating clause")),
+    }
+    Ok(())
+}
+
+fn delete(tx: &mut TxState, v: Value, detach: bool, stats: &mut Stats) -> Result<(), EngineError> {
+    match v {
+        Value::Null => {}
+        Value::Node(n) => {
+            let degree = tx
+                .working
+                .adjacency(n.id)
+                .map_or(0, |a| a.out.len() + a.inc.len());
+            if tx.delete_node(n.id, detach)? {
+                stats.nodes_deleted += 1;
+                stats.relationships_deleted += degree as i64;
+            }
+        }
+        Value::Relationship(r) => {
+            if tx.delete_rel(r.id) {
+                stats.relationships_deleted += 1;
+            }
+        }
+        Value::Path(p) => {
+            for r in p.relationships {
+                delete(tx, Value::Relationship(r), detach, stats)?;
+            }
+            for n in p.nodes {
+                delete(tx, Value::Node(n), detach, stats)?;
+            }
+        }
+        Value::List(items) => {
+            for item in items {
+                delete(tx, item, detach, stats)?;
+            }
+        }
+        other => {
+            return Err(EngineError::client(format!(
+                "DELETE can only remove nodes, relationships and paths, not a {}.",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a value can be stored as a property.
+fn storable(v: Value) -> Result<Value, EngineError> {
+    match v {
+        Value::Node(_) | Value::Relationship(_) | Value::Path(_) => Err(EngineError::client(
+            format!("A {} cannot be stored as a property value.", v.type_name()),
+        )),
+        Value::List(items) => items
+            .into_iter()
+            .map(storable)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        Value::Map(m) => m
+            .into_iter()
+            .map(|(k, v)| storable(v).map(|v| (k, v)))
+            .collect::<Result<Map, _>>()
+            .map(Value::Map),
+        other => Ok(other),
+    }
+}
+
+/// Evaluates a pattern's property map for creation: nulls are left out.
+fn create_props(expr: &Option<Expr>, env: &Env, stats: &mut Stats) -> Result<Map, EngineError> {
+    let Some(e) = expr else {
+        return Ok(Map::new());
+    };
+    match eval(e, env)? {
+        Value::Map(m) => {
+            let mut props = Map::new();
+            for (k, v) in m {
+                if !v.is_null() {
+                    props.insert(k, storable(v)?);
+                    stats.properties_set += 1;
+                }
+            }
+            Ok(props)
+        }
+        Value::Null => Ok(Map::new()),
+        other => Err(EngineError::client(format!(
+            "Properties must be a MAP, got {}.",
+            other.type_name()
+        ))),
+    }
+}
+
+fn bound_node(env: &Env, variable: &Option<String>) -> Result<Option<i64>, EngineError> {
+    let Some(v) = variable else { return Ok(None) };
+    match env.lookup(v) {
+        None => Ok(None),
+        Some(Value::Node(n)) => Ok(Some(n.id)),
+        Some(Value::Null) => Err(EngineError::client(format!(
+            "Cannot create a relationship to or from {v}, which is null."
+        ))),
+        Some(other) => Err(EngineError::client(format!(
+            "Variable {v} is a {}, not a node.",
+            other.type_name()
+        ))),
+    }
+}
+
+fn create_part(
+    tx: &mut TxState,
+    part: &PatternPart,
+    env: Env,
+    stats: &mut Stats,
+) -> Result<Env, EngineError> {
+    let mut env = env;
+    let mut node_ids = Vec::new();
+    let mut rel_ids = Vec::new();
+    let make_node = |tx: &mut TxState,
+                     env: &mut Env,
+                     stats: &mut Stats,
+                     n: &super::ast::NodePattern|
+     -> Result<i64, EngineError> {
+        if let Some(id) = bound_node(env, &n.variable)? {
+            if !n.labels.is_empty() || n.properties.is_some() {
+                return Err(EngineError::client(format!(
+                    "Variable {} is already bound; CREATE cannot add labels or properties to it \
+                     (use SET).",
+                    n.variable.as_deref().unwrap_or_default()
+                )));
+            }
+            return Ok(id);
+        }
+        let props = create_props(&n.properties, env, stats)?;
+        let mut labels: Vec<String> = Vec::new();
+        for l in &n.labels {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+            }
+        }
+        stats.labels_added += labels.len() as i64;
+        stats.nodes_created += 1;
+        let id = tx.create_node(NodeRec { labels, props });
+        if let Some(v) = &n.variable {
+            let value = tx.working.node_value(id).map_or(Value::Null, Value::Node);
+            *env = env.with(v, value);
+        }
+        Ok(id)
+    };
+    let mut at = make_node(tx, &mut env, stats, &part.start)?;
+    node_ids.push(at);
+    for (rel, node) in &part.steps {
+        let next = make_node(tx, &mut env, stats, node)?;
+        if rel.length.is_some() {
+            return Err(EngineError::client(
+                "Variable-length relationships cannot be created.",
+            ));
+        }
+        let [rel_type] = rel.types.as_slice() else {
+            return Err(EngineError::client(
+                "A relationship must have exactly one type to be created.",
+            ));
+        };
+        if let Some(v) = &rel.variable {
+            if env.lookup(v).is_some() {
+                return Err(EngineError::client(format!(
+                    "Variable {v} is already bound; CREATE needs a new relationship variable."
+                )));
+            }
+        }
+        let (start, end) = match rel.direction {
+            Direction::Outgoing => (at, next),
+            Direction::Incoming => (next, at),
+            Direction::Either => {
+                return Err(EngineError::client(
+                    "Relationships must be directed to be created: use -[]-> or <-[]-.",
+                ))
+            }
+        };
+        let props = create_props(&rel.properties, &env, stats)?;
+        let id = tx.create_rel(RelRec {
+            start,
+            end,
+            rel_type: rel_type.clone(),
+            props,
+        });
+        stats.relationships_created += 1;
+        if let Some(v) = &rel.variable {
+            let value = tx
+                .working
+                .rel_value(id)
+                .map_or(Value::Null, Value::Relationship);
+            env = env.with(v, value);
+        }
+        rel_ids.push(id);
+        node_ids.push(next);
+        at = next;
+    }
+    if let Some(p) = &part.path_variable {
+        let path = Path {
+            nodes: node_ids
+                .iter()
+                .filter_map(|n| tx.working.node_value(*n))
+                .collect(),
+            relationships: rel_ids
+                .iter()
+                .filter_map(|r| tx.working.rel_value(*r))
+                .collect(),
+        };
+        env = env.with(p, Value::Path(path));
+    }
+    // Nodes bound earlier in this pattern may have gained relationships; values are unchanged.
+    Ok(env)
+}
+
+/// The entity a SET/REMOVE target names, or `None` for null (which is skipped).
+enum Entity {
+    Node(i64),
+    Rel(i64),
+}
+
+fn entity(v: Value, what: &str) -> Result<Option<Entity>, EngineError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Node(n) => Ok(Some(Entity::Node(n.id))),
+        Value::Relationship(r) => Ok(Some(Entity::Rel(r.id))),
+        other => Err(EngineError::client(format!(
+            "{what} can only change nodes and relationships, not a {}.",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Changes the properties (and, for nodes, labels) of an entity and refreshes its bindings.
+fn modify(
+    tx: &mut TxState,
+    target: Entity,
+    env: &mut Env,
+    change: impl FnOnce(&mut Vec<String>, &mut Map) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    match target {
+        Entity::Node(id) => {
+            let Some(rec) = tx.working.node(id) else {
+                return Err(EngineError::client(
+                    "The node was deleted in this transaction.",
+                ));
+            };
+            let mut rec = NodeRec::clone(rec);
+            change(&mut rec.labels, &mut rec.props)?;
+            tx.update_node(id, rec);
+            if let Some(n) = tx.working.node_value(id) {
+                env.refresh(&Value::Node(n));
+            }
+        }
+        Entity::Rel(id) => {
+            let Some(rec) = tx.working.rel(id) else {
+                return Err(EngineError::client(
+                    "The relationship was deleted in this transaction.",
+                ));
+            };
+            let mut rec = RelRec::clone(rec);
+            let mut no_labels = Vec::new();
+            change(&mut no_labels, &mut rec.props)?;
+            if !no_labels.is_empty() {
+                return Err(EngineError::client("Relationships have no labels."));
+            }
+            tx.update_rel(id, rec);
+            if let Some(r) = tx.working.rel_value(id) {
+                env.refresh(&Value::Relationship(r));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn map_of(v: Value) -> Result<Map, EngineError> {
+    match v {
+        Value::Map(m) => Ok(m),
+        Value::Node(n) => Ok(n.properties),
+        Value::Relationship(r) => Ok(r.properties),
+        Value::Null => Ok(Map::new()),
+        other => Err(EngineError::client(format!(
+            "SET needs a MAP of properties, got {}.",
+            other.type_name()
+        ))),
+    }
+}
+
+fn set_items(
+    tx: &mut TxState,
+    items: &[SetItem],
+    env: &mut Env,
+    stats: &mut Stats,
+) -> Result<(), EngineError> {
+    for item in items {
+        match item {
+            SetItem::Property { target, key, value } => {
+                let Some(target) = entity(eval(target, env)?, "SET")? else {
+                    continue;
+                };
+                let value = storable(eval(value, env)?)?;
+                modify(tx, target, env, |_, props| {
+                    if value.is_null() {
+                        props.remove(key);
+                    } else {
+                        props.insert(key.clone(), value);
+                    }
+                    Ok(())
+                })?;
+                stats.properties_set += 1;
+            }
+            SetItem::Replace { variable, value } | SetItem::Merge { variable, value } => {
+                let replace = matches!(item, SetItem::Replace { .. });
+                let Some(target) = entity(eval(&Expr::Variable(variable.clone()), env)?, "SET")?
+                else {
+                    continue;
+                };
+                let new = map_of(eval(value, env)?)?;
+                let count = new.len() as i64;
+                let new = storable(Value::Map(new))?;
+                modify(tx, target, env, |_, props| {
+                    if replace {
+                        props.clear();
+                    }
+                    if let Value::Map(new) = new {
+                        for (k, v) in new {
+                            if v.is_null() {
+                                props.remove(&k);
+                            } else {
+                                props.insert(k, v);
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+                stats.properties_set += count;
+            }
+            SetItem::Labels { variable, labels } => {
+                let Some(target) = entity(eval(&Expr::Variable(variable.clone()), env)?, "SET")?
+                else {
+                    continue;
+                };
+                let mut added = 0;
+                modify(tx, target, env, |have, _| {
+                    for l in labels {
+                        if !have.contains(l) {
+                            have.push(l.clone());
+                            added += 1;
+                        }
+                    }
+                    Ok(())
+                })?;
+                stats.labels_added += added;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_item(
+    tx: &mut TxState,
+    item: &RemoveItem,
+    env: &mut Env,
+    stats: &mut Stats,
+) -> Result<(), EngineError> {
+    match item {
+        RemoveItem::Property { target, key } => {
+            let Some(target) = entity(eval(target, env)?, "REMOVE")? else {
+                return Ok(());
+            };
+            let mut removed = false;
+            modify(tx, target, env, |_, props| {
+                removed = props.remove(key).is_some();
+                Ok(())
+            })?;
+            if removed {
+                stats.properties_set += 1;
+            }
+        }
+        RemoveItem::Labels { variable, labels } => {
+            let Some(target) = entity(eval(&Expr::Variable(variable.clone()), env)?, "REMOVE")?
+            else {
+                return Ok(());
+            };
+            let mut removed = 0;
+            modify(tx, target, env, |have, _| {
+                let before = have.len();
+                have.retain(|l| !labels.contains(l));
+                removed = (before - have.len()) as i64;
+                Ok(())
+            })?;
+            stats.labels_removed += removed;
+        }
+    }
+    Ok(())
+}

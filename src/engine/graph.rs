@@ -1,0 +1,394 @@
+//! The property graph one transaction sees: nodes, relationships, adjacency and indexes.
+//!
+//! Every collection is a persistent map (`imbl`), so cloning a whole graph is O(1) and shares
+//! structure. That is what makes snapshot isolation cheap: a transaction starts from a clone of the
+//! committed graph and writes into its own copy; a query that only reads streams over a clone of
+//! that copy without holding any lock. Records sit behind `Arc`s, and a record that was not
+//! written keeps the very `Arc` of the snapshot it came from, so the commit can tell "changed
+//! since my snapshot" by pointer identity instead of keeping version numbers.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use imbl::{OrdMap, OrdSet};
+
+use crate::value::{Map, Node, Relationship, Value};
+
+/// A node as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRec {
+    pub labels: Vec<String>,
+    pub props: Map,
+}
+
+/// A relationship as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelRec {
+    pub start: i64,
+    pub end: i64,
+    pub rel_type: String,
+    pub props: Map,
+}
+
+/// The relationships touching one node, by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adjacency {
+    pub out: Vec<i64>,
+    pub inc: Vec<i64>,
+}
+
+/// A property value as an index key. Values that compare equal in Cypher (`1 = 1.0`) are looked
+/// up under both forms by [`Graph::indexed_nodes`]; here they only need a total order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexKey {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// Lists, temporal values and the rest: rare as keys, compared by their rendering.
+    Other(String),
+}
+
+impl Eq for IndexKey {}
+
+impl PartialOrd for IndexKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IndexKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        use IndexKey::*;
+        fn rank(k: &IndexKey) -> u8 {
+            match k {
+                Bool(_) => 0,
+                Int(_) => 1,
+                Float(_) => 2,
+                Str(_) => 3,
+                Other(_) => 4,
+            }
+        }
+        match (self, other) {
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int(a), Int(b)) => a.cmp(b),
+            (Float(a), Float(b)) => a.total_cmp(b),
+            (Str(a), Str(b)) | (Other(a), Other(b)) => a.cmp(b),
+            _ => rank(self).cmp(&rank(other)),
+        }
+    }
+}
+
+impl IndexKey {
+    /// The key of a property value; null is never indexed.
+    pub fn of(v: &Value) -> Option<IndexKey> {
+        Some(match v {
+            Value::Null => return None,
+            Value::Bool(b) => IndexKey::Bool(*b),
+            Value::Int(i) => IndexKey::Int(*i),
+            Value::Float(f) => IndexKey::Float(*f),
+            Value::String(s) => IndexKey::Str(s.clone()),
+            other => IndexKey::Other(format!("{other:?}")),
+        })
+    }
+
+    /// The keys an equality lookup for `v` must probe: an integer also finds the equal float and
+    /// the other way round.
+    pub fn probes(v: &Value) -> Vec<IndexKey> {
+        let mut keys: Vec<IndexKey> = IndexKey::of(v).into_iter().collect();
+        match v {
+            Value::Int(i) => keys.push(IndexKey::Float(*i as f64)),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+                keys.push(IndexKey::Int(*f as i64))
+            }
+            _ => {}
+        }
+        keys
+    }
+}
+
+/// A label-property index: property value → ids of the nodes with that label holding it.
+#[derive(Debug, Clone, Default)]
+pub struct PropertyIndex {
+    /// Created by `CREATE INDEX` (as opposed to only backing a uniqueness constraint).
+    pub explicit: bool,
+    /// Backs a `CREATE CONSTRAINT ... IS UNIQUE`.
+    pub unique: bool,
+    pub entries: OrdMap<IndexKey, OrdSet<i64>>,
+}
+
+/// One transaction's view of the graph.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    pub nodes: OrdMap<i64, Arc<NodeRec>>,
+    pub rels: OrdMap<i64, Arc<RelRec>>,
+    pub adjacency: OrdMap<i64, Arc<Adjacency>>,
+    /// Every label's nodes; always maintained, it is what `MATCH (n:Label)` scans.
+    pub labels: OrdMap<String, OrdSet<i64>>,
+    /// Explicit `CREATE INDEX ON :Label` indexes (the label index above serves them; this only
+    /// records that the user asked, for `SHOW INDEX INFO`).
+    pub label_indexes: OrdSet<String>,
+    pub property_indexes: OrdMap<(String, String), PropertyIndex>,
+}
+
+impl Graph {
+    pub fn node(&self, id: i64) -> Option<&Arc<NodeRec>> {
+        self.nodes.get(&id)
+    }
+
+    pub fn rel(&self, id: i64) -> Option<&Arc<RelRec>> {
+        self.rels.get(&id)
+    }
+
+    /// The node as a value for clients and expressions.
+    pub fn node_value(&self, id: i64) -> Option<Node> {
+        self.nodes.get(&id).map(|n| Node {
+            id,
+            labels: n.labels.clone(),
+            properties: n.props.clone(),
+        })
+    }
+
+    pub fn rel_value(&self, id: i64) -> Option<Relationship> {
+        self.rels.get(&id).map(|r| Relationship {
+            id,
+            start: r.start,
+            end: r.end,
+            rel_type: r.rel_type.clone(),
+            properties: r.props.clone(),
+        })
+    }
+
+    pub fn adjacency(&self, id: i64) -> Option<&Arc<Adjacency>> {
+        self.adjacency.get(&id)
+    }
+
+    /// Inserts or replaces a node, keeping the indexes in step.
+    pub fn put_node(&mut self, id: i64, rec: NodeRec) {
+        let new = Arc::new(rec);
+        if let Some(old) = self.nodes.insert(id, Arc::clone(&new)) {
+            self.unindex(id, &old);
+        } else {
+            self.adjacency.entry(id).or_default();
+        }
+        self.index(id, &new);
+    }
+
+    /// Removes a node (its relationships must be gone already).
+    pub fn remove_node(&mut self, id: i64) {
+        if let Some(old) = self.nodes.remove(&id) {
+            self.unindex(id, &old);
+        }
+        self.adjacency.remove(&id);
+    }
+
+    pub fn put_rel(&mut self, id: i64, rec: RelRec) {
+        let is_new = !self.rels.contains_key(&id);
+        let (start, end) = (rec.start, rec.end);
+        self.rels.insert(id, Arc::new(rec));
+        if is_new {
+            Arc::make_mut(self.adjacency.entry(start).or_default())
+                .out
+                .push(id);
+            Arc::make_mut(self.adjacency.entry(end).or_default())
+                .inc
+                .push(id);
+        }
+    }
+
+    pub fn remove_rel(&mut self, id: i64) {
+        if let Some(old) = self.rels.remove(&id) {
+            if let Some(adj) = self.adjacency.get_mut(&old.start) {
+                Arc::make_mut(adj).out.retain(|r| *r != id);
+            }
+            if let Some(adj) = self.adjacency.get_mut(&old.end) {
+                Arc::make_mut(adj).inc.retain(|r| *r != id);
+            }
+        }
+    }
+
+    /// Copies node `id` (record and adjacency, or its absence) from `other`, re-indexing it
+    /// under this graph's index definitions. Used to fold a transaction's writes into a newer
+    /// committed graph.
+    pub fn adopt_node(&mut self, id: i64, other: &Graph) {
+        match other.nodes.get(&id) {
+            Some(rec) => {
+                if let Some(old) = self.nodes.insert(id, Arc::clone(rec)) {
+                    self.unindex(id, &old);
+                }
+                self.index(id, rec);
+                let adj = other.adjacency.get(&id).cloned().unwrap_or_default();
+                self.adjacency.insert(id, adj);
+            }
+            None => self.remove_node(id),
+        }
+    }
+
+    pub fn adopt_rel(&mut self, id: i64, other: &Graph) {
+        match other.rels.get(&id) {
+            Some(rec) => {
+                self.rels.insert(id, Arc::clone(rec));
+            }
+            None => {
+                self.rels.remove(&id);
+            }
+        }
+    }
+
+    /// The property indexes that cover a node with these labels.
+    fn indexed_keys(&self, rec: &NodeRec) -> Vec<(String, String)> {
+        if self.property_indexes.is_empty() {
+            return Vec::new();
+        }
+        self.property_indexes
+            .keys()
+            .filter(|(label, _)| rec.labels.contains(label))
+            .cloned()
+            .collect()
+    }
+
+    fn index(&mut self, id: i64, rec: &NodeRec) {
+        for label in &rec.labels {
+            self.labels.entry(label.clone()).or_default().insert(id);
+        }
+        for (label, prop) in self.indexed_keys(rec) {
+            if let Some(key) = rec.props.get(&prop).and_then(IndexKey::of) {
+                if let Some(index) = self.property_indexes.get_mut(&(label, prop)) {
+                    index.entries.entry(key).or_default().insert(id);
+                }
+            }
+        }
+    }
+
+    fn unindex(&mut self, id: i64, rec: &NodeRec) {
+        for label in &rec.labels {
+            if let Some(set) = self.labels.get_mut(label) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.labels.remove(label);
+                }
+            }
+        }
+        for (label, prop) in self.indexed_keys(rec) {
+            if let Some(key) = rec.props.get(&prop).and_then(IndexKey::of) {
+                if let Some(index) = self.property_indexes.get_mut(&(label, prop)) {
+                    if let Some(set) = index.entries.get_mut(&key) {
+                        set.remove(&id);
+                        if set.is_empty() {
+                            index.entries.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds (or re-flags) a label-property index over the current nodes.
+    pub fn ensure_property_index(&mut self, label: &str, prop: &str) -> &mut PropertyIndex {
+        let key = (label.to_owned(), prop.to_owned());
+        if !self.property_indexes.contains_key(&key) {
+            let mut index = PropertyIndex::default();
+            if let Some(ids) = self.labels.get(label) {
+                for id in ids.iter() {
+                    if let Some(k) = self.nodes.get(id).and_then(|n| n.props.get(prop)) {
+                        if let Some(k) = IndexKey::of(k) {
+                            index.entries.entry(k).or_default().insert(*id);
+                        }
+                    }
+                }
+            }
+            self.property_indexes.insert(key.clone(), index);
+        }
+        self.property_indexes
+            .get_mut(&key)
+            .expect("index inserted above")
+    }
+
+    /// Drops a property index unless something else still needs it.
+    pub fn release_property_index(&mut self, label: &str, prop: &str) {
+        let key = (label.to_owned(), prop.to_owned());
+        if let Some(index) = self.property_indexes.get(&key) {
+            if !index.explicit && !index.unique {
+                self.property_indexes.remove(&key);
+            }
+        }
+    }
+
+    /// Nodes with `label` whose `prop` equals `value`, if an index can answer that.
+    pub fn indexed_nodes(&self, label: &str, prop: &str, value: &Value) -> Option<Vec<i64>> {
+        let index = self
+            .property_indexes
+            .get(&(label.to_owned(), prop.to_owned()))?;
+        let mut ids: Vec<i64> = IndexKey::probes(value)
+            .iter()
+            .filter_map(|k| index.entries.get(k))
+            .flat_map(|set| set.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
+    }
+
+    /// All nodes with `label`, in id order.
+    pub fn nodes_with_label(&self, label: &str) -> Vec<i64> {
+        self.labels
+            .get(label)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(labels: &[&str], props: &[(&str, Value)]) -> NodeRec {
+        NodeRec {
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            props: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn indexes_follow_writes() {
+        let mut g = Graph::default();
+        g.put_node(1, node(&["P"], &[("id", Value::Int(1))]));
+        g.ensure_property_index("P", "id").explicit = true;
+        g.put_node(2, node(&["P"], &[("id", Value::Int(2))]));
+        assert_eq!(g.indexed_nodes("P", "id", &Value::Int(1)), Some(vec![1]));
+        assert_eq!(
+            g.indexed_nodes("P", "id", &Value::Float(2.0)),
+            Some(vec![2])
+        );
+        g.put_node(2, node(&["Q"], &[("id", Value::Int(2))]));
+        assert_eq!(g.indexed_nodes("P", "id", &Value::Int(2)), Some(vec![]));
+        assert_eq!(g.nodes_with_label("Q"), vec![2]);
+        assert_eq!(g.indexed_nodes("Q", "id", &Value::Int(2)), None);
+    }
+
+    #[test]
+    fn clones_are_independent_and_share_untouched_records() {
+        let mut g = Graph::default();
+        g.put_node(1, node(&["A"], &[]));
+        g.put_node(2, node(&["A"], &[]));
+        let snapshot = g.clone();
+        g.put_rel(
+            10,
+            RelRec {
+                start: 1,
+                end: 2,
+                rel_type: "R".into(),
+                props: Map::new(),
+            },
+        );
+        assert!(snapshot.rels.is_empty());
+        assert_eq!(g.adjacency(1).unwrap().out, vec![10]);
+        assert!(snapshot.adjacency(1).unwrap().out.is_empty());
+        assert!(Arc::ptr_eq(g.node(1).unwrap(), snapshot.node(1).unwrap()));
+        g.remove_rel(10);
+        assert!(g.adjacency(2).unwrap().inc.is_empty());
+    }
+}

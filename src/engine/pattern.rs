@@ -1,0 +1,410 @@
+//! Pattern matching: every way a MATCH pattern fits the graph, given the variables already bound.
+//!
+//! Matching is a depth-first search written in continuation style: each step hands the extended
+//! bindings to the rest of the pattern, and the last step hands a complete match to the caller's
+//! `emit`, which can stop the search (pattern predicates need only one match). As in Cypher, one
+//! relationship is used at most once per MATCH (relationship isomorphism), which also bounds
+//! unbounded variable-length patterns.
+
+use super::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
+use super::eval::{equals, eval, Env};
+use super::graph::Graph;
+use super::EngineError;
+use crate::value::{Map, Path, Value};
+
+/// What `emit` tells the search: keep looking or stop.
+pub type Flow = bool;
+pub const CONTINUE: Flow = true;
+pub const STOP: Flow = false;
+
+/// A callback receiving each complete match and the relationships it used.
+pub type Emit<'a> = dyn FnMut(Env, &mut Vec<i64>) -> Result<Flow, EngineError> + 'a;
+
+/// An equality on a node property taken from a WHERE clause (`n.p = $v`), used to pick start
+/// nodes from an index. The WHERE clause is still applied afterwards.
+#[derive(Debug, Clone)]
+pub struct Hint {
+    pub variable: String,
+    pub property: String,
+    pub value: Expr,
+}
+
+/// Collects `var.prop = <literal or parameter>` conjuncts of a WHERE expression.
+pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
+    let mut out = Vec::new();
+    fn walk(e: &Expr, out: &mut Vec<Hint>) {
+        match e {
+            Expr::Binary(BinaryOp::And, l, r) => {
+                walk(l, out);
+                walk(r, out);
+            }
+            Expr::Binary(BinaryOp::Eq, l, r) => {
+                for (a, b) in [(l, r), (r, l)] {
+                    if let (Expr::Property(target, prop), value) = (a.as_ref(), b.as_ref()) {
+                        if let (Expr::Variable(v), Expr::Literal(_) | Expr::Parameter(_)) =
+                            (target.as_ref(), value)
+                        {
+                            out.push(Hint {
+                                variable: v.clone(),
+                                property: prop.clone(),
+                                value: value.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(f) = filter {
+        walk(f, &mut out);
+    }
+    out
+}
+
+/// The id a variable is bound to, `Some(None)` when it is bound to null, `None` when unbound.
+fn bound_id(env: &Env, variable: &Option<String>) -> Option<Option<i64>> {
+    let v = env.lookup(variable.as_deref()?)?;
+    Some(match v {
+        Value::Node(n) => Some(n.id),
+        Value::Relationship(r) => Some(r.id),
+        _ => None,
+    })
+}
+
+fn property_map(expr: &Option<Expr>, env: &Env) -> Result<Option<Map>, EngineError> {
+    match expr {
+        None => Ok(None),
+        Some(e) => match eval(e, env)? {
+            Value::Map(m) => Ok(Some(m)),
+            Value::Null => Ok(Some(Map::new())),
+            other => Err(EngineError::client(format!(
+                "A pattern's properties must be a MAP, got {}.",
+                other.type_name()
+            ))),
+        },
+    }
+}
+
+fn props_match(props: &Map, wanted: &Option<Map>) -> bool {
+    wanted.as_ref().is_none_or(|w| {
+        w.iter().all(|(k, v)| {
+            props
+                .get(k)
+                .is_some_and(|have| equals(have, v) == Some(true))
+        })
+    })
+}
+
+/// The nodes a pattern's first node can be, using (in order of preference) a bound variable, a
+/// label-property index, the label index, or every node.
+pub fn start_candidates(
+    g: &Graph,
+    node: &NodePattern,
+    env: &Env,
+    hints: &[Hint],
+) -> Result<Vec<i64>, EngineError> {
+    if let Some(bound) = bound_id(env, &node.variable) {
+        return Ok(bound.into_iter().collect());
+    }
+    if !node.labels.is_empty() {
+        let mut equalities: Vec<(String, Value)> = Vec::new();
+        if let Some(m) = property_map(&node.properties, env)? {
+            equalities.extend(m);
+        }
+        for h in hints {
+            if node.variable.as_deref() == Some(h.variable.as_str()) {
+                equalities.push((h.property.clone(), eval(&h.value, env)?));
+            }
+        }
+        for label in &node.labels {
+            for (prop, value) in &equalities {
+                if let Some(ids) = g.indexed_nodes(label, prop, value) {
+                    return Ok(ids);
+                }
+            }
+        }
+        let smallest = node
+            .labels
+            .iter()
+            .min_by_key(|l| g.labels.get(l.as_str()).map_or(0, |s| s.len()))
+            .expect("labels is not empty");
+        return Ok(g.nodes_with_label(smallest));
+    }
+    Ok(g.nodes.keys().copied().collect())
+}
+
+fn node_fits(g: &Graph, id: i64, node: &NodePattern, env: &Env) -> Result<bool, EngineError> {
+    if let Some(bound) = bound_id(env, &node.variable) {
+        if bound != Some(id) {
+            return Ok(false);
+        }
+    }
+    let Some(rec) = g.node(id) else {
+        return Ok(false);
+    };
+    if !node.labels.iter().all(|l| rec.labels.contains(l)) {
+        return Ok(false);
+    }
+    Ok(props_match(
+        &rec.props,
+        &property_map(&node.properties, env)?,
+    ))
+}
+
+fn bind(env: Env, variable: &Option<String>, value: impl FnOnce() -> Value) -> Env {
+    match variable {
+        Some(v) if env.lookup(v).is_none() => env.with(v, value()),
+        _ => env,
+    }
+}
+
+fn node_value(g: &Graph, id: i64) -> Value {
+    g.node_value(id).map_or(Value::Null, Value::Node)
+}
+
+fn rel_value(g: &Graph, id: i64) -> Value {
+    g.rel_value(id).map_or(Value::Null, Value::Relationship)
+}
+
+/// Relationships leaving `node` in `direction`, with the node at the other end. A self-loop is
+/// reported once for an undirected pattern.
+fn expand(g: &Graph, node: i64, direction: Direction) -> Vec<(i64, i64)> {
+    let Some(adj) = g.adjacency(node) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if direction != Direction::Incoming {
+        for r in &adj.out {
+            if let Some(rec) = g.rel(*r) {
+                out.push((*r, rec.end));
+            }
+        }
+    }
+    if direction != Direction::Outgoing {
+        for r in &adj.inc {
+            if let Some(rec) = g.rel(*r) {
+                if direction == Direction::Either && rec.start == rec.end {
+                    continue;
+                }
+                out.push((*r, rec.start));
+            }
+        }
+    }
+    out
+}
+
+fn rel_fits(
+    g: &Graph,
+    id: i64,
+    rel: &RelPattern,
+    wanted: &Option<Map>,
+) -> Result<bool, EngineError> {
+    let Some(rec) = g.rel(id) else {
+        return Ok(false);
+    };
+    if !rel.types.is_empty() && !rel.types.contains(&rec.rel_type) {
+        return Ok(false);
+    }
+    Ok(props_match(&rec.props, wanted))
+}
+
+/// Matches `parts` one after another, extending `env`; `emit` gets every complete match.
+pub fn match_parts(
+    g: &Graph,
+    parts: &[PatternPart],
+    env: Env,
+    used: &mut Vec<i64>,
+    hints: &[Hint],
+    emit: &mut Emit<'_>,
+) -> Result<Flow, EngineError> {
+    let Some((first, rest)) = parts.split_first() else {
+        return emit(env, used);
+    };
+    for start in start_candidates(g, &first.start, &env, hints)? {
+        let flow = match_from(g, first, start, env.clone(), used, &mut |env, used| {
+            match_parts(g, rest, env, used, hints, emit)
+        })?;
+        if flow == STOP {
+            return Ok(STOP);
+        }
+    }
+    Ok(CONTINUE)
+}
+
+/// Matches one part whose first node is `start`.
+pub fn match_from(
+    g: &Graph,
+    part: &PatternPart,
+    start: i64,
+    env: Env,
+    used: &mut Vec<i64>,
+    emit: &mut Emit<'_>,
+) -> Result<Flow, EngineError> {
+    if !node_fits(g, start, &part.start, &env)? {
+        return Ok(CONTINUE);
+    }
+    let env = bind(env, &part.start.variable, || node_value(g, start));
+    let mut walk = Walk {
+        g,
+        part,
+        nodes: vec![start],
+        rels: Vec::new(),
+    };
+    walk.step(0, start, env, used, emit)
+}
+
+/// The state of matching one pattern part: the path so far.
+struct Walk<'g> {
+    g: &'g Graph,
+    part: &'g PatternPart,
+    nodes: Vec<i64>,
+    rels: Vec<i64>,
+}
+
+impl Walk<'_> {
+    fn step(
+        &mut self,
+        i: usize,
+        at: i64,
+        env: Env,
+        used: &mut Vec<i64>,
+        emit: &mut Emit<'_>,
+    ) -> Result<Flow, EngineError> {
+        let Some((rel, node)) = self.part.steps.get(i) else {
+            let env = match &self.part.path_variable {
+                Some(p) => {
+                    let path = self.path();
+                    env.with(p, path)
+                }
+                None => env,
+            };
+            return emit(env, used);
+        };
+        let wanted = property_map(&rel.properties, &env)?;
+        match rel.length {
+            None => {
+                let bound = bound_id(&env, &rel.variable);
+                for (r, other) in expand(self.g, at, rel.direction) {
+                    if used.contains(&r)
+                        || bound.is_some_and(|b| b != Some(r))
+                        || !rel_fits(self.g, r, rel, &wanted)?
+                        || !node_fits(self.g, other, node, &env)?
+                    {
+                        continue;
+                    }
+                    let next = bind(env.clone(), &rel.variable, || rel_value(self.g, r));
+                    let next = bind(next, &node.variable, || node_value(self.g, other));
+                    used.push(r);
+                    self.rels.push(r);
+                    self.nodes.push(other);
+                    let flow = self.step(i + 1, other, next, used, emit);
+                    used.pop();
+                    self.rels.pop();
+                    self.nodes.pop();
+                    if flow? == STOP {
+                        return Ok(STOP);
+                    }
+                }
+                Ok(CONTINUE)
+            }
+            Some((min, max)) => {
+                let min = min.unwrap_or(1) as usize;
+                let max = max.map_or(usize::MAX, |m| m as usize);
+                let mut trail = Vec::new();
+                self.var_length(i, at, &env, used, emit, &wanted, (min, max), &mut trail)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn var_length(
+        &mut self,
+        i: usize,
+        at: i64,
+        env: &Env,
+        used: &mut Vec<i64>,
+        emit: &mut Emit<'_>,
+        wanted: &Option<Map>,
+        (min, max): (usize, usize),
+        trail: &mut Vec<i64>,
+    ) -> Result<Flow, EngineError> {
+        let (rel, node) = &self.part.steps[i];
+        if trail.len() >= min && node_fits(self.g, at, node, env)? {
+            let rels = Value::List(trail.iter().map(|r| rel_value(self.g, *r)).collect());
+            let next = bind(env.clone(), &rel.variable, || rels);
+            let next = bind(next, &node.variable, || node_value(self.g, at));
+            if self.step(i + 1, at, next, used, emit)? == STOP {
+                return Ok(STOP);
+            }
+        }
+        if trail.len() >= max {
+            return Ok(CONTINUE);
+        }
+        for (r, other) in expand(self.g, at, rel.direction) {
+            if used.contains(&r) || !rel_fits(self.g, r, rel, wanted)? {
+                continue;
+            }
+            used.push(r);
+            trail.push(r);
+            self.rels.push(r);
+            self.nodes.push(other);
+            let flow = self.var_length(i, other, env, used, emit, wanted, (min, max), trail);
+            used.pop();
+            trail.pop();
+            self.rels.pop();
+            self.nodes.pop();
+            if flow? == STOP {
+                return Ok(STOP);
+            }
+        }
+        Ok(CONTINUE)
+    }
+
+    fn path(&self) -> Value {
+        let nodes = self.nodes.iter().filter_map(|n| self.g.node_value(*n));
+        let rels = self.rels.iter().filter_map(|r| self.g.rel_value(*r));
+        Value::Path(Path {
+            nodes: nodes.collect(),
+            relationships: rels.collect(),
+        })
+    }
+}
+
+/// Whether the pattern has at least one match (a pattern predicate in WHERE).
+pub fn exists(g: &Graph, part: &PatternPart, env: &Env) -> Result<bool, EngineError> {
+    let mut found = false;
+    match_parts(
+        g,
+        std::slice::from_ref(part),
+        env.clone(),
+        &mut Vec::new(),
+        &[],
+        &mut |_, _| {
+            found = true;
+            Ok(STOP)
+        },
+    )?;
+    Ok(found)
+}
+
+/// Every variable a pattern binds, in order of appearance.
+pub fn variables(parts: &[PatternPart]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |v: &Option<String>| {
+        if let Some(v) = v {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+    };
+    for part in parts {
+        add(&part.path_variable);
+        add(&part.start.variable);
+        for (rel, node) in &part.steps {
+            add(&rel.variable);
+            add(&node.variable);
+        }
+    }
+    out
+}

@@ -1,0 +1,454 @@
+//! WITH and RETURN: projection, aggregation with implicit grouping, DISTINCT, ORDER BY, SKIP and
+//! LIMIT.
+//!
+//! Aggregates are pulled out of the item expressions first (`count(x) + 1` becomes `#agg0 + 1`),
+//! rows are grouped by the items that hold no aggregate, and each group evaluates the rewritten
+//! items with its aggregates bound. Without aggregates rows stream through one at a time; only
+//! aggregation, DISTINCT and ORDER BY hold rows, because they must.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::ast::{Expr, Projection, SortItem};
+use super::eval::{apply, eval, order, Env};
+use super::functions::is_aggregate;
+use super::{EngineError, Row};
+use crate::value::Value;
+
+/// Environments flowing between clauses.
+pub type Envs = Box<dyn Iterator<Item = Result<Env, EngineError>> + Send>;
+
+/// Rows with the scope they were computed in (ORDER BY may name variables and aliases).
+pub type Scoped = Box<dyn Iterator<Item = Result<(Row, Env), EngineError>> + Send>;
+
+/// Where aggregate results are bound while the rewritten items are evaluated; not a name a user
+/// can write.
+const AGG_PREFIX: &str = "#agg";
+
+/// Projects `envs`. `scope` is the variables visible before the projection, for `*`.
+pub fn project(
+    envs: Envs,
+    projection: &Projection,
+    scope: &[String],
+    root: &Env,
+) -> Result<(Vec<String>, Scoped), EngineError> {
+    let mut items: Vec<(String, Expr)> = projection
+        .items
+        .iter()
+        .map(|i| (i.name.clone(), i.expr.clone()))
+        .collect();
+    if projection.star {
+        if scope.is_empty() && items.is_empty() {
+            return Err(EngineError::client(
+                "RETURN * and WITH * are not allowed when there are no variables in scope.",
+            ));
+        }
+        let mut names: Vec<String> = scope.to_vec();
+        names.sort();
+        let star = names.into_iter().map(|n| (n.clone(), Expr::Variable(n)));
+        items = star.chain(items).collect();
+    }
+    let fields: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
+    let skip = count_expr(projection.skip.as_ref(), "SKIP", root)?;
+    let limit = count_expr(projection.limit.as_ref(), "LIMIT", root)?;
+
+    let mut aggregates = Vec::new();
+    let rewritten: Vec<(String, Expr, bool)> = items
+        .iter()
+        .map(|(name, e)| {
+            let before = aggregates.len();
+            let r = extract(e, &mut aggregates);
+            (name.clone(), r, aggregates.len() > before)
+        })
+        .collect();
+    for (_, e) in projection.order_by.iter().map(|s| ((), &s.expr)) {
+        let mut inner = Vec::new();
+        extract(e, &mut inner);
+        if !inner.is_empty() && aggregates.is_empty() {
+            return Err(EngineError::client(
+                "Aggregation in ORDER BY needs an aggregation in the projection; project it and \
+                 order by its alias.",
+            ));
+        }
+    }
+
+    let mut rows: Scoped = if aggregates.is_empty() {
+        let items = Arc::new(items);
+        Box::new(envs.map(move |env| -> Result<(Row, Env), EngineError> {
+            let env = env?;
+            let mut row = Vec::with_capacity(items.len());
+            let mut scope = env.clone();
+            for (name, expr) in items.iter() {
+                let v = eval(expr, &env)?;
+                scope = scope.with(name, v.clone());
+                row.push(v);
+            }
+            Ok((row, scope))
+        }))
+    } else {
+        aggregate(envs, rewritten, aggregates)
+    };
+
+    if projection.distinct {
+        let mut seen: HashSet<String> = HashSet::new();
+        rows = Box::new(rows.filter(move |r| match r {
+            Ok((row, _)) => seen.insert(row_key(row)),
+            Err(_) => true,
+        }));
+    }
+    if !projection.order_by.is_empty() {
+        rows = sorted(rows, Arc::new(projection.order_by.clone()));
+    }
+    if let Some(skip) = skip {
+        rows = Box::new(rows.skip(skip));
+    }
+    if let Some(limit) = limit {
+        rows = Box::new(rows.take(limit));
+    }
+    Ok((fields, rows))
+}
+
+/// A key under which equal rows collide, for DISTINCT, UNION and grouping.
+pub fn row_key(row: &[Value]) -> String {
+    let mut key = String::new();
+    for v in row {
+        value_key(v, &mut key);
+        key.push('\u{1}');
+    }
+    key
+}
+
+fn value_key(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        // 1 and 1.0 are the same group in Cypher.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+            let _ = write!(out, "i{}", *f as i64);
+        }
+        Value::Int(i) => {
+            let _ = write!(out, "i{i}");
+        }
+        Value::Node(n) => {
+            let _ = write!(out, "n{}", n.id);
+        }
+        Value::Relationship(r) => {
+            let _ = write!(out, "r{}", r.id);
+        }
+        Value::List(items) => {
+            out.push('[');
+            for item in items {
+                value_key(item, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => {
+            let _ = write!(out, "{other:?}");
+        }
+    }
+}
+
+/// Replaces each aggregate call in `e` with a reference to its slot in `aggregates`.
+fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
+    let slot = |aggregates: &mut Vec<Expr>, e: &Expr| {
+        aggregates.push(e.clone());
+        Expr::Variable(format!("{AGG_PREFIX}{}", aggregates.len() - 1))
+    };
+    let mut sub = |x: &Expr| Box::new(extract(x, aggregates));
+    match e {
+        Expr::CountStar => slot(aggregates, e),
+        Expr::Call { name, .. } if is_aggregate(name) => slot(aggregates, e),
+        Expr::Call {
+            name,
+            distinct,
+            args,
+        } => Expr::Call {
+            name: name.clone(),
+            distinct: *distinct,
+            args: args.iter().map(|a| extract(a, aggregates)).collect(),
+        },
+        Expr::List(items) => Expr::List(items.iter().map(|a| extract(a, aggregates)).collect()),
+        Expr::Map(entries) => Expr::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), extract(v, aggregates)))
+                .collect(),
+        ),
+        Expr::Property(t, k) => Expr::Property(sub(t), k.clone()),
+        Expr::Index(t, i) => {
+            let t = sub(t);
+            Expr::Index(t, Box::new(extract(i, aggregates)))
+        }
+        Expr::Slice(t, a, b) => {
+            let t = sub(t);
+            let a = a.as_ref().map(|x| Box::new(extract(x, aggregates)));
+            let b = b.as_ref().map(|x| Box::new(extract(x, aggregates)));
+            Expr::Slice(t, a, b)
+        }
+        Expr::Binary(op, l, r) => {
+            let l = sub(l);
+            Expr::Binary(*op, l, Box::new(extract(r, aggregates)))
+        }
+        Expr::Not(x) => Expr::Not(sub(x)),
+        Expr::Negate(x) => Expr::Negate(sub(x)),
+        Expr::IsNull(x, n) => Expr::IsNull(sub(x), *n),
+        Expr::HasLabels(x, l) => Expr::HasLabels(sub(x), l.clone()),
+        Expr::Case {
+            subject,
+            whens,
+            otherwise,
+        } => Expr::Case {
+            subject: subject.as_ref().map(|s| Box::new(extract(s, aggregates))),
+            whens: whens
+                .iter()
+                .map(|(w, t)| (extract(w, aggregates), extract(t, aggregates)))
+                .collect(),
+            otherwise: otherwise.as_ref().map(|o| Box::new(extract(o, aggregates))),
+        },
+        Expr::Literal(_)
+        | Expr::Parameter(_)
+        | Expr::Variable(_)
+        | Expr::Pattern(_)
+        | Expr::ListComprehension { .. } => e.clone(),
+    }
+}
+
+/// The running state of one aggregate in one group.
+struct Accumulator {
+    kind: String,
+    distinct: Option<HashSet<String>>,
+    count: i64,
+    values: Vec<Value>,
+    sum: Value,
+    float_sum: f64,
+    best: Option<Value>,
+}
+
+impl Accumulator {
+    fn new(call: &Expr) -> Self {
+        let (kind, distinct) = match call {
+            Expr::Call { name, distinct, .. } => (name.to_ascii_lowercase(), *distinct),
+            _ => ("count(*)".to_owned(), false),
+        };
+        Accumulator {
+            kind,
+            distinct: distinct.then(HashSet::new),
+            count: 0,
+            values: Vec::new(),
+            sum: Value::Int(0),
+            float_sum: 0.0,
+            best: None,
+        }
+    }
+
+    fn add(&mut self, call: &Expr, env: &Env) -> Result<(), EngineError> {
+        let Expr::Call { name, args, .. } = call else {
+            self.count += 1;
+            return Ok(());
+        };
+        let [arg] = args.as_slice() else {
+            return Err(EngineError::client(format!(
+                "Aggregation function {name}() takes 1 argument."
+            )));
+        };
+        let v = eval(arg, env)?;
+        if v.is_null() {
+            return Ok(());
+        }
+        if let Some(seen) = &mut self.distinct {
+            let mut key = String::new();
+            value_key(&v, &mut key);
+            if !seen.insert(key) {
+                return Ok(());
+            }
+        }
+        self.count += 1;
+        match self.kind.as_str() {
+            "count" => {}
+            "collect" => self.values.push(v),
+            "sum" | "avg" => {
+                let (Value::Int(_) | Value::Float(_)) = v else {
+                    return Err(EngineError::client(format!(
+                        "{name}() needs numbers, got {}.",
+                        v.type_name()
+                    )));
+                };
+                if let Value::Int(i) = v {
+                    self.float_sum += i as f64;
+                } else if let Value::Float(f) = v {
+                    self.float_sum += f;
+                }
+                let sum = std::mem::replace(&mut self.sum, Value::Null);
+                self.sum = apply(super::ast::BinaryOp::Add, sum, v)?;
+            }
+            "min" | "max" => {
+                let better = match &self.best {
+                    None => true,
+                    Some(b) => {
+                        let o = order(&v, b);
+                        if self.kind == "min" {
+                            o.is_lt()
+                        } else {
+                            o.is_gt()
+                        }
+                    }
+                };
+                if better {
+                    self.best = Some(v);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        match self.kind.as_str() {
+            "count" | "count(*)" => Value::Int(self.count),
+            "collect" => Value::List(self.values),
+            "sum" => self.sum,
+            "avg" if self.count == 0 => Value::Null,
+            "avg" => Value::Float(self.float_sum / self.count as f64),
+            _ => self.best.unwrap_or(Value::Null),
+        }
+    }
+}
+
+struct Group {
+    env: Env,
+    keys: Vec<Option<Value>>,
+    accumulators: Vec<Accumulator>,
+}
+
+/// Groups every input row; runs on the first pull so that RUN answers at once.
+fn aggregate(envs: Envs, items: Vec<(String, Expr, bool)>, aggregates: Vec<Expr>) -> Scoped {
+    let mut source = Some(envs);
+    let mut output: std::vec::IntoIter<Result<(Row, Env), EngineError>> = Vec::new().into_iter();
+    Box::new(std::iter::from_fn(move || {
+        if let Some(envs) = source.take() {
+            output = match group(envs, &items, &aggregates) {
+                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+                Err(e) => vec![Err(e)].into_iter(),
+            };
+        }
+        output.next()
+    }))
+}
+
+fn group(
+    envs: Envs,
+    items: &[(String, Expr, bool)],
+    aggregates: &[Expr],
+) -> Result<Vec<(Row, Env)>, EngineError> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut root: Option<Env> = None;
+    for env in envs {
+        let env = env?;
+        let mut keys = Vec::with_capacity(items.len());
+        for (_, e, has_agg) in items {
+            keys.push(if *has_agg { None } else { Some(eval(e, &env)?) });
+        }
+        let key_values: Vec<Value> = keys.iter().flatten().cloned().collect();
+        let k = row_key(&key_values);
+        let at = *index.entry(k).or_insert_with(|| {
+            groups.push(Group {
+                env: env.clone(),
+                keys,
+                accumulators: aggregates.iter().map(Accumulator::new).collect(),
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[at];
+        for (acc, call) in g.accumulators.iter_mut().zip(aggregates) {
+            acc.add(call, &env)?;
+        }
+        root.get_or_insert(env);
+    }
+    // Aggregating nothing without grouping keys still gives one row: count 0, collect [].
+    if groups.is_empty() && items.iter().all(|(_, _, has_agg)| *has_agg) {
+        groups.push(Group {
+            env: root.unwrap_or_default(),
+            keys: vec![None; items.len()],
+            accumulators: aggregates.iter().map(Accumulator::new).collect(),
+        });
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups {
+        let mut scope = g.env.clone();
+        for (i, acc) in g.accumulators.into_iter().enumerate() {
+            scope = scope.with(&format!("{AGG_PREFIX}{i}"), acc.finish());
+        }
+        let mut row = Vec::with_capacity(items.len());
+        for ((name, e, _), key) in items.iter().zip(g.keys) {
+            let v = match key {
+                Some(v) => v,
+                None => eval(e, &scope)?,
+            };
+            scope = scope.with(name, v.clone());
+            row.push(v);
+        }
+        out.push((row, scope));
+    }
+    Ok(out)
+}
+
+/// Sorting needs every row; it happens on the first pull, not when the query starts.
+fn sorted(rows: Scoped, order_by: Arc<Vec<SortItem>>) -> Scoped {
+    let mut source = Some(rows);
+    let mut buffered: std::vec::IntoIter<Result<(Row, Env), EngineError>> = Vec::new().into_iter();
+    Box::new(std::iter::from_fn(move || {
+        if let Some(rows) = source.take() {
+            let mut keyed: Vec<(Vec<Value>, Row, Env)> = Vec::new();
+            let mut failure = None;
+            for r in rows {
+                let keys = r.and_then(|(row, env)| {
+                    let keys = order_by
+                        .iter()
+                        .map(|s| eval(&s.expr, &env))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((keys, row, env))
+                });
+                match keys {
+                    Ok(k) => keyed.push(k),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                buffered = vec![Err(e)].into_iter();
+                return buffered.next();
+            }
+            keyed.sort_by(|a, b| {
+                for (i, s) in order_by.iter().enumerate() {
+                    let o = order(&a.0[i], &b.0[i]);
+                    let o = if s.descending { o.reverse() } else { o };
+                    if o.is_ne() {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+            buffered = keyed
+                .into_iter()
+                .map(|(_, row, env)| Ok((row, env)))
+                .collect::<Vec<_>>()
+                .into_iter();
+        }
+        buffered.next()
+    }))
+}
+
+/// Evaluates a SKIP or LIMIT count (parameters allowed, no variables).
+fn count_expr(expr: Option<&Expr>, what: &str, root: &Env) -> Result<Option<usize>, EngineError> {
+    let Some(expr) = expr else { return Ok(None) };
+    match eval(expr, root) {
+        Ok(Value::Int(n)) if n >= 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        Ok(other) => Err(EngineError::client(format!(
+            "{what} must be a non-negative integer, got {other}."
+        ))),
+        Err(e) => Err(e),
+    }
+}

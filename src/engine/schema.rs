@@ -1,0 +1,198 @@
+//! Memgraph's index, constraint, storage-mode and info statements.
+//!
+//! They change or describe the committed graph directly, outside any transaction, which is why
+//! Memgraph (and so boltd) refuses them inside an explicit one.
+
+use super::ast::SchemaCommand;
+use super::graph::Graph;
+use super::store::Store;
+use super::{EngineError, QueryResult, QueryType, Row, RowStream};
+use crate::value::Value;
+
+/// Memgraph's refusals inside explicit transactions.
+pub fn refusal(command: &SchemaCommand) -> &'static str {
+    match command {
+        SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. } => {
+            "Index manipulation not allowed in multicommand transactions."
+        }
+        SchemaCommand::CreateUnique { .. } | SchemaCommand::DropUnique { .. } => {
+            "Constraint manipulation not allowed in multicommand transactions."
+        }
+        SchemaCommand::StorageMode(_) => {
+            "Storage mode change not allowed in multicommand transactions."
+        }
+        SchemaCommand::ShowIndexInfo
+        | SchemaCommand::ShowConstraintInfo
+        | SchemaCommand::ShowStorageInfo => {
+            "Info reporting not allowed in multicommand transactions."
+        }
+    }
+}
+
+fn table(columns: &[&str], rows: Vec<Row>) -> QueryResult {
+    let rows: RowStream = Box::new(rows.into_iter().map(Ok));
+    QueryResult {
+        fields: columns.iter().map(|c| c.to_string()).collect(),
+        rows,
+        query_type: QueryType::Read,
+        stats: None,
+    }
+}
+
+fn done() -> QueryResult {
+    QueryResult::empty(QueryType::Schema)
+}
+
+/// Runs a schema statement against the committed graph.
+pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, EngineError> {
+    match command {
+        SchemaCommand::CreateIndex { label, property } => store.alter(|g| {
+            match property {
+                Some(p) => g.ensure_property_index(label, p).explicit = true,
+                None => {
+                    g.label_indexes.insert(label.clone());
+                }
+            }
+            Ok(done())
+        }),
+        SchemaCommand::DropIndex { label, property } => store.alter(|g| {
+            let existed = match property {
+                Some(p) => {
+                    let key = (label.clone(), p.clone());
+                    match g.property_indexes.get_mut(&key) {
+                        Some(index) if index.explicit => {
+                            index.explicit = false;
+                            g.release_property_index(label, p);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                None => g.label_indexes.remove(label).is_some(),
+            };
+            if !existed {
+                let shown = property
+                    .as_ref()
+                    .map_or(String::new(), |p| format!("({p})"));
+                return Err(EngineError::client(format!(
+                    "Index :{label}{shown} doesn't exist."
+                )));
+            }
+            Ok(done())
+        }),
+        SchemaCommand::CreateUnique { label, property } => store.alter(|g| {
+            let index = g.ensure_property_index(label, property);
+            if index.unique {
+                return Err(EngineError::client(format!(
+                    "Constraint UNIQUE on :{label}({property}) already exists."
+                )));
+            }
+            if let Some(dupe) = index.entries.iter().find(|(_, ids)| ids.len() > 1) {
+                let ids: Vec<String> = dupe.1.iter().map(|i| i.to_string()).collect();
+                g.release_property_index(label, property);
+                return Err(EngineError::client(format!(
+                    "Unable to create unique constraint :{label}({property}), because an \
+                     existing node violates it (nodes {} share a value).",
+                    ids.join(", ")
+                )));
+            }
+            index.unique = true;
+            Ok(done())
+        }),
+        SchemaCommand::DropUnique { label, property } => store.alter(|g| {
+            let key = (label.clone(), property.clone());
+            match g.property_indexes.get_mut(&key) {
+                Some(index) if index.unique => index.unique = false,
+                _ => {
+                    return Err(EngineError::client(format!(
+                        "Constraint UNIQUE on :{label}({property}) doesn't exist."
+                    )))
+                }
+            }
+            g.release_property_index(label, property);
+            Ok(done())
+        }),
+        SchemaCommand::StorageMode(mode) => {
+            if mode.eq_ignore_ascii_case("IN_MEMORY_TRANSACTIONAL") {
+                Ok(done())
+            } else {
+                Err(EngineError::client(format!(
+                    "Storage mode {mode} is not available: boltd's embedded engine is always \
+                     IN_MEMORY_TRANSACTIONAL."
+                )))
+            }
+        }
+        SchemaCommand::ShowIndexInfo => Ok(table(
+            &["index type", "label", "property", "count"],
+            index_rows(&store.committed()),
+        )),
+        SchemaCommand::ShowConstraintInfo => {
+            let g = store.committed();
+            let rows = g
+                .property_indexes
+                .iter()
+                .filter(|(_, i)| i.unique)
+                .map(|((l, p), _)| {
+                    vec![
+                        Value::from("unique"),
+                        Value::from(l.as_str()),
+                        Value::List(vec![Value::from(p.as_str())]),
+                    ]
+                })
+                .collect();
+            Ok(table(&["constraint type", "label", "properties"], rows))
+        }
+        SchemaCommand::ShowStorageInfo => {
+            let g = store.committed();
+            let (nodes, rels) = (g.nodes.len() as i64, g.rels.len() as i64);
+            let degree = if nodes == 0 {
+                0.0
+            } else {
+                2.0 * rels as f64 / nodes as f64
+            };
+            let rows = vec![
+                vec![Value::from("name"), Value::from("memgraph")],
+                vec![Value::from("vertex_count"), Value::Int(nodes)],
+                vec![Value::from("edge_count"), Value::Int(rels)],
+                vec![Value::from("average_degree"), Value::Float(degree)],
+                vec![
+                    Value::from("storage_mode"),
+                    Value::from("IN_MEMORY_TRANSACTIONAL"),
+                ],
+                vec![
+                    Value::from("isolation_level"),
+                    Value::from("SNAPSHOT_ISOLATION"),
+                ],
+            ];
+            Ok(table(&["storage info", "value"], rows))
+        }
+    }
+}
+
+fn index_rows(g: &Graph) -> Vec<Row> {
+    let mut rows: Vec<Row> = g
+        .label_indexes
+        .iter()
+        .map(|l| {
+            let count = g.labels.get(l).map_or(0, |s| s.len()) as i64;
+            vec![
+                Value::from("label"),
+                Value::from(l.as_str()),
+                Value::Null,
+                Value::Int(count),
+            ]
+        })
+        .collect();
+    for ((l, p), index) in g.property_indexes.iter() {
+        if index.explicit {
+            let count: usize = index.entries.values().map(|s| s.len()).sum();
+            rows.push(vec![
+                Value::from("label+property"),
+                Value::from(l.as_str()),
+                Value::from(p.as_str()),
+                Value::Int(count as i64),
+            ]);
+        }
+    }
+    rows
+}
