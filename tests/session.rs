@@ -151,14 +151,50 @@ async fn unsupported_clauses_get_a_clear_client_error() {
     let server = TestServer::plain().await;
     let mut c = Client::plain(server.addr()).await;
     let failure = c
-        .query("MATCH (n) RETURN n")
+        .query("CALL db.labels() YIELD label RETURN label")
         .await
-        .expect_err("not supported yet");
+        .expect_err("procedures are not supported");
     assert_eq!(
         failure.failure_code(),
         "Memgraph.ClientError.MemgraphError.MemgraphError"
     );
-    assert!(failure.failure_message().contains("MATCH"), "{failure:?}");
+    assert!(failure.failure_message().contains("CALL"), "{failure:?}");
+}
+
+#[tokio::test]
+async fn write_summaries_carry_type_and_stats() {
+    let server = TestServer::plain().await;
+    let mut c = Client::plain(server.addr()).await;
+    let (fields, rows, summary) = c
+        .query("CREATE (a:P {x: 1})-[:R]->(b:P)")
+        .await
+        .expect("create");
+    assert!(fields.is_empty() && rows.is_empty());
+    assert_eq!(summary.get("type"), Some(&Value::String("w".into())));
+    let Some(Value::Map(stats)) = summary.get("stats") else {
+        panic!("{summary:?}")
+    };
+    assert_eq!(stats.get("nodes-created"), Some(&Value::Int(2)));
+    assert_eq!(stats.get("relationships-created"), Some(&Value::Int(1)));
+    assert_eq!(stats.get("properties-set"), Some(&Value::Int(1)));
+    assert_eq!(stats.get("labels-added"), Some(&Value::Int(2)));
+
+    let (_, rows, summary) = c
+        .query("MATCH (a:P)-[r:R]->(b) SET b.y = 2 RETURN a, r, b")
+        .await
+        .expect("match");
+    assert_eq!(summary.get("type"), Some(&Value::String("rw".into())));
+    assert_eq!(rows.len(), 1);
+    let [Value::Node(a), Value::Relationship(r), Value::Node(b)] = rows[0].as_slice() else {
+        panic!("{rows:?}")
+    };
+    assert_eq!((r.start, r.end), (a.id, b.id));
+    assert_eq!(b.properties.get("y"), Some(&Value::Int(2)));
+
+    let (_, rows, summary) = c.query("MATCH (n) RETURN count(n)").await.expect("count");
+    assert_eq!(summary.get("type"), Some(&Value::String("r".into())));
+    assert!(summary.get("stats").is_none());
+    assert_eq!(rows, vec![vec![Value::Int(2)]]);
 }
 
 #[tokio::test]

@@ -135,3 +135,12 @@ def boltd_plain(tmp_path):
     server = Boltd(tmp_path, tls=False)
     yield server
     assert server.stop() == 0, "boltd did not exit cleanly"
+
+
+@pytest.fixture(params=["plain", "tls"])
+def boltd_any(request, tmp_path):
+    """The same tests over a plaintext and a TLS port."""
+    server = Boltd(tmp_path, tls=request.param == "tls")
+    server.tls = request.param == "tls"
+    yield server
+    assert server.stop() == 0, "boltd did not exit cleanly"
