@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
 use super::eval::{eval, Env};
-use super::graph::{Graph, NodeRec, RelRec};
+use super::graph::{Graph, NodeRec, Props, RelRec};
 use super::pattern::{self, Hint, CONTINUE};
 use super::project::{project, row_key, Envs};
 use super::store::TxState;
@@ -555,7 +555,10 @@ fn create_part(
         }
         stats.labels_added += labels.len() as i64;
         stats.nodes_created += 1;
-        let id = tx.create_node(NodeRec { labels, props });
+        let id = tx.create_node(NodeRec {
+            labels,
+            props: props.into(),
+        });
         if let Some(v) = &n.variable {
             let value = tx.working.node_value(id).map_or(Value::Null, Value::Node);
             *env = env.with(v, value);
@@ -597,7 +600,7 @@ fn create_part(
             start,
             end,
             rel_type: rel_type.clone(),
-            props,
+            props: props.into(),
         });
         stats.relationships_created += 1;
         if let Some(v) = &rel.variable {
@@ -651,7 +654,7 @@ fn modify(
     tx: &mut TxState,
     target: Entity,
     env: &mut Env,
-    change: impl FnOnce(&mut Vec<String>, &mut Map) -> Result<(), EngineError>,
+    change: impl FnOnce(&mut Vec<String>, &mut Props) -> Result<(), EngineError>,
 ) -> Result<(), EngineError> {
     match target {
         Entity::Node(id) => {

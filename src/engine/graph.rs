@@ -14,11 +14,63 @@ use imbl::{OrdMap, OrdSet};
 
 use crate::value::{Map, Node, Relationship, Value};
 
+/// Stored properties: a small vector rather than a `BTreeMap`, whose nodes reserve room for
+/// eleven entries and would cost about a kilobyte for a node with one property. Entities have
+/// few properties, so a linear search is as fast as a tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props(Vec<(String, Value)>);
+
+impl Props {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn insert(&mut self, key: String, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn to_map(&self) -> Map {
+        self.0.iter().cloned().collect()
+    }
+}
+
+impl From<Map> for Props {
+    fn from(map: Map) -> Self {
+        let mut v: Vec<(String, Value)> = map.into_iter().collect();
+        v.shrink_to_fit();
+        Props(v)
+    }
+}
+
 /// A node as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeRec {
     pub labels: Vec<String>,
-    pub props: Map,
+    pub props: Props,
 }
 
 /// A relationship as stored.
@@ -27,7 +79,7 @@ pub struct RelRec {
     pub start: i64,
     pub end: i64,
     pub rel_type: String,
-    pub props: Map,
+    pub props: Props,
 }
 
 /// The relationships touching one node, by id.
@@ -145,7 +197,7 @@ impl Graph {
         self.nodes.get(&id).map(|n| Node {
             id,
             labels: n.labels.clone(),
-            properties: n.props.clone(),
+            properties: n.props.to_map(),
         })
     }
 
@@ -155,10 +207,12 @@ impl Graph {
             start: r.start,
             end: r.end,
             rel_type: r.rel_type.clone(),
-            properties: r.props.clone(),
+            properties: r.props.to_map(),
         })
     }
 
+    /// The node's relationships; `None` for a node that never had any (they are created on
+    /// demand to keep relationship-less nodes small).
     pub fn adjacency(&self, id: i64) -> Option<&Arc<Adjacency>> {
         self.adjacency.get(&id)
     }
@@ -168,8 +222,6 @@ impl Graph {
         let new = Arc::new(rec);
         if let Some(old) = self.nodes.insert(id, Arc::clone(&new)) {
             self.unindex(id, &old);
-        } else {
-            self.adjacency.entry(id).or_default();
         }
         self.index(id, &new);
     }
@@ -217,8 +269,10 @@ impl Graph {
                     self.unindex(id, &old);
                 }
                 self.index(id, rec);
-                let adj = other.adjacency.get(&id).cloned().unwrap_or_default();
-                self.adjacency.insert(id, adj);
+                match other.adjacency.get(&id) {
+                    Some(adj) => self.adjacency.insert(id, Arc::clone(adj)),
+                    None => self.adjacency.remove(&id),
+                };
             }
             None => self.remove_node(id),
         }
@@ -348,7 +402,8 @@ mod tests {
             props: props
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
+                .collect::<Map>()
+                .into(),
         }
     }
 
@@ -381,12 +436,12 @@ mod tests {
                 start: 1,
                 end: 2,
                 rel_type: "R".into(),
-                props: Map::new(),
+                props: Props::default(),
             },
         );
         assert!(snapshot.rels.is_empty());
         assert_eq!(g.adjacency(1).unwrap().out, vec![10]);
-        assert!(snapshot.adjacency(1).unwrap().out.is_empty());
+        assert!(snapshot.adjacency(1).is_none());
         assert!(Arc::ptr_eq(g.node(1).unwrap(), snapshot.node(1).unwrap()));
         g.remove_rel(10);
         assert!(g.adjacency(2).unwrap().inc.is_empty());

@@ -8,7 +8,7 @@
 
 use super::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
 use super::eval::{equals, eval, Env};
-use super::graph::Graph;
+use super::graph::{Graph, Props};
 use super::EngineError;
 use crate::value::{Map, Path, Value};
 
@@ -86,7 +86,7 @@ fn property_map(expr: &Option<Expr>, env: &Env) -> Result<Option<Map>, EngineErr
     }
 }
 
-fn props_match(props: &Map, wanted: &Option<Map>) -> bool {
+fn props_match(props: &Props, wanted: &Option<Map>) -> bool {
     wanted.as_ref().is_none_or(|w| {
         w.iter().all(|(k, v)| {
             props

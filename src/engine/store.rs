@@ -197,10 +197,14 @@ impl TxState {
 
     /// Deletes a node and, when `detach`, its relationships; refuses otherwise if it has any.
     pub fn delete_node(&mut self, id: i64, detach: bool) -> Result<bool, EngineError> {
-        let Some(adj) = self.working.adjacency(id).cloned() else {
+        if self.working.node(id).is_none() {
             return Ok(false);
-        };
-        let rels: Vec<i64> = adj.out.iter().chain(adj.inc.iter()).copied().collect();
+        }
+        let rels: Vec<i64> = self
+            .working
+            .adjacency(id)
+            .map(|adj| adj.out.iter().chain(adj.inc.iter()).copied().collect())
+            .unwrap_or_default();
         if !rels.is_empty() && !detach {
             return Err(EngineError::client(
                 "Failed to remove node because of it's existing connections. Consider using \
@@ -251,7 +255,7 @@ mod tests {
         props.insert("v".into(), Value::Int(v));
         NodeRec {
             labels: vec![label.into()],
-            props,
+            props: props.into(),
         }
     }
 
@@ -284,7 +288,14 @@ mod tests {
             super::super::Classification::TransientError
         );
         assert_eq!(
-            store.committed().node(id).unwrap().props["v"],
+            store
+                .committed()
+                .node(id)
+                .unwrap()
+                .props
+                .get("v")
+                .cloned()
+                .unwrap(),
             Value::Int(1)
         );
     }
@@ -303,7 +314,10 @@ mod tests {
         t1.commit().unwrap();
         t2.commit().unwrap();
         let g = store.committed();
-        assert_eq!(g.node(a).unwrap().props["v"], Value::Int(1));
+        assert_eq!(
+            g.node(a).unwrap().props.get("v").cloned().unwrap(),
+            Value::Int(1)
+        );
         assert_eq!(g.nodes_with_label("B"), vec![b]);
         assert_eq!(g.nodes_with_label("A"), vec![a]);
     }
@@ -322,7 +336,7 @@ mod tests {
             start: a,
             end: b,
             rel_type: "R".into(),
-            props: Map::new(),
+            props: Default::default(),
         });
         t1.commit().unwrap();
         assert!(t2.commit().is_err());
