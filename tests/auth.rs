@@ -199,3 +199,40 @@ async fn a_wrong_password_is_answered_and_the_connection_closed() {
     assert_eq!(&all[2..4], &[0xB1, 0x7F], "a FAILURE before the close");
     assert!(String::from_utf8_lossy(&all).contains("Authentication failure"));
 }
+
+#[tokio::test]
+async fn graph_clauses_need_their_privileges() {
+    let server = TestServer::plain().await;
+    let mut admin = Client::plain(server.addr()).await;
+    ok(&mut admin, "CREATE USER admin IDENTIFIED BY 'a'").await;
+    drop(admin);
+    let mut admin = Client::plain_as(server.addr(), OFFER_4_4, "admin", "a")
+        .await
+        .unwrap();
+    ok(&mut admin, "CREATE USER reader IDENTIFIED BY 'r'").await;
+    ok(&mut admin, "GRANT MATCH TO reader").await;
+    ok(&mut admin, "CREATE (:Doc {n: 1})").await;
+
+    let mut reader = Client::plain_as(server.addr(), OFFER_4_4, "reader", "r")
+        .await
+        .unwrap();
+    let (_, rows, _) = reader.query("MATCH (d:Doc) RETURN d.n").await.unwrap();
+    assert_eq!(rows, vec![vec![1.into()]]);
+    // Expressions alone need nothing.
+    ok(&mut reader, "UNWIND [1, 2] AS x RETURN x").await;
+    for q in [
+        "CREATE (:Doc {n: 2})",
+        "MATCH (d:Doc) SET d.n = 3",
+        "MATCH (d:Doc) DETACH DELETE d",
+        "MERGE (:Doc {n: 1})",
+        "CREATE INDEX ON :Doc(n)",
+    ] {
+        let failure = reader.query(q).await.expect_err(q);
+        assert_eq!(failure.failure_message(), NOT_AUTHORIZED, "{q}");
+        reader.reset().await;
+    }
+    ok(&mut admin, "GRANT SET TO reader").await;
+    ok(&mut reader, "MATCH (d:Doc) SET d.n = 3").await;
+    let (_, rows, _) = admin.query("MATCH (d:Doc) RETURN d.n").await.unwrap();
+    assert_eq!(rows, vec![vec![3.into()]]);
+}

@@ -649,8 +649,29 @@ where
                     Err(e) => self.fail(e),
                 }
             }
-            Statement::Query => self.run_engine_query(query, params).await,
+            Statement::Query => {
+                if let Err(e) = self.check_clause_privileges(query) {
+                    return self.fail(e);
+                }
+                self.run_engine_query(query, params).await
+            }
         }
+    }
+
+    /// With users configured, each clause needs its Memgraph privilege (MATCH, CREATE, ...). A
+    /// query that does not parse is left to the engine, which reports the syntax error.
+    fn check_clause_privileges(&self, query: &str) -> Result<(), EngineError> {
+        if !self.ctx.auth.enabled() {
+            return Ok(());
+        }
+        let Ok(statement) = crate::engine::parser::parse(query) else {
+            return Ok(());
+        };
+        let principal = self.principal();
+        for privilege in statement.privileges() {
+            admin::require(&self.ctx.auth, &principal, &[privilege])?;
+        }
+        Ok(())
     }
 
     async fn run_engine_query(&mut self, query: &str, params: &Map) {

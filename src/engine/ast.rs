@@ -9,6 +9,45 @@ pub enum Statement {
     Schema(SchemaCommand),
 }
 
+impl Statement {
+    /// The Memgraph privileges a user needs to run this statement, each one required.
+    pub fn privileges(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        let mut add = |p: &'static str| {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        };
+        match self {
+            Statement::Schema(SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. }) => {
+                add("INDEX")
+            }
+            Statement::Schema(
+                SchemaCommand::CreateUnique { .. } | SchemaCommand::DropUnique { .. },
+            ) => add("CONSTRAINT"),
+            Statement::Schema(_) => add("STATS"),
+            Statement::Query(q) => {
+                let mut next = Some(q);
+                while let Some(q) = next {
+                    for clause in &q.clauses {
+                        match clause {
+                            Clause::Match { .. } => add("MATCH"),
+                            Clause::Create(_) => add("CREATE"),
+                            Clause::Merge { .. } => add("MERGE"),
+                            Clause::Set(_) => add("SET"),
+                            Clause::Remove(_) => add("REMOVE"),
+                            Clause::Delete { .. } => add("DELETE"),
+                            Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
+                        }
+                    }
+                    next = q.union.as_ref().map(|(_, n)| n.as_ref());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Index, constraint and storage statements. They run outside explicit transactions only.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SchemaCommand {
