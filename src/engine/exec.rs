@@ -137,11 +137,17 @@ fn single(
             }
         }
     };
-    for clause in clauses {
+    for (i, clause) in clauses.iter().enumerate() {
         if clause.writes() {
+            // The rows after the last clause are not needed: a bulk `UNWIND ... CREATE` keeps
+            // none of them.
+            let keep_rows = i + 1 < clauses.len();
             let mut out = Vec::new();
             for env in envs {
                 write(tx, clause, env?, stats, &mut out)?;
+                if !keep_rows {
+                    out.clear();
+                }
             }
             let fresh = Arc::new(tx.working.clone());
             for env in out.iter_mut() {

@@ -166,7 +166,32 @@ pub struct PropertyIndex {
     pub explicit: bool,
     /// Backs a `CREATE CONSTRAINT ... IS UNIQUE`.
     pub unique: bool,
-    pub entries: OrdMap<IndexKey, OrdSet<i64>>,
+    /// `(value, node id)` pairs: one entry per indexed node. (A set per value would allocate a
+    /// whole tree node for each of the usually unique values.)
+    pub entries: OrdSet<(IndexKey, i64)>,
+}
+
+impl PropertyIndex {
+    /// The nodes holding exactly `key`.
+    pub fn ids(&self, key: &IndexKey) -> impl Iterator<Item = i64> + '_ {
+        self.entries
+            .range((key.clone(), i64::MIN)..=(key.clone(), i64::MAX))
+            .map(|(_, id)| *id)
+    }
+
+    /// Some value held by more than one node, with those nodes.
+    pub fn duplicate(&self) -> Option<Vec<i64>> {
+        let mut previous: Option<&(IndexKey, i64)> = None;
+        for entry in self.entries.iter() {
+            if let Some(p) = previous {
+                if p.0 == entry.0 {
+                    return Some(self.ids(&entry.0).collect());
+                }
+            }
+            previous = Some(entry);
+        }
+        None
+    }
 }
 
 /// One transaction's view of the graph.
@@ -308,7 +333,7 @@ impl Graph {
         for (label, prop) in self.indexed_keys(rec) {
             if let Some(key) = rec.props.get(&prop).and_then(IndexKey::of) {
                 if let Some(index) = self.property_indexes.get_mut(&(label, prop)) {
-                    index.entries.entry(key).or_default().insert(id);
+                    index.entries.insert((key, id));
                 }
             }
         }
@@ -326,12 +351,7 @@ impl Graph {
         for (label, prop) in self.indexed_keys(rec) {
             if let Some(key) = rec.props.get(&prop).and_then(IndexKey::of) {
                 if let Some(index) = self.property_indexes.get_mut(&(label, prop)) {
-                    if let Some(set) = index.entries.get_mut(&key) {
-                        set.remove(&id);
-                        if set.is_empty() {
-                            index.entries.remove(&key);
-                        }
-                    }
+                    index.entries.remove(&(key, id));
                 }
             }
         }
@@ -346,7 +366,7 @@ impl Graph {
                 for id in ids.iter() {
                     if let Some(k) = self.nodes.get(id).and_then(|n| n.props.get(prop)) {
                         if let Some(k) = IndexKey::of(k) {
-                            index.entries.entry(k).or_default().insert(*id);
+                            index.entries.insert((k, *id));
                         }
                     }
                 }
@@ -375,8 +395,7 @@ impl Graph {
             .get(&(label.to_owned(), prop.to_owned()))?;
         let mut ids: Vec<i64> = IndexKey::probes(value)
             .iter()
-            .filter_map(|k| index.entries.get(k))
-            .flat_map(|set| set.iter().copied())
+            .flat_map(|k| index.ids(k).collect::<Vec<_>>())
             .collect();
         ids.sort_unstable();
         ids.dedup();

@@ -87,8 +87,8 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
                     "Constraint UNIQUE on :{label}({property}) already exists."
                 )));
             }
-            if let Some(dupe) = index.entries.iter().find(|(_, ids)| ids.len() > 1) {
-                let ids: Vec<String> = dupe.1.iter().map(|i| i.to_string()).collect();
+            if let Some(dupe) = index.duplicate() {
+                let ids: Vec<String> = dupe.iter().map(|i| i.to_string()).collect();
                 g.release_property_index(label, property);
                 return Err(EngineError::client(format!(
                     "Unable to create unique constraint :{label}({property}), because an \
@@ -185,7 +185,7 @@ fn index_rows(g: &Graph) -> Vec<Row> {
         .collect();
     for ((l, p), index) in g.property_indexes.iter() {
         if index.explicit {
-            let count: usize = index.entries.values().map(|s| s.len()).sum();
+            let count = index.entries.len();
             rows.push(vec![
                 Value::from("label+property"),
                 Value::from(l.as_str()),

@@ -152,8 +152,7 @@ fn check_unique(graph: &Graph, written: &HashSet<i64>) -> Result<(), EngineError
             };
             let holders: usize = IndexKey::probes(value)
                 .iter()
-                .filter_map(|k| index.entries.get(k))
-                .map(|s| s.len())
+                .map(|k| index.ids(k).count())
                 .sum();
             if holders > 1 {
                 return Err(EngineError::client(format!(
