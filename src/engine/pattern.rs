@@ -20,16 +20,18 @@ pub const STOP: Flow = false;
 /// A callback receiving each complete match and the relationships it used.
 pub type Emit<'a> = dyn FnMut(Env, &mut Vec<i64>) -> Result<Flow, EngineError> + 'a;
 
-/// An equality on a node property taken from a WHERE clause (`n.p = $v`), used to pick start
-/// nodes from an index. The WHERE clause is still applied afterwards.
+/// An equality taken from a WHERE clause (`n.p = $v`, or `id(n) = $v` when `property` is
+/// `None`), used to pick start nodes from an index or by id. The WHERE clause is still applied
+/// afterwards.
 #[derive(Debug, Clone)]
 pub struct Hint {
     pub variable: String,
-    pub property: String,
+    pub property: Option<String>,
     pub value: Expr,
 }
 
-/// Collects `var.prop = <literal or parameter>` conjuncts of a WHERE expression.
+/// Collects `var.prop = <literal or parameter>` and `id(var) = ...` conjuncts of a WHERE
+/// expression.
 pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
     let mut out = Vec::new();
     fn walk(e: &Expr, out: &mut Vec<Hint>) {
@@ -40,16 +42,29 @@ pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
             }
             Expr::Binary(BinaryOp::Eq, l, r) => {
                 for (a, b) in [(l, r), (r, l)] {
-                    if let (Expr::Property(target, prop), value) = (a.as_ref(), b.as_ref()) {
-                        if let (Expr::Variable(v), Expr::Literal(_) | Expr::Parameter(_)) =
-                            (target.as_ref(), value)
-                        {
-                            out.push(Hint {
-                                variable: v.clone(),
-                                property: prop.clone(),
-                                value: value.clone(),
-                            });
+                    if !matches!(b.as_ref(), Expr::Literal(_) | Expr::Parameter(_)) {
+                        continue;
+                    }
+                    match a.as_ref() {
+                        Expr::Property(target, prop) => {
+                            if let Expr::Variable(v) = target.as_ref() {
+                                out.push(Hint {
+                                    variable: v.clone(),
+                                    property: Some(prop.clone()),
+                                    value: b.as_ref().clone(),
+                                });
+                            }
                         }
+                        Expr::Call { name, args, .. } if name.eq_ignore_ascii_case("id") => {
+                            if let [Expr::Variable(v)] = args.as_slice() {
+                                out.push(Hint {
+                                    variable: v.clone(),
+                                    property: None,
+                                    value: b.as_ref().clone(),
+                                });
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -107,14 +122,22 @@ pub fn start_candidates(
     if let Some(bound) = bound_id(env, &node.variable) {
         return Ok(bound.into_iter().collect());
     }
+    let mine = |h: &&Hint| node.variable.as_deref() == Some(h.variable.as_str());
+    if let Some(h) = hints.iter().filter(mine).find(|h| h.property.is_none()) {
+        // `id(n) = x`: at most one node, whatever the labels.
+        return Ok(match eval(&h.value, env)? {
+            Value::Int(id) if g.node(id).is_some() => vec![id],
+            _ => Vec::new(),
+        });
+    }
     if !node.labels.is_empty() {
         let mut equalities: Vec<(String, Value)> = Vec::new();
         if let Some(m) = property_map(&node.properties, env)? {
             equalities.extend(m);
         }
-        for h in hints {
-            if node.variable.as_deref() == Some(h.variable.as_str()) {
-                equalities.push((h.property.clone(), eval(&h.value, env)?));
+        for h in hints.iter().filter(mine) {
+            if let Some(p) = &h.property {
+                equalities.push((p.clone(), eval(&h.value, env)?));
             }
         }
         for label in &node.labels {
