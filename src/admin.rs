@@ -134,6 +134,7 @@ pub fn run_auth(auth: &Auth, statement: &AuthStatement) -> Result<QueryResult, E
             rows,
             query_type: QueryType::Read,
             stats: None,
+            heavy: false,
         })
     };
     match statement {
@@ -180,6 +181,7 @@ pub fn run_auth(auth: &Auth, statement: &AuthStatement) -> Result<QueryResult, E
                 rows,
                 query_type: QueryType::Read,
                 stats: None,
+                heavy: false,
             })
         }
     }

@@ -56,6 +56,8 @@ pub struct Config {
     pub bolt_max_message_size_unauthenticated: usize,
     /// Most connections open at once; further ones are closed at once.
     pub bolt_max_connections: usize,
+    /// Seconds one query may run before it is stopped with an error; 0 disables.
+    pub query_execution_timeout_sec: u64,
     /// Lowest TLS version: "1.2" or "1.3".
     pub bolt_tls_min_version: String,
     /// TLS 1.2 cipher list in OpenSSL syntax; empty keeps the system's default.
@@ -109,6 +111,7 @@ impl Default for Config {
             bolt_max_message_size: 256 * 1024 * 1024,
             bolt_max_message_size_unauthenticated: 64 * 1024,
             bolt_max_connections: 10_000,
+            query_execution_timeout_sec: 600,
             bolt_tls_min_version: "1.2".to_owned(),
             bolt_tls_ciphers: String::new(),
             bolt_tls_ciphersuites: String::new(),
@@ -145,6 +148,7 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_max_message_size",
     "bolt_max_message_size_unauthenticated",
     "bolt_max_connections",
+    "query_execution_timeout_sec",
     "bolt_tls_min_version",
     "bolt_tls_ciphers",
     "bolt_tls_ciphersuites",
@@ -263,6 +267,13 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bolt_max_connections: Option<usize>,
+
+    /// Seconds one query may run (matching, updating, sorting) before it is stopped with an
+    /// error and its transaction can only be rolled back; 0 disables. Memgraph's flag and
+    /// default. [default: 600]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_execution_timeout_sec: Option<u64>,
 
     /// Lowest TLS version accepted: 1.2 or 1.3. [default: 1.2]
     #[arg(long, value_name = "VERSION")]

@@ -76,7 +76,9 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let engine = Arc::new(MemoryEngine::new());
+        let timeout = (config.query_execution_timeout_sec > 0)
+            .then(|| std::time::Duration::from_secs(config.query_execution_timeout_sec));
+        let engine = Arc::new(MemoryEngine::with_timeout(timeout));
         let server = match boltd::server::start(&config, engine, logger.clone()).await {
             Ok(s) => s,
             Err(e) => {

@@ -104,6 +104,8 @@ struct OpenResult {
     query_type: QueryType,
     /// Write counters for the final summary.
     stats: Option<Map>,
+    /// Rows cost CPU to produce: pull them where blocking is allowed.
+    heavy: bool,
     /// The metrics label of the statement.
     kind: &'static str,
     /// When RUN arrived; the query's duration is measured to its last record.
@@ -117,6 +119,7 @@ impl OpenResult {
             source: Source::Rows(result.rows.peekable()),
             query_type: result.query_type,
             stats: result.stats,
+            heavy: result.heavy,
             kind: run.kind,
             started: run.started,
         }
@@ -635,6 +638,7 @@ where
                         rows,
                         query_type: QueryType::Read,
                         stats: None,
+                        heavy: false,
                     },
                     None,
                 );
@@ -729,6 +733,7 @@ where
                 source,
                 query_type: QueryType::ReadWrite,
                 stats: None,
+                heavy: false,
                 kind: self.run.kind,
                 started: self.run.started,
             },
@@ -823,36 +828,44 @@ where
             }
             Source::Rows(rows) => rows,
         };
+        let heavy = result.heavy;
         let mut sent: i64 = 0;
         while n == -1 || sent < n {
-            match rows.next() {
-                None => {
-                    return Streamed::Done {
-                        notifications: Vec::new(),
-                    }
+            let want = if n == -1 {
+                PULL_BATCH
+            } else {
+                (n - sent).clamp(1, PULL_BATCH as i64) as usize
+            };
+            let batch = pull_batch(rows, want, heavy);
+            if batch.is_empty() {
+                return Streamed::Done {
+                    notifications: Vec::new(),
+                };
+            }
+            for item in batch {
+                let row = match item {
+                    Ok(row) => row,
+                    Err(e) => return Streamed::Failed(e),
+                };
+                sent += 1;
+                if discard {
+                    continue;
                 }
-                Some(Err(e)) => return Streamed::Failed(e),
-                Some(Ok(row)) => {
-                    sent += 1;
-                    if discard {
-                        continue;
-                    }
-                    if let Err(e) = self.responses.record(&mut self.out, &row) {
-                        return Streamed::Failed(EngineError::client(format!(
-                            "cannot send a result value: {e}"
+                if let Err(e) = self.responses.record(&mut self.out, &row) {
+                    return Streamed::Failed(EngineError::client(format!(
+                        "cannot send a result value: {e}"
+                    )));
+                }
+                if self.out.len() >= FLUSH_THRESHOLD {
+                    if let Err(e) = self.flush().await {
+                        return Streamed::Failed(EngineError::database(format!(
+                            "writing results failed: {e}"
                         )));
-                    }
-                    if self.out.len() >= FLUSH_THRESHOLD {
-                        if let Err(e) = self.flush().await {
-                            return Streamed::Failed(EngineError::database(format!(
-                                "writing results failed: {e}"
-                            )));
-                        }
                     }
                 }
             }
         }
-        if rows.peek().is_some() {
+        if off_worker(heavy, || rows.peek().is_some()) {
             Streamed::More
         } else {
             Streamed::Done {
@@ -964,6 +977,46 @@ where
         let message = format!("Protocol violation: {what}. The connection will be closed.");
         self.responses
             .failure(&mut self.out, PROTOCOL_VIOLATION, &message);
+    }
+}
+
+/// Rows pulled from the engine at a time; small enough to keep memory flat, large enough that
+/// handing a heavy query to a blocking-capable thread is paid once per batch, not per row.
+const PULL_BATCH: usize = 256;
+
+/// Pulls up to `want` rows, stopping after an error or at the end of the stream.
+fn pull_batch(
+    rows: &mut Peekable<RowStream>,
+    want: usize,
+    heavy: bool,
+) -> Vec<Result<crate::engine::Row, EngineError>> {
+    off_worker(heavy, || {
+        let mut batch = Vec::with_capacity(want.min(PULL_BATCH));
+        while batch.len() < want {
+            match rows.next() {
+                None => break,
+                Some(Err(e)) => {
+                    batch.push(Err(e));
+                    break;
+                }
+                Some(Ok(row)) => batch.push(Ok(row)),
+            }
+        }
+        batch
+    })
+}
+
+/// Runs CPU-heavy work (graph matching, sorting) so that it does not stall the other sessions on
+/// this async worker: on the multi-threaded server runtime the worker hands its other tasks
+/// away for the duration. Light work, and single-threaded runtimes (tests), run it in place.
+fn off_worker<R>(heavy: bool, work: impl FnOnce() -> R) -> R {
+    let multi = heavy
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }
 

@@ -19,9 +19,9 @@ impl Statement {
             }
         };
         match self {
-            Statement::Schema(SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. }) => {
-                add("INDEX")
-            }
+            Statement::Schema(
+                SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. },
+            ) => add("INDEX"),
             Statement::Schema(
                 SchemaCommand::CreateUnique { .. } | SchemaCommand::DropUnique { .. },
             ) => add("CONSTRAINT"),

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::ast::{BinaryOp, Expr, PatternPart};
 use super::functions;
@@ -12,6 +13,11 @@ use super::pattern;
 use super::{EngineError, Params};
 use crate::value::{Map, Value};
 
+/// What a query that ran out of time reports.
+pub const TIMEOUT: &str = "Query execution timeout: the query ran longer than \
+                           --query-execution-timeout-sec allows. Narrow the query (labels, \
+                           indexed properties, bounded path lengths) or raise the limit.";
+
 /// Variables in scope, innermost last (UNWIND and comprehensions push; lookups search backwards),
 /// and the graph that pattern predicates and graph functions look at.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +25,9 @@ pub struct Env {
     pub params: Arc<Params>,
     pub vars: Vec<(String, Value)>,
     pub graph: Option<Arc<Graph>>,
+    /// When the query must give up (`--query-execution-timeout-sec`); checked wherever the work
+    /// per row is unbounded (pattern expansion, grouping, updates).
+    pub deadline: Option<Instant>,
 }
 
 impl Env {
@@ -27,6 +36,15 @@ impl Env {
             params,
             vars: Vec::new(),
             graph: None,
+            deadline: None,
+        }
+    }
+
+    /// Fails once the query's time is up.
+    pub fn check_deadline(&self) -> Result<(), EngineError> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(EngineError::client(TIMEOUT)),
+            _ => Ok(()),
         }
     }
 
@@ -37,6 +55,7 @@ impl Env {
             params: Arc::clone(&self.params),
             vars,
             graph: self.graph.clone(),
+            deadline: self.deadline,
         }
     }
 

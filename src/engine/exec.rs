@@ -9,6 +9,7 @@
 //! any row reaches the client.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
 use super::eval::{eval, Env};
@@ -57,11 +58,18 @@ fn returns(q: &Query) -> bool {
 }
 
 /// Runs `query` in `tx`.
-pub fn run(tx: &mut TxState, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+pub fn run(
+    tx: &mut TxState,
+    query: Query,
+    params: Params,
+    deadline: Option<Instant>,
+) -> Result<QueryResult, EngineError> {
     let params = Arc::new(params);
     let writes = query_writes(&query);
     let mut stats = Stats::default();
-    let (fields, rows) = run_union(&query, tx, writes, &params, &mut stats)?;
+    let mut root = Env::new(params);
+    root.deadline = deadline;
+    let (fields, rows) = run_union(&query, tx, writes, &root, &mut stats)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
         (true, false) => QueryType::Write,
@@ -72,7 +80,20 @@ pub fn run(tx: &mut TxState, query: Query, params: Params) -> Result<QueryResult
         rows,
         query_type,
         stats: writes.then(|| stats.to_map()),
+        heavy: !writes && heavy(&query),
     })
+}
+
+/// Whether pulling rows may take real CPU time: graph matching, grouping and sorting do; plain
+/// expressions and UNWIND do not.
+fn heavy(q: &Query) -> bool {
+    q.clauses.iter().any(|c| match c {
+        Clause::Match { .. } => true,
+        Clause::With { projection, .. } | Clause::Return(projection) => {
+            !projection.order_by.is_empty() || projection.distinct
+        }
+        _ => false,
+    }) || q.union.as_ref().is_some_and(|(_, n)| heavy(n))
 }
 
 /// Runs a query and the queries UNIONed to it.
@@ -80,7 +101,7 @@ fn run_union(
     query: &Query,
     tx: &mut TxState,
     writes: bool,
-    params: &Arc<Params>,
+    root: &Env,
     stats: &mut Stats,
 ) -> Result<(Vec<String>, RowStream), EngineError> {
     let mut parts = vec![query];
@@ -95,7 +116,7 @@ fn run_union(
     let mut fields: Option<Vec<String>> = None;
     let mut streams: Vec<RowStream> = Vec::new();
     for part in parts {
-        let (f, rows) = single(&part.clauses, tx, writes, params, stats)?;
+        let (f, rows) = single(&part.clauses, tx, writes, root, stats)?;
         match &fields {
             Some(existing) if *existing != f => {
                 return Err(EngineError::client(
@@ -122,12 +143,13 @@ fn single(
     clauses: &[Clause],
     tx: &mut TxState,
     writes: bool,
-    params: &Arc<Params>,
+    root: &Env,
     stats: &mut Stats,
 ) -> Result<(Vec<String>, RowStream), EngineError> {
     let mut graph = Arc::new(tx.working.clone());
-    let mut root = Env::new(Arc::clone(params));
+    let mut root = root.clone();
     root.graph = Some(Arc::clone(&graph));
+    let params = &root.params;
     let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
     let mut scope: Vec<String> = Vec::new();
     let add_scope = |scope: &mut Vec<String>, names: Vec<String>| {
@@ -144,7 +166,9 @@ fn single(
             let keep_rows = i + 1 < clauses.len();
             let mut out = Vec::new();
             for env in envs {
-                write(tx, clause, env?, stats, &mut out)?;
+                let env = env?;
+                env.check_deadline()?;
+                write(tx, clause, env, stats, &mut out)?;
                 if !keep_rows {
                     out.clear();
                 }
@@ -176,6 +200,7 @@ fn single(
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
                 scope = fields.clone();
                 let params = Arc::clone(params);
+                let deadline = root.deadline;
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
                 envs = Box::new(rows.filter_map(move |r| {
@@ -187,6 +212,7 @@ fn single(
                         params: Arc::clone(&params),
                         vars: fields.iter().cloned().zip(row).collect(),
                         graph: Some(Arc::clone(&g)),
+                        deadline,
                     };
                     keep(env, filter.as_ref())
                 }));

@@ -5,6 +5,7 @@
 //! constraint statements.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -22,12 +23,23 @@ pub const COMMIT_AFTER_ERROR: &str = "Transaction can't be committed because the
 #[derive(Debug, Default)]
 pub struct MemoryEngine {
     store: Arc<Store>,
+    /// How long one query may run (`--query-execution-timeout-sec`); `None` for no limit.
+    timeout: Option<Duration>,
 }
 
 impl MemoryEngine {
     pub fn new() -> Self {
         MemoryEngine {
             store: Store::new(),
+            timeout: None,
+        }
+    }
+
+    /// An engine whose queries give up after `timeout`.
+    pub fn with_timeout(timeout: Option<Duration>) -> Self {
+        MemoryEngine {
+            store: Store::new(),
+            timeout,
         }
     }
 }
@@ -40,6 +52,7 @@ impl QueryEngine for MemoryEngine {
             state: Some(self.store.begin()),
             kind,
             failed: false,
+            timeout: self.timeout,
         }))
     }
 }
@@ -54,10 +67,12 @@ pub struct MemoryTransaction {
     kind: TxKind,
     /// A query failed: the transaction can only be rolled back.
     failed: bool,
+    timeout: Option<Duration>,
 }
 
 impl MemoryTransaction {
     async fn execute(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
         let query = match parser::parse(query)? {
             Statement::Schema(command) => {
                 if self.kind == TxKind::Explicit {
@@ -75,7 +90,7 @@ impl MemoryTransaction {
         };
         let writes = query.clauses.iter().any(super::ast::Clause::writes) || query.union.is_some();
         if !writes {
-            let r = exec::run(&mut state, query, params.clone());
+            let r = exec::run(&mut state, query, params.clone(), deadline);
             self.state = Some(state);
             return r;
         }
@@ -83,7 +98,7 @@ impl MemoryTransaction {
         // workers so that other connections are not stalled by a bulk load.
         let params = params.clone();
         let (state, result) = tokio::task::spawn_blocking(move || {
-            let r = exec::run(&mut state, query, params);
+            let r = exec::run(&mut state, query, params, deadline);
             (state, r)
         })
         .await
@@ -688,6 +703,30 @@ mod tests {
             err.message,
             "Index manipulation not allowed in multicommand transactions."
         );
+    }
+
+    #[tokio::test]
+    async fn runaway_queries_time_out() {
+        let e = MemoryEngine::with_timeout(Some(Duration::from_millis(200)));
+        rows(
+            &e,
+            "UNWIND range(1, 30) AS i CREATE (:K {i: i}) WITH count(*) AS c \
+             MATCH (a:K), (b:K) CREATE (a)-[:E]->(b)",
+        )
+        .await;
+        // Every path in a complete graph with self-loops: far more than 200 ms of work.
+        let started = Instant::now();
+        let err = run_in(&e, "MATCH p = (a:K {i: 1})-[*]->(b) RETURN count(p)")
+            .await
+            .map(|(_, rows, _)| rows)
+            .and_then(|mut rows| rows.remove(0))
+            .unwrap_err();
+        assert!(
+            err.message.contains("--query-execution-timeout-sec"),
+            "{}",
+            err.message
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[tokio::test]

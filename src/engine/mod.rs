@@ -52,6 +52,9 @@ pub struct QueryResult {
     pub query_type: QueryType,
     /// Write counters for the summary's `stats` (`nodes-created`, ...), for queries that write.
     pub stats: Option<crate::value::Map>,
+    /// Producing the rows may take real CPU time (graph matching, sorting, grouping), so the
+    /// session pulls them where blocking is allowed instead of on an async worker.
+    pub heavy: bool,
 }
 
 impl QueryResult {
@@ -62,6 +65,7 @@ impl QueryResult {
             rows: Box::new(std::iter::empty()),
             query_type,
             stats: None,
+            heavy: false,
         }
     }
 }

@@ -345,6 +345,7 @@ fn group(
     let mut root: Option<Env> = None;
     for env in envs {
         let env = env?;
+        env.check_deadline()?;
         let mut keys = Vec::with_capacity(items.len());
         for (_, e, has_agg) in items {
             keys.push(if *has_agg { None } else { Some(eval(e, &env)?) });

@@ -36,6 +36,7 @@ fn table(columns: &[&str], rows: Vec<Row>) -> QueryResult {
         rows,
         query_type: QueryType::Read,
         stats: None,
+        heavy: false,
     }
 }
 
