@@ -7,6 +7,7 @@ import neo4j
 import pytest
 import pytz
 from neo4j.graph import Node, Path, Relationship
+from neo4j.spatial import CartesianPoint, WGS84Point
 from neo4j.time import Date, DateTime, Duration, Time
 
 
@@ -94,11 +95,16 @@ def test_temporal_values_round_trip(boltd_any):
             datetime.datetime(2024, 6, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
         ),
         Duration(months=14, days=3, seconds=7, nanoseconds=11),
+        Time(13, 14, 15, 500, tzinfo=pytz.FixedOffset(90)),
+        CartesianPoint((1.5, -2.5)),
+        WGS84Point((15.97, 45.81, 120.0)),
     ]
     with driver_for(boltd_any) as driver, driver.session() as session:
         for v in values:
             got = session.run("RETURN $v AS v", v=v).single()["v"]
             assert got == v, (v, got)
+            stored = session.run("CREATE (n:Holder {v: $v}) RETURN n.v AS v", v=v).single()["v"]
+            assert stored == v, (v, stored)
         record = session.run(
             "RETURN date('2024-03-01') AS d, datetime({year: 2024, month: 6, day: 1, hour: 12, "
             "timezone: 'Europe/Zagreb'}) AS dt, duration('P1DT2H') AS du"
