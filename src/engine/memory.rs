@@ -706,6 +706,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn long_paths_do_not_overflow_the_stack() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "UNWIND range(1, 20000) AS i CREATE (:Chain {i: i})",
+        )
+        .await;
+        rows(&e, "CREATE INDEX ON :Chain(i)").await;
+        rows(
+            &e,
+            "UNWIND range(1, 19999) AS i MATCH (a:Chain {i: i}), (b:Chain {i: i + 1}) \
+             CREATE (a)-[:NEXT]->(b)",
+        )
+        .await;
+        assert_eq!(
+            one(&e, "MATCH p = (a:Chain {i: 1})-[*]->(b:Chain {i: 20000}) RETURN length(p)").await,
+            Value::Int(19_999)
+        );
+    }
+
+    #[tokio::test]
+    async fn random_queries_never_panic() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "CREATE (a:A {x: 1, s: 'a'})-[:R {w: 2}]->(b:B {x: 2.5})-[:R]->(a), (c:A:B {l: [1, 2]})",
+        )
+        .await;
+        let pieces = [
+            "MATCH", "OPTIONAL", "(n)", "(m:A)", "(n:B {x: 1})", "-[r:R]->", "<-[*1..2]-", "--",
+            "-[*]-", "WHERE", "n.x", ">", "=", "1", "'s'", "$n", "RETURN", "n", "m", "r", "count(*)",
+            "collect(n)", "WITH", "n,", "m", "AS", "k", "ORDER BY", "DESC", "LIMIT", "SKIP", "2",
+            "CREATE", "(x:C)", "MERGE", "SET", "n.y = 1", "n:Z", "REMOVE", "n.x", "DELETE",
+            "DETACH", "UNWIND", "[1, null, 'a']", "AS x", "x", "UNION", "ALL", "DISTINCT", ",",
+            "p =", "p", "nodes(p)", "size(r)", "sum(n.x)", "CASE", "WHEN", "THEN", "ELSE", "END",
+            "+", "/", "0", "IS NULL", "NOT", "AND", "exists((n)-->())", "(", ")", "[", "]", "{",
+            "}", ":", "date('2024-01-01')", "duration('P1D')", "id(n)", "=~ '['", "assert(false)",
+        ];
+        let mut state: u64 = 7;
+        for _ in 0..3000 {
+            let mut q = String::new();
+            for _ in 0..10 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                q.push_str(pieces[(state % pieces.len() as u64) as usize]);
+                q.push(' ');
+            }
+            // Errors are fine; panics fail the test.
+            let _ = run_in(&e, &q).await;
+        }
+    }
+
+    #[tokio::test]
     async fn runaway_queries_time_out() {
         let e = MemoryEngine::with_timeout(Some(Duration::from_millis(200)));
         rows(

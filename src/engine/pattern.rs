@@ -9,6 +9,7 @@
 use super::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
 use super::eval::{equals, eval, Env};
 use super::graph::{Graph, Props};
+use super::parser::{RED_ZONE, STACK_GROWTH};
 use super::EngineError;
 use crate::value::{Map, Path, Value};
 
@@ -323,7 +324,9 @@ impl Walk<'_> {
                     used.push(r);
                     self.rels.push(r);
                     self.nodes.push(other);
-                    let flow = self.step(i + 1, other, next, used, emit);
+                    let flow = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+                        self.step(i + 1, other, next, used, emit)
+                    });
                     used.pop();
                     self.rels.pop();
                     self.nodes.pop();
@@ -375,7 +378,11 @@ impl Walk<'_> {
             trail.push(r);
             self.rels.push(r);
             self.nodes.push(other);
-            let flow = self.var_length(i, other, env, used, emit, wanted, (min, max), trail);
+            // A variable-length pattern recurses once per hop, and paths in a long chain can be
+            // deeper than any fixed stack: grow it on the heap as needed.
+            let flow = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+                self.var_length(i, other, env, used, emit, wanted, (min, max), trail)
+            });
             used.pop();
             trail.pop();
             self.rels.pop();
