@@ -84,16 +84,81 @@ pub fn run(
     })
 }
 
-/// Whether pulling rows may take real CPU time: graph matching, grouping and sorting do; plain
-/// expressions and UNWIND do not.
+/// Whether pulling rows may take long enough to stall other sessions on the same async worker:
+/// grouping, sorting and DISTINCT (the first pull does all the work), variable-length patterns,
+/// and matches that must scan (no inline properties, no equality in WHERE, not already bound).
+/// Index lookups and plain streaming are cheap per batch and stay on the worker, because moving
+/// work off it costs a thread hand-off per pull.
 fn heavy(q: &Query) -> bool {
-    q.clauses.iter().any(|c| match c {
-        Clause::Match { .. } => true,
-        Clause::With { projection, .. } | Clause::Return(projection) => {
-            !projection.order_by.is_empty() || projection.distinct
+    let mut bound: Vec<String> = Vec::new();
+    for clause in &q.clauses {
+        match clause {
+            Clause::Match {
+                patterns, filter, ..
+            } => {
+                let hints = pattern::hints(filter.as_ref());
+                for part in patterns {
+                    let start = &part.start;
+                    let is_bound = start.variable.as_ref().is_some_and(|v| bound.contains(v));
+                    let hinted = start
+                        .variable
+                        .as_ref()
+                        .is_some_and(|v| hints.iter().any(|h| &h.variable == v));
+                    if !is_bound && !hinted && start.properties.is_none() {
+                        return true;
+                    }
+                    if part.steps.iter().any(|(r, _)| r.length.is_some()) {
+                        return true;
+                    }
+                    bound.extend(pattern::variables(std::slice::from_ref(part)));
+                }
+            }
+            Clause::With { projection, .. } | Clause::Return(projection) => {
+                if !projection.order_by.is_empty()
+                    || projection.distinct
+                    || projection.items.iter().any(|i| has_aggregate(&i.expr))
+                {
+                    return true;
+                }
+                if let Clause::With { .. } = clause {
+                    if !projection.star {
+                        bound = projection.items.iter().map(|i| i.name.clone()).collect();
+                    }
+                }
+            }
+            Clause::Unwind { variable, .. } => bound.push(variable.clone()),
+            _ => {}
+        }
+    }
+    q.union.as_ref().is_some_and(|(_, n)| heavy(n))
+}
+
+fn has_aggregate(e: &Expr) -> bool {
+    match e {
+        Expr::CountStar => true,
+        Expr::Call { name, args, .. } => {
+            super::functions::is_aggregate(name) || args.iter().any(has_aggregate)
+        }
+        Expr::Binary(_, l, r) => has_aggregate(l) || has_aggregate(r),
+        Expr::Not(x) | Expr::Negate(x) | Expr::IsNull(x, _) | Expr::Property(x, _) => {
+            has_aggregate(x)
+        }
+        Expr::Index(a, b) => has_aggregate(a) || has_aggregate(b),
+        Expr::List(items) => items.iter().any(has_aggregate),
+        Expr::Map(entries) => entries.iter().any(|(_, v)| has_aggregate(v)),
+        Expr::Case {
+            subject,
+            whens,
+            otherwise,
+        } => {
+            subject.as_deref().is_some_and(has_aggregate)
+                || whens
+                    .iter()
+                    .any(|(w, t)| has_aggregate(w) || has_aggregate(t))
+                || otherwise.as_deref().is_some_and(has_aggregate)
         }
         _ => false,
-    }) || q.union.as_ref().is_some_and(|(_, n)| heavy(n))
+    }
 }
 
 /// Runs a query and the queries UNIONed to it.
@@ -843,4 +908,33 @@ fn remove_item(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ast::Statement;
+
+    fn is_heavy(q: &str) -> bool {
+        match crate::engine::parser::parse(q) {
+            Ok(Statement::Query(q)) => heavy(&q),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_costly_pulls_leave_the_worker() {
+        assert!(!is_heavy("RETURN 1"));
+        assert!(!is_heavy("UNWIND range(1, 10) AS x RETURN x"));
+        assert!(!is_heavy("MATCH (n:L {id: $id}) RETURN n"));
+        assert!(!is_heavy("MATCH (n:L) WHERE n.id = 3 RETURN n"));
+        assert!(!is_heavy("MATCH (n:L {id: 1})-[:R]->(m) RETURN m"));
+        assert!(!is_heavy("MATCH (n:L {id: 1}) MATCH (n)-->(m) RETURN m"));
+        assert!(is_heavy("MATCH (n:L) RETURN n"));
+        assert!(is_heavy("MATCH (n) RETURN n"));
+        assert!(is_heavy("MATCH (n:L {id: 1})-[*]->(m) RETURN m"));
+        assert!(is_heavy("UNWIND [3, 1] AS x RETURN x ORDER BY x"));
+        assert!(is_heavy("UNWIND [3, 1] AS x RETURN count(x) + 1"));
+        assert!(is_heavy("RETURN 1 AS x UNION MATCH (n) RETURN n.x AS x"));
+    }
 }

@@ -708,11 +708,7 @@ mod tests {
     #[tokio::test]
     async fn long_paths_do_not_overflow_the_stack() {
         let e = MemoryEngine::new();
-        rows(
-            &e,
-            "UNWIND range(1, 20000) AS i CREATE (:Chain {i: i})",
-        )
-        .await;
+        rows(&e, "UNWIND range(1, 20000) AS i CREATE (:Chain {i: i})").await;
         rows(&e, "CREATE INDEX ON :Chain(i)").await;
         rows(
             &e,
@@ -721,7 +717,11 @@ mod tests {
         )
         .await;
         assert_eq!(
-            one(&e, "MATCH p = (a:Chain {i: 1})-[*]->(b:Chain {i: 20000}) RETURN length(p)").await,
+            one(
+                &e,
+                "MATCH p = (a:Chain {i: 1})-[*]->(b:Chain {i: 20000}) RETURN length(p)"
+            )
+            .await,
             Value::Int(19_999)
         );
     }
@@ -735,14 +735,85 @@ mod tests {
         )
         .await;
         let pieces = [
-            "MATCH", "OPTIONAL", "(n)", "(m:A)", "(n:B {x: 1})", "-[r:R]->", "<-[*1..2]-", "--",
-            "-[*]-", "WHERE", "n.x", ">", "=", "1", "'s'", "$n", "RETURN", "n", "m", "r", "count(*)",
-            "collect(n)", "WITH", "n,", "m", "AS", "k", "ORDER BY", "DESC", "LIMIT", "SKIP", "2",
-            "CREATE", "(x:C)", "MERGE", "SET", "n.y = 1", "n:Z", "REMOVE", "n.x", "DELETE",
-            "DETACH", "UNWIND", "[1, null, 'a']", "AS x", "x", "UNION", "ALL", "DISTINCT", ",",
-            "p =", "p", "nodes(p)", "size(r)", "sum(n.x)", "CASE", "WHEN", "THEN", "ELSE", "END",
-            "+", "/", "0", "IS NULL", "NOT", "AND", "exists((n)-->())", "(", ")", "[", "]", "{",
-            "}", ":", "date('2024-01-01')", "duration('P1D')", "id(n)", "=~ '['", "assert(false)",
+            "MATCH",
+            "OPTIONAL",
+            "(n)",
+            "(m:A)",
+            "(n:B {x: 1})",
+            "-[r:R]->",
+            "<-[*1..2]-",
+            "--",
+            "-[*]-",
+            "WHERE",
+            "n.x",
+            ">",
+            "=",
+            "1",
+            "'s'",
+            "$n",
+            "RETURN",
+            "n",
+            "m",
+            "r",
+            "count(*)",
+            "collect(n)",
+            "WITH",
+            "n,",
+            "m",
+            "AS",
+            "k",
+            "ORDER BY",
+            "DESC",
+            "LIMIT",
+            "SKIP",
+            "2",
+            "CREATE",
+            "(x:C)",
+            "MERGE",
+            "SET",
+            "n.y = 1",
+            "n:Z",
+            "REMOVE",
+            "n.x",
+            "DELETE",
+            "DETACH",
+            "UNWIND",
+            "[1, null, 'a']",
+            "AS x",
+            "x",
+            "UNION",
+            "ALL",
+            "DISTINCT",
+            ",",
+            "p =",
+            "p",
+            "nodes(p)",
+            "size(r)",
+            "sum(n.x)",
+            "CASE",
+            "WHEN",
+            "THEN",
+            "ELSE",
+            "END",
+            "+",
+            "/",
+            "0",
+            "IS NULL",
+            "NOT",
+            "AND",
+            "exists((n)-->())",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ":",
+            "date('2024-01-01')",
+            "duration('P1D')",
+            "id(n)",
+            "=~ '['",
+            "assert(false)",
         ];
         let mut state: u64 = 7;
         for _ in 0..3000 {
