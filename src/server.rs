@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::engine::QueryEngine;
 use crate::metrics::{Metrics, OpenConnection, ResultLabel};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::tls::pool::HandshakePool;
 use crate::tls::{TlsError, TlsHandle, TlsManager};
 
 /// At most one "connection limit reached" warning per this interval.
@@ -44,6 +45,8 @@ pub enum StartError {
     Watch(String),
     #[error("{0}")]
     Auth(String),
+    #[error("cannot start the TLS handshake threads (--bolt-num-workers): {0}")]
+    Threads(std::io::Error),
     #[error("cannot listen on {address} (--bolt-address/--bolt-port): {source}")]
     Bind {
         address: String,
@@ -101,6 +104,8 @@ struct Handler {
     /// One permit per open connection (`--bolt-max-connections`).
     slots: Arc<Semaphore>,
     tls: Option<TlsHandle>,
+    /// Where TLS handshakes run (see `tls/pool.rs`); present with TLS.
+    handshakes: Option<HandshakePool>,
     tls_handshake_timeout: Duration,
     handshake_timeout: Duration,
     /// `--bolt-max-version`.
@@ -190,6 +195,12 @@ pub async fn start(
         }),
         metrics: Arc::clone(&metrics),
         slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
+        handshakes: match &tls {
+            Some(_) => Some(
+                HandshakePool::new(config.bolt_num_workers).map_err(StartError::Threads)?,
+            ),
+            None => None,
+        },
         tls: tls.clone(),
         tls_handshake_timeout: config.tls_handshake_timeout(),
         handshake_timeout: config.handshake_timeout(),
@@ -333,8 +344,15 @@ impl Handler {
             }
         };
         let started = std::time::Instant::now();
-        let outcome =
-            tokio::time::timeout(self.tls_handshake_timeout, Pin::new(&mut stream).accept()).await;
+        let timeout = self.tls_handshake_timeout;
+        let handshake = async move {
+            let outcome = tokio::time::timeout(timeout, Pin::new(&mut stream).accept()).await;
+            (stream, outcome)
+        };
+        let (stream, outcome) = match &self.handshakes {
+            Some(pool) => pool.run(handshake).await?,
+            None => handshake.await,
+        };
         let result = match &outcome {
             Ok(Ok(())) => "ok",
             Ok(Err(_)) => "failed",

@@ -6,6 +6,7 @@
 
 pub mod acceptor;
 pub mod manager;
+pub mod pool;
 pub mod watch;
 
 pub use acceptor::{CertSummary, ClientAuth, LoadedAcceptor, MinVersion, TlsSettings};
