@@ -24,6 +24,7 @@ impl HandshakePool {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("boltd-tls")
+            .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
         Ok(HandshakePool {
@@ -38,6 +39,22 @@ impl HandshakePool {
         F::Output: Send + 'static,
     {
         self.runtime.as_ref()?.spawn(job).await.ok()
+    }
+}
+
+/// How much lower than the Bolt workers handshake threads run (a `nice` increment). Under
+/// contention, established sessions and reloads come first and a flood of new connections waits;
+/// without contention handshakes get the whole CPU as before.
+const NICENESS: libc::c_int = 10;
+
+/// Lowers the calling thread's scheduling priority (Linux applies `setpriority` to one thread
+/// when given its id). Failure only costs the preference, so it is ignored.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers and only affect this thread's niceness.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICENESS);
     }
 }
 
