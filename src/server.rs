@@ -196,9 +196,9 @@ pub async fn start(
         metrics: Arc::clone(&metrics),
         slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
         handshakes: match &tls {
-            Some(_) => Some(
-                HandshakePool::new(config.bolt_num_workers).map_err(StartError::Threads)?,
-            ),
+            Some(_) => {
+                Some(HandshakePool::new(config.bolt_num_workers).map_err(StartError::Threads)?)
+            }
             None => None,
         },
         tls: tls.clone(),

@@ -327,6 +327,16 @@ impl Client {
         offer: [u8; 16],
         credentials: Option<(&str, &str)>,
     ) -> Result<Client, Response> {
+        Self::over_with_hello(stream, offer, credentials, Map::new()).await
+    }
+
+    /// Like `over_as`, with extra HELLO fields (such as `patch_bolt`).
+    pub async fn over_with_hello(
+        stream: Box<dyn Stream>,
+        offer: [u8; 16],
+        credentials: Option<(&str, &str)>,
+        extra_hello: Map,
+    ) -> Result<Client, Response> {
         let mut stream = stream;
         let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
         hs.extend_from_slice(&offer);
@@ -357,6 +367,7 @@ impl Client {
         }
         let mut hello = Map::new();
         hello.insert("user_agent".into(), "boltd-tests/1".into());
+        hello.extend(extra_hello);
         if version < (5, 1) {
             hello.extend(token.clone());
         }
@@ -407,6 +418,15 @@ impl Client {
     /// Receives one response; panics on EOF or timeout.
     pub async fn recv(&mut self) -> Response {
         self.try_recv().await.expect("a response")
+    }
+
+    /// Receives one message's bytes as sent, to check structure tags and field counts.
+    pub async fn recv_raw(&mut self) -> Vec<u8> {
+        tokio::time::timeout(STEP, self.reader.read_message(usize::MAX))
+            .await
+            .expect("response in time")
+            .expect("read")
+            .expect("a message")
     }
 
     /// Receives one response, or None when the server closed the connection.
