@@ -299,15 +299,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn disjoint_writers_both_commit_and_merge() {
+    /// A store with two committed nodes, and two transactions started after them.
+    fn two_nodes_two_transactions() -> (Arc<Store>, i64, i64, TxState, TxState) {
         let store = Store::new();
         let mut setup = store.begin();
         let a = setup.create_node(rec("A", 0));
         let b = setup.create_node(rec("A", 0));
         setup.commit().unwrap();
-        let mut t1 = store.begin();
-        let mut t2 = store.begin();
+        let t1 = store.begin();
+        let t2 = store.begin();
+        (store, a, b, t1, t2)
+    }
+
+    #[test]
+    fn disjoint_writers_both_commit_and_merge() {
+        let (store, a, b, mut t1, mut t2) = two_nodes_two_transactions();
         t1.update_node(a, rec("A", 1));
         t2.update_node(b, rec("B", 2));
         t1.commit().unwrap();
@@ -323,13 +329,7 @@ mod tests {
 
     #[test]
     fn relationship_to_a_concurrently_deleted_node_conflicts() {
-        let store = Store::new();
-        let mut setup = store.begin();
-        let a = setup.create_node(rec("A", 0));
-        let b = setup.create_node(rec("A", 0));
-        setup.commit().unwrap();
-        let mut t1 = store.begin();
-        let mut t2 = store.begin();
+        let (store, a, b, mut t1, mut t2) = two_nodes_two_transactions();
         t1.delete_node(b, true).unwrap();
         t2.create_rel(RelRec {
             start: a,

@@ -335,17 +335,13 @@ fn parse_duration(s: &str) -> Option<Duration> {
         None => (s, None),
     };
     let (mut months, mut days, mut seconds) = (0.0, 0.0, 0.0);
-    let mut number = String::new();
-    let mut any = false;
-    for c in date_part.chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let n: f64 = number.parse().ok()?;
-        number.clear();
-        any = true;
-        match c.to_ascii_uppercase() {
+    let date_units = units(date_part)?;
+    let time_units = units(time_part.unwrap_or(""))?;
+    if date_units.is_empty() && time_units.is_empty() {
+        return None;
+    }
+    for (n, unit) in date_units {
+        match unit {
             'Y' => months += n * 12.0,
             'M' => months += n,
             'W' => days += n * 7.0,
@@ -353,26 +349,32 @@ fn parse_duration(s: &str) -> Option<Duration> {
             _ => return None,
         }
     }
-    for c in time_part.unwrap_or("").chars() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let n: f64 = number.parse().ok()?;
-        number.clear();
-        any = true;
-        match c.to_ascii_uppercase() {
+    for (n, unit) in time_units {
+        match unit {
             'H' => seconds += n * 3600.0,
             'M' => seconds += n * 60.0,
             'S' => seconds += n,
             _ => return None,
         }
     }
-    if !number.is_empty() || !any {
-        return None;
-    }
     let sign = if negative { -1.0 } else { 1.0 };
     Some(normalise(months * sign, days * sign, seconds * sign, 0.0))
+}
+
+/// Splits `1Y2.5M` into `[(1, 'Y'), (2.5, 'M')]` (units upper-cased); `None` when a number has
+/// no unit or a unit no number.
+fn units(part: &str) -> Option<Vec<(f64, char)>> {
+    let mut out = Vec::new();
+    let mut number = String::new();
+    for c in part.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        out.push((number.parse().ok()?, c.to_ascii_uppercase()));
+        number.clear();
+    }
+    number.is_empty().then_some(out)
 }
 
 fn local_parts(v: &Value) -> Option<NaiveDateTime> {

@@ -12,10 +12,15 @@ def connect(server, **kwargs):
     return mgclient.connect(host="127.0.0.1", port=server.port, sslmode=mode, **kwargs)
 
 
-def count(server, query):
+def autocommit(server):
+    """A connection in autocommit mode and a cursor on it."""
     conn = connect(server)
     conn.autocommit = True
-    cur = conn.cursor()
+    return conn, conn.cursor()
+
+
+def count(server, query):
+    conn, cur = autocommit(server)
     cur.execute(query)
     (n,) = cur.fetchone()
     conn.close()
@@ -41,9 +46,7 @@ def test_autocommit_off_commit_rollback_and_isolation(boltd_any):
 
 
 def test_autocommit_on_and_lazy(boltd_any):
-    conn = connect(boltd_any)
-    conn.autocommit = True
-    cur = conn.cursor()
+    conn, cur = autocommit(boltd_any)
     cur.execute("UNWIND range(1, 50) AS i CREATE (:Item {i: i})")
     assert cur.fetchall() == []
     conn.close()
@@ -66,9 +69,7 @@ def test_rollback_on_disconnect(boltd_any):
 
 
 def test_every_value_type_round_trips_as_a_parameter(boltd_any):
-    conn = connect(boltd_any)
-    conn.autocommit = True
-    cur = conn.cursor()
+    conn, cur = autocommit(boltd_any)
     values = {
         "null": None,
         "bool": True,
@@ -101,9 +102,7 @@ def test_every_value_type_round_trips_as_a_parameter(boltd_any):
 
 
 def test_nodes_relationships_and_paths_decode(boltd_any):
-    conn = connect(boltd_any)
-    conn.autocommit = True
-    cur = conn.cursor()
+    conn, cur = autocommit(boltd_any)
     cur.execute(
         "CREATE p = (a:City {name: 'Zagreb'})-[r:ROAD {km: 280}]->(b:City:Coastal {name: 'Split'}) "
         "RETURN a, r, b, p"
@@ -150,9 +149,7 @@ def test_failed_query_in_transaction_is_rolled_back(boltd_any):
 
 
 def test_one_megabyte_query(boltd_any):
-    conn = connect(boltd_any)
-    conn.autocommit = True
-    cur = conn.cursor()
+    conn, cur = autocommit(boltd_any)
     big = "x" * (1024 * 1024)
     cur.execute(f"CREATE (n:Big {{s: '{big}'}}) RETURN size(n.s)")
     assert cur.fetchall() == [(1024 * 1024,)]
@@ -160,9 +157,7 @@ def test_one_megabyte_query(boltd_any):
 
 
 def test_indexes_and_constraints(boltd_any):
-    conn = connect(boltd_any)
-    conn.autocommit = True
-    cur = conn.cursor()
+    conn, cur = autocommit(boltd_any)
     cur.execute("CREATE INDEX ON :User(email)")
     cur.execute("CREATE CONSTRAINT ON (u:User) ASSERT u.email IS UNIQUE")
     cur.execute("CREATE (:User {email: 'a@example.com'})")
