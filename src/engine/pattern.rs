@@ -29,6 +29,8 @@ pub struct Hint {
     pub variable: String,
     pub property: Option<String>,
     pub value: Expr,
+    /// `n.p IN $list` / `id(n) IN $list`: any of the list's values.
+    pub any_of: bool,
 }
 
 /// Collects `var.prop = <literal or parameter>` and `id(var) = ...` conjuncts of a WHERE
@@ -41,8 +43,14 @@ pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
                 walk(l, out);
                 walk(r, out);
             }
-            Expr::Binary(BinaryOp::Eq, l, r) => {
-                for (a, b) in [(l, r), (r, l)] {
+            Expr::Binary(op @ (BinaryOp::Eq | BinaryOp::In), l, r) => {
+                let any_of = *op == BinaryOp::In;
+                let sides = if any_of {
+                    vec![(l, r)]
+                } else {
+                    vec![(l, r), (r, l)]
+                };
+                for (a, b) in sides {
                     if !matches!(b.as_ref(), Expr::Literal(_) | Expr::Parameter(_)) {
                         continue;
                     }
@@ -53,6 +61,7 @@ pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
                                     variable: v.clone(),
                                     property: Some(prop.clone()),
                                     value: b.as_ref().clone(),
+                                    any_of,
                                 });
                             }
                         }
@@ -62,6 +71,7 @@ pub fn hints(filter: Option<&Expr>) -> Vec<Hint> {
                                     variable: v.clone(),
                                     property: None,
                                     value: b.as_ref().clone(),
+                                    any_of,
                                 });
                             }
                         }
@@ -125,25 +135,39 @@ pub fn start_candidates(
     }
     let mine = |h: &&Hint| node.variable.as_deref() == Some(h.variable.as_str());
     if let Some(h) = hints.iter().filter(mine).find(|h| h.property.is_none()) {
-        // `id(n) = x`: at most one node, whatever the labels.
-        return Ok(match eval(&h.value, env)? {
-            Value::Int(id) if g.node(id).is_some() => vec![id],
-            _ => Vec::new(),
-        });
+        // `id(n) = x` or `id(n) IN [...]`: those nodes, whatever the labels.
+        let mut ids: Vec<i64> = hint_values(h, env)?
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Int(id) if g.node(id).is_some() => Some(id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        return Ok(ids);
     }
     if !node.labels.is_empty() {
-        let mut equalities: Vec<(String, Value)> = Vec::new();
+        // Each entry: a property and the values any of which it may equal.
+        let mut equalities: Vec<(String, Vec<Value>)> = Vec::new();
         if let Some(m) = property_map(&node.properties, env)? {
-            equalities.extend(m);
+            equalities.extend(m.into_iter().map(|(k, v)| (k, vec![v])));
         }
         for h in hints.iter().filter(mine) {
             if let Some(p) = &h.property {
-                equalities.push((p.clone(), eval(&h.value, env)?));
+                equalities.push((p.clone(), hint_values(h, env)?));
             }
         }
         for label in &node.labels {
-            for (prop, value) in &equalities {
-                if let Some(ids) = g.indexed_nodes(label, prop, value) {
+            for (prop, values) in &equalities {
+                let found: Option<Vec<Vec<i64>>> = values
+                    .iter()
+                    .map(|v| g.indexed_nodes(label, prop, v))
+                    .collect();
+                if let Some(found) = found {
+                    let mut ids: Vec<i64> = found.into_iter().flatten().collect();
+                    ids.sort_unstable();
+                    ids.dedup();
                     return Ok(ids);
                 }
             }
@@ -156,6 +180,16 @@ pub fn start_candidates(
         return Ok(g.nodes_with_label(smallest));
     }
     Ok(g.nodes.keys().copied().collect())
+}
+
+/// The values a hint allows: one for `=`, the list's elements for `IN` (none for a null list).
+fn hint_values(h: &Hint, env: &Env) -> Result<Vec<Value>, EngineError> {
+    let v = eval(&h.value, env)?;
+    Ok(match (h.any_of, v) {
+        (false, v) => vec![v],
+        (true, Value::List(items)) => items,
+        (true, _) => Vec::new(),
+    })
 }
 
 fn node_fits(g: &Graph, id: i64, node: &NodePattern, env: &Env) -> Result<bool, EngineError> {
