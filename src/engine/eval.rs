@@ -23,7 +23,9 @@ pub const TIMEOUT: &str = "Query execution timeout: the query ran longer than \
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub params: Arc<Params>,
-    pub vars: Vec<(String, Value)>,
+    /// Names are shared (`Arc<str>`): environments are cloned for every row and binding, and
+    /// copying a name must not allocate.
+    pub vars: Vec<(Arc<str>, Value)>,
     pub graph: Option<Arc<Graph>>,
     /// When the query must give up (`--query-execution-timeout-sec`); checked wherever the work
     /// per row is unbounded (pattern expansion, grouping, updates).
@@ -49,8 +51,9 @@ impl Env {
     }
 
     pub fn with(&self, name: &str, value: Value) -> Env {
-        let mut vars = self.vars.clone();
-        vars.push((name.to_owned(), value));
+        let mut vars = Vec::with_capacity(self.vars.len() + 1);
+        vars.extend(self.vars.iter().cloned());
+        vars.push((Arc::from(name), value));
         Env {
             params: Arc::clone(&self.params),
             vars,
@@ -74,7 +77,7 @@ impl Env {
         self.vars
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n.as_ref() == name)
             .map(|(_, v)| v)
     }
 }
