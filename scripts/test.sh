@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, then the real-client tests (pymgclient and the
-# neo4j driver) against the built server. Installs what it needs on a fresh Debian machine: the
-# OpenSSL headers and pkg-config (for the openssl crate), the openssl command, and a Python venv
-# in .venv with the pinned clients.
+# Runs every test: Rust unit and integration tests, then the real-client tests (pymgclient, the
+# neo4j driver and GQLAlchemy) against the built server. Installs what it needs on a fresh Debian
+# machine: the OpenSSL headers and pkg-config (for the openssl crate), the openssl command, a
+# Python venv in .venv with the pinned clients, and .venv-gqlalchemy for GQLAlchemy (which pins
+# an older neo4j driver).
 #
 # Then scans the TLS configuration with sslyze (its own venv, .venv-scan) and builds and checks the
 # Debian package (installing cargo-deb when missing).
@@ -40,7 +41,15 @@ fi
 
 echo "==> real-client tests"
 # cargo test built target/debug/boltd; the client tests run that binary as a real process.
-BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python
+BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python \
+  --ignore=tests/python/test_gqlalchemy.py
+
+echo "==> GQLAlchemy tests (own venv: it needs the neo4j 5 driver)"
+if [ ! -x .venv-gqlalchemy/bin/python ]; then
+  python3 -m venv .venv-gqlalchemy
+fi
+.venv-gqlalchemy/bin/pip install -q --disable-pip-version-check -r tests/python/requirements-gqlalchemy.txt
+BOLTD_BIN="$PWD/target/debug/boltd" .venv-gqlalchemy/bin/python -m pytest -q tests/python/test_gqlalchemy.py
 
 echo "==> TLS configuration scan (sslyze)"
 scripts/tls-scan.sh target/debug/boltd
