@@ -275,7 +275,11 @@ fn single(
                     };
                     let env = Env {
                         params: Arc::clone(&params),
-                        vars: fields.iter().map(|f| Arc::from(f.as_str())).zip(row).collect(),
+                        vars: fields
+                            .iter()
+                            .map(|f| Arc::from(f.as_str()))
+                            .zip(row)
+                            .collect(),
                         graph: Some(Arc::clone(&g)),
                         deadline,
                     };
