@@ -58,6 +58,8 @@ pub struct Config {
     pub bolt_max_connections: usize,
     /// Seconds one query may run before it is stopped with an error; 0 disables.
     pub query_execution_timeout_sec: u64,
+    /// MiB of heap above which queries are stopped; 0 means 90% of physical memory.
+    pub memory_limit: usize,
     /// Lowest TLS version: "1.2" or "1.3".
     pub bolt_tls_min_version: String,
     /// TLS 1.2 cipher list in OpenSSL syntax; empty keeps the system's default.
@@ -112,6 +114,7 @@ impl Default for Config {
             bolt_max_message_size_unauthenticated: 64 * 1024,
             bolt_max_connections: 10_000,
             query_execution_timeout_sec: 600,
+            memory_limit: 0,
             bolt_tls_min_version: "1.2".to_owned(),
             bolt_tls_ciphers: String::new(),
             bolt_tls_ciphersuites: String::new(),
@@ -149,6 +152,7 @@ const CONFIG_KEYS: &[&str] = &[
     "bolt_max_message_size_unauthenticated",
     "bolt_max_connections",
     "query_execution_timeout_sec",
+    "memory_limit",
     "bolt_tls_min_version",
     "bolt_tls_ciphers",
     "bolt_tls_ciphersuites",
@@ -274,6 +278,13 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_execution_timeout_sec: Option<u64>,
+
+    /// Heap in MiB above which queries are stopped with an error (their transaction rolled back)
+    /// instead of the server running out of memory; 0 means 90% of physical memory. Memgraph's
+    /// flag and default. [default: 0]
+    #[arg(long, value_name = "MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<usize>,
 
     /// Lowest TLS version accepted: 1.2 or 1.3. [default: 1.2]
     #[arg(long, value_name = "VERSION")]

@@ -7,6 +7,7 @@
 //! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]) and the `TlsManager`
 //!   actor that owns the live one ([`tls::manager`]).
 //! * [`bolt`]: handshake, chunking, PackStream, messages and the session state machine.
+//! * [`alloc`]: the counting allocator behind `--memory-limit`.
 //! * [`admin`]: the server's own statements (`RELOAD BOLT_SERVER TLS`, Cypher `BEGIN`/`COMMIT`/
 //!   `ROLLBACK`) and the transaction-state guard.
 //! * [`auth`]: users, roles and privileges, persisted in the data directory.
@@ -20,6 +21,7 @@
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 
 pub mod admin;
+pub mod alloc;
 pub mod auth;
 pub mod bench;
 pub mod bolt;
@@ -32,3 +34,8 @@ pub mod server;
 pub mod shutdown;
 pub mod tls;
 pub mod value;
+
+/// Every allocation is counted, so that queries can be stopped before the server runs out of
+/// memory (see [`alloc`]).
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;

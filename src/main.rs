@@ -78,7 +78,11 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         let timeout = (config.query_execution_timeout_sec > 0)
             .then(|| std::time::Duration::from_secs(config.query_execution_timeout_sec));
-        let engine = Arc::new(MemoryEngine::with_timeout(timeout));
+        let memory_limit = match config.memory_limit {
+            0 => boltd::alloc::default_limit(),
+            mib => Some(mib.saturating_mul(1 << 20)),
+        };
+        let engine = Arc::new(MemoryEngine::with_limits(timeout, memory_limit));
         let server = match boltd::server::start(&config, engine, logger.clone()).await {
             Ok(s) => s,
             Err(e) => {

@@ -30,6 +30,8 @@ pub struct Env {
     /// When the query must give up (`--query-execution-timeout-sec`); checked wherever the work
     /// per row is unbounded (pattern expansion, grouping, updates).
     pub deadline: Option<Instant>,
+    /// Live heap bytes above which the query stops (`--memory-limit`).
+    pub memory_limit: Option<usize>,
 }
 
 impl Env {
@@ -39,15 +41,31 @@ impl Env {
             vars: Vec::new(),
             graph: None,
             deadline: None,
+            memory_limit: None,
         }
     }
 
-    /// Fails once the query's time is up.
-    pub fn check_deadline(&self) -> Result<(), EngineError> {
-        match self.deadline {
-            Some(d) if Instant::now() >= d => Err(EngineError::client(TIMEOUT)),
-            _ => Ok(()),
+    /// Fails once the query's time is up or the server holds more memory than allowed; called
+    /// wherever a query's work or memory can grow without bound.
+    pub fn check_budget(&self) -> Result<(), EngineError> {
+        if let Some(d) = self.deadline {
+            if Instant::now() >= d {
+                return Err(EngineError::client(TIMEOUT));
+            }
         }
+        if let Some(limit) = self.memory_limit {
+            let live = crate::alloc::live_bytes();
+            if live > limit {
+                return Err(EngineError::client(format!(
+                    "Memory limit exceeded: the server holds {} MiB and --memory-limit is {} MiB. \
+                     The query was stopped and its transaction must be rolled back; narrow it \
+                     (LIMIT, fewer rows in ORDER BY, DISTINCT or collect()) or raise the limit.",
+                    live >> 20,
+                    limit >> 20
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn with(&self, name: &str, value: Value) -> Env {
@@ -59,6 +77,7 @@ impl Env {
             vars,
             graph: self.graph.clone(),
             deadline: self.deadline,
+            memory_limit: self.memory_limit,
         }
     }
 

@@ -57,18 +57,28 @@ fn returns(q: &Query) -> bool {
     matches!(q.clauses.last(), Some(Clause::Return(_)))
 }
 
+/// What one query may spend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    /// When it must stop (`--query-execution-timeout-sec`).
+    pub deadline: Option<Instant>,
+    /// Live heap bytes of the whole server above which it stops (`--memory-limit`).
+    pub memory_limit: Option<usize>,
+}
+
 /// Runs `query` in `tx`.
 pub fn run(
     tx: &mut TxState,
     query: Query,
     params: Params,
-    deadline: Option<Instant>,
+    budget: Budget,
 ) -> Result<QueryResult, EngineError> {
     let params = Arc::new(params);
     let writes = query_writes(&query);
     let mut stats = Stats::default();
     let mut root = Env::new(params);
-    root.deadline = deadline;
+    root.deadline = budget.deadline;
+    root.memory_limit = budget.memory_limit;
     let (fields, rows) = run_union(&query, tx, writes, &root, &mut stats)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
@@ -232,7 +242,7 @@ fn single(
             let mut out = Vec::new();
             for env in envs {
                 let env = env?;
-                env.check_deadline()?;
+                env.check_budget()?;
                 write(tx, clause, env, stats, &mut out)?;
                 if !keep_rows {
                     out.clear();
@@ -265,7 +275,7 @@ fn single(
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
                 scope = fields.clone();
                 let params = Arc::clone(params);
-                let deadline = root.deadline;
+                let (deadline, memory_limit) = (root.deadline, root.memory_limit);
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
                 envs = Box::new(rows.filter_map(move |r| {
@@ -282,6 +292,7 @@ fn single(
                             .collect(),
                         graph: Some(Arc::clone(&g)),
                         deadline,
+                        memory_limit,
                     };
                     keep(env, filter.as_ref())
                 }));

@@ -25,6 +25,8 @@ pub struct MemoryEngine {
     store: Arc<Store>,
     /// How long one query may run (`--query-execution-timeout-sec`); `None` for no limit.
     timeout: Option<Duration>,
+    /// Live heap bytes above which queries stop (`--memory-limit`); `None` for no limit.
+    memory_limit: Option<usize>,
 }
 
 impl MemoryEngine {
@@ -32,14 +34,17 @@ impl MemoryEngine {
         MemoryEngine {
             store: Store::new(),
             timeout: None,
+            memory_limit: None,
         }
     }
 
-    /// An engine whose queries give up after `timeout`.
-    pub fn with_timeout(timeout: Option<Duration>) -> Self {
+    /// An engine whose queries give up after `timeout`, or once the server's heap exceeds
+    /// `memory_limit` bytes.
+    pub fn with_limits(timeout: Option<Duration>, memory_limit: Option<usize>) -> Self {
         MemoryEngine {
             store: Store::new(),
             timeout,
+            memory_limit,
         }
     }
 }
@@ -53,6 +58,7 @@ impl QueryEngine for MemoryEngine {
             kind,
             failed: false,
             timeout: self.timeout,
+            memory_limit: self.memory_limit,
         }))
     }
 }
@@ -68,11 +74,15 @@ pub struct MemoryTransaction {
     /// A query failed: the transaction can only be rolled back.
     failed: bool,
     timeout: Option<Duration>,
+    memory_limit: Option<usize>,
 }
 
 impl MemoryTransaction {
     async fn execute(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let budget = exec::Budget {
+            deadline: self.timeout.map(|t| Instant::now() + t),
+            memory_limit: self.memory_limit,
+        };
         let query = match parser::parse(query)? {
             Statement::Schema(command) => {
                 if self.kind == TxKind::Explicit {
@@ -90,7 +100,7 @@ impl MemoryTransaction {
         };
         let writes = query.clauses.iter().any(super::ast::Clause::writes) || query.union.is_some();
         if !writes {
-            let r = exec::run(&mut state, query, params.clone(), deadline);
+            let r = exec::run(&mut state, query, params.clone(), budget);
             self.state = Some(state);
             return r;
         }
@@ -98,7 +108,7 @@ impl MemoryTransaction {
         // workers so that other connections are not stalled by a bulk load.
         let params = params.clone();
         let (state, result) = tokio::task::spawn_blocking(move || {
-            let r = exec::run(&mut state, query, params, deadline);
+            let r = exec::run(&mut state, query, params, budget);
             (state, r)
         })
         .await
@@ -832,7 +842,7 @@ mod tests {
 
     #[tokio::test]
     async fn runaway_queries_time_out() {
-        let e = MemoryEngine::with_timeout(Some(Duration::from_millis(200)));
+        let e = MemoryEngine::with_limits(Some(Duration::from_millis(200)), None);
         rows(
             &e,
             "UNWIND range(1, 30) AS i CREATE (:K {i: i}) WITH count(*) AS c \
@@ -852,6 +862,38 @@ mod tests {
             err.message
         );
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn queries_stop_at_the_memory_limit() {
+        // The limit is on the whole process's heap; other tests allocate concurrently, so leave
+        // them room and make this query need far more.
+        let limit = crate::alloc::live_bytes() + (256 << 20);
+        let e = MemoryEngine::with_limits(None, Some(limit));
+        for q in [
+            "UNWIND range(1, 100000000) AS x RETURN collect(x)",
+            "UNWIND range(1, 100000000) AS x RETURN x ORDER BY x DESC LIMIT 1",
+            "UNWIND range(1, 100000000) AS x RETURN DISTINCT x",
+            "UNWIND range(1, 100000000) AS x CREATE (:Big {x: x})",
+        ] {
+            let err = match run_in(&e, q).await {
+                Err(e) => e,
+                Ok((_, rows, _)) => rows
+                    .into_iter()
+                    .find_map(Result::err)
+                    .unwrap_or_else(|| panic!("{q} finished under the limit")),
+            };
+            assert!(
+                err.message.contains("--memory-limit"),
+                "{q}: {}",
+                err.message
+            );
+        }
+        // Nothing of the failed bulk load was committed, and the engine still works.
+        assert_eq!(
+            one(&e, "MATCH (n:Big) RETURN count(n)").await,
+            Value::Int(0)
+        );
     }
 
     #[tokio::test]

@@ -280,7 +280,7 @@ pub fn match_parts(
         return emit(env, used);
     };
     for start in start_candidates(g, &first.start, &env, hints)? {
-        env.check_deadline()?;
+        env.check_budget()?;
         let flow = match_from(g, first, start, env.clone(), used, &mut |env, used| {
             match_parts(g, rest, env, used, hints, emit)
         })?;
@@ -340,7 +340,7 @@ impl Walk<'_> {
             };
             return emit(env, used);
         };
-        env.check_deadline()?;
+        env.check_budget()?;
         let wanted = property_map(&rel.properties, &env)?;
         match rel.length {
             None => {
@@ -391,7 +391,7 @@ impl Walk<'_> {
         (min, max): (usize, usize),
         trail: &mut Vec<i64>,
     ) -> Result<Flow, EngineError> {
-        env.check_deadline()?;
+        env.check_budget()?;
         let (rel, node) = &self.part.steps[i];
         if trail.len() >= min && node_fits(self.g, at, node, env)? {
             let rels = Value::List(trail.iter().map(|r| rel_value(self.g, *r)).collect());

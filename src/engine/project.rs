@@ -91,9 +91,14 @@ pub fn project(
 
     if projection.distinct {
         let mut seen: HashSet<String> = HashSet::new();
-        rows = Box::new(rows.filter(move |r| match r {
-            Ok((row, _)) => seen.insert(row_key(row)),
-            Err(_) => true,
+        rows = Box::new(rows.filter_map(move |r| match r {
+            Ok((row, env)) => {
+                if let Err(e) = env.check_budget() {
+                    return Some(Err(e));
+                }
+                seen.insert(row_key(&row)).then_some(Ok((row, env)))
+            }
+            Err(e) => Some(Err(e)),
         }));
     }
     if !projection.order_by.is_empty() {
@@ -345,7 +350,7 @@ fn group(
     let mut root: Option<Env> = None;
     for env in envs {
         let env = env?;
-        env.check_deadline()?;
+        env.check_budget()?;
         let mut keys = Vec::with_capacity(items.len());
         for (_, e, has_agg) in items {
             keys.push(if *has_agg { None } else { Some(eval(e, &env)?) });
@@ -404,6 +409,7 @@ fn sorted(rows: Scoped, order_by: Arc<Vec<SortItem>>) -> Scoped {
             let mut failure = None;
             for r in rows {
                 let keys = r.and_then(|(row, env)| {
+                    env.check_budget()?;
                     let keys = order_by
                         .iter()
                         .map(|s| eval(&s.expr, &env))
