@@ -23,7 +23,10 @@ impl Statement {
                 SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. },
             ) => add("INDEX"),
             Statement::Schema(
-                SchemaCommand::CreateUnique { .. } | SchemaCommand::DropUnique { .. },
+                SchemaCommand::CreateUnique { .. }
+                | SchemaCommand::DropUnique { .. }
+                | SchemaCommand::CreateExists { .. }
+                | SchemaCommand::DropExists { .. },
             ) => add("CONSTRAINT"),
             Statement::Schema(_) => add("STATS"),
             Statement::Query(q) => {
@@ -64,6 +67,15 @@ pub enum SchemaCommand {
         property: String,
     },
     DropUnique {
+        label: String,
+        property: String,
+    },
+    /// `ASSERT EXISTS (n.p)`: every node with the label must have the property.
+    CreateExists {
+        label: String,
+        property: String,
+    },
+    DropExists {
         label: String,
         property: String,
     },

@@ -206,6 +206,8 @@ pub struct Graph {
     /// records that the user asked, for `SHOW INDEX INFO`).
     pub label_indexes: OrdSet<String>,
     pub property_indexes: OrdMap<(String, String), PropertyIndex>,
+    /// `(label, property)` pairs of existence constraints.
+    pub existence: OrdSet<(String, String)>,
 }
 
 impl Graph {

@@ -700,6 +700,35 @@ mod tests {
             .unwrap_err();
         assert!(err.message.contains("violates"), "{}", err.message);
         rows(&e, "DROP INDEX ON :U(id)").await;
+
+        rows(&e, "CREATE CONSTRAINT ON (u:U) ASSERT EXISTS (u.id)").await;
+        let err = run_in(&e, "CREATE (:U {name: 'no id'})").await.unwrap_err();
+        assert!(
+            err.message
+                .contains("existence constraint violation on :U(id)"),
+            "{}",
+            err.message
+        );
+        let err = run_in(&e, "MATCH (u:U {id: 1}) REMOVE u.id")
+            .await
+            .unwrap_err();
+        assert!(
+            err.message.contains("existence constraint"),
+            "{}",
+            err.message
+        );
+        let info = rows(&e, "SHOW CONSTRAINT INFO").await;
+        assert!(info.contains(&vec![
+            Value::from("exists"),
+            Value::from("U"),
+            Value::from("id")
+        ]));
+        let err = run_in(&e, "CREATE CONSTRAINT ON (u:U) ASSERT EXISTS (u.name)")
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("violates"), "{}", err.message);
+        rows(&e, "DROP CONSTRAINT ON (u:U) ASSERT EXISTS (u.id)").await;
+        rows(&e, "CREATE (:U {name: 'no id'})").await;
         assert!(run_in(&e, "DROP INDEX ON :U(id)").await.is_err());
         rows(&e, "STORAGE MODE IN_MEMORY_TRANSACTIONAL").await;
         assert!(!rows(&e, "SHOW STORAGE INFO").await.is_empty());

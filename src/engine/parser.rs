@@ -519,6 +519,10 @@ impl<'a> Parser<'a> {
             let label = self.name("a label")?;
             self.expect(&Tok::RParen, "')'")?;
             self.expect_keyword("ASSERT")?;
+            let exists = self.eat_keyword("EXISTS");
+            if exists {
+                self.expect(&Tok::LParen, "'(' after EXISTS")?;
+            }
             let v2 = self.name("the constrained variable")?;
             if v2 != variable {
                 return Err(EngineError::client(format!(
@@ -527,11 +531,19 @@ impl<'a> Parser<'a> {
             }
             self.expect(&Tok::Dot, "'.'")?;
             let property = self.name("a property name")?;
+            if exists {
+                self.expect(&Tok::RParen, "')'")?;
+                self.statement_end()?;
+                return Ok(Some(if create {
+                    SchemaCommand::CreateExists { label, property }
+                } else {
+                    SchemaCommand::DropExists { label, property }
+                }));
+            }
             self.expect_keyword("IS")?;
             if !self.eat_keyword("UNIQUE") {
                 return Err(EngineError::client(
-                    "Only uniqueness constraints (ASSERT n.p IS UNIQUE) are supported by boltd's \
-                     embedded engine.",
+                    "Supported constraints are ASSERT n.p IS UNIQUE and ASSERT EXISTS (n.p).",
                 ));
             }
             self.statement_end()?;
@@ -1212,6 +1224,13 @@ mod tests {
             })
         );
         assert!(parse("CREATE CONSTRAINT ON (n:User) ASSERT m.email IS UNIQUE").is_err());
+        assert_eq!(
+            parse("DROP CONSTRAINT ON (n:User) ASSERT EXISTS (n.email)").unwrap(),
+            Statement::Schema(SchemaCommand::DropExists {
+                label: "User".into(),
+                property: "email".into()
+            })
+        );
         assert_eq!(
             parse("SHOW STORAGE INFO").unwrap(),
             Statement::Schema(SchemaCommand::ShowStorageInfo)

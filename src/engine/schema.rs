@@ -15,7 +15,10 @@ pub fn refusal(command: &SchemaCommand) -> &'static str {
         SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. } => {
             "Index manipulation not allowed in multicommand transactions."
         }
-        SchemaCommand::CreateUnique { .. } | SchemaCommand::DropUnique { .. } => {
+        SchemaCommand::CreateUnique { .. }
+        | SchemaCommand::DropUnique { .. }
+        | SchemaCommand::CreateExists { .. }
+        | SchemaCommand::DropExists { .. } => {
             "Constraint manipulation not allowed in multicommand transactions."
         }
         SchemaCommand::StorageMode(_) => {
@@ -113,6 +116,37 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
             g.release_property_index(label, property);
             Ok(done())
         }),
+        SchemaCommand::CreateExists { label, property } => store.alter(|g| {
+            let key = (label.clone(), property.clone());
+            if g.existence.contains(&key) {
+                return Err(EngineError::client(format!(
+                    "Constraint EXISTS on :{label}({property}) already exists."
+                )));
+            }
+            let missing = g
+                .nodes_with_label(label)
+                .into_iter()
+                .find(|id| g.node(*id).is_some_and(|n| n.props.get(property).is_none()));
+            if let Some(id) = missing {
+                return Err(EngineError::client(format!(
+                    "Unable to create existence constraint :{label}({property}), because an \
+                     existing node violates it (node {id} has no {property})."
+                )));
+            }
+            g.existence.insert(key);
+            Ok(done())
+        }),
+        SchemaCommand::DropExists { label, property } => store.alter(|g| {
+            if g.existence
+                .remove(&(label.clone(), property.clone()))
+                .is_none()
+            {
+                return Err(EngineError::client(format!(
+                    "Constraint EXISTS on :{label}({property}) doesn't exist."
+                )));
+            }
+            Ok(done())
+        }),
         SchemaCommand::StorageMode(mode) => {
             if mode.eq_ignore_ascii_case("IN_MEMORY_TRANSACTIONAL") {
                 Ok(done())
@@ -129,7 +163,14 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
         )),
         SchemaCommand::ShowConstraintInfo => {
             let g = store.committed();
-            let rows = g
+            let exists = g.existence.iter().map(|(l, p)| {
+                vec![
+                    Value::from("exists"),
+                    Value::from(l.as_str()),
+                    Value::from(p.as_str()),
+                ]
+            });
+            let unique = g
                 .property_indexes
                 .iter()
                 .filter(|(_, i)| i.unique)
@@ -139,8 +180,8 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
                         Value::from(l.as_str()),
                         Value::List(vec![Value::from(p.as_str())]),
                     ]
-                })
-                .collect();
+                });
+            let rows = exists.chain(unique).collect();
             Ok(table(&["constraint type", "label", "properties"], rows))
         }
         SchemaCommand::ShowStorageInfo => {

@@ -128,6 +128,7 @@ impl Store {
             merged
         };
         check_unique(&merged, &tx.written_nodes)?;
+        check_existence(&merged, &tx.written_nodes)?;
         committed.graph = merged;
         committed.epoch += 1;
         Ok(())
@@ -157,6 +158,26 @@ fn check_unique(graph: &Graph, written: &HashSet<i64>) -> Result<(), EngineError
             if holders > 1 {
                 return Err(EngineError::client(format!(
                     "Unable to commit due to unique constraint violation on :{label}({prop})."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails when a written node lacks a property an existence constraint requires.
+fn check_existence(graph: &Graph, written: &HashSet<i64>) -> Result<(), EngineError> {
+    if graph.existence.is_empty() {
+        return Ok(());
+    }
+    for id in written {
+        let Some(node) = graph.node(*id) else {
+            continue;
+        };
+        for (label, prop) in graph.existence.iter() {
+            if node.labels.contains(label) && node.props.get(prop).is_none() {
+                return Err(EngineError::client(format!(
+                    "Unable to commit due to existence constraint violation on :{label}({prop})."
                 )));
             }
         }

@@ -3,7 +3,7 @@
 from typing import Optional
 
 from gqlalchemy import Field, Memgraph, Node, Relationship, match
-from gqlalchemy.models import MemgraphConstraintUnique, MemgraphIndex
+from gqlalchemy.models import MemgraphConstraintExists, MemgraphConstraintUnique, MemgraphIndex
 
 
 def test_queries_schema_and_object_mapping(boltd_any):
@@ -18,6 +18,10 @@ def test_queries_schema_and_object_mapping(boltd_any):
     assert MemgraphIndex("Person", "name") in db.get_indexes()
     db.create_constraint(MemgraphConstraintUnique("Person", ("name",)))
     assert MemgraphConstraintUnique("Person", ("name",)) in db.get_constraints()
+    db.create_constraint(MemgraphConstraintExists("Person", "name"))
+    assert MemgraphConstraintExists("Person", "name") in db.get_exists_constraints()
+    db.drop_constraint(MemgraphConstraintExists("Person", "name"))
+    assert db.get_exists_constraints() == []
 
     class User(Node):
         uid: int = Field(index=True, unique=True, db=db)
