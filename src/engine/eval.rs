@@ -23,9 +23,9 @@ pub const TIMEOUT: &str = "Query execution timeout: the query ran longer than \
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub params: Arc<Params>,
-    /// Names are shared (`Arc<str>`): environments are cloned for every row and binding, and
-    /// copying a name must not allocate.
-    pub vars: Vec<(Arc<str>, Value)>,
+    /// Names and values are shared (`Arc`): environments are cloned for every row and binding,
+    /// and copying a bound node must not copy its properties.
+    pub vars: Vec<(Arc<str>, Arc<Value>)>,
     pub graph: Option<Arc<Graph>>,
     /// When the query must give up (`--query-execution-timeout-sec`); checked wherever the work
     /// per row is unbounded (pattern expansion, grouping, updates).
@@ -71,7 +71,7 @@ impl Env {
     pub fn with(&self, name: &str, value: Value) -> Env {
         let mut vars = Vec::with_capacity(self.vars.len() + 1);
         vars.extend(self.vars.iter().cloned());
-        vars.push((Arc::from(name), value));
+        vars.push((Arc::from(name), Arc::new(value)));
         Env {
             params: Arc::clone(&self.params),
             vars,
@@ -87,7 +87,7 @@ impl Env {
         let key = entity_key(fresh);
         for (_, v) in self.vars.iter_mut() {
             if key.is_some() && entity_key(v) == key {
-                *v = fresh.clone();
+                *v = Arc::new(fresh.clone());
             }
         }
     }
@@ -97,7 +97,7 @@ impl Env {
             .iter()
             .rev()
             .find(|(n, _)| n.as_ref() == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.as_ref())
     }
 }
 

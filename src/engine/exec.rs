@@ -288,7 +288,7 @@ fn single(
                         vars: fields
                             .iter()
                             .map(|f| Arc::from(f.as_str()))
-                            .zip(row)
+                            .zip(row.into_iter().map(Arc::new))
                             .collect(),
                         graph: Some(Arc::clone(&g)),
                         deadline,
