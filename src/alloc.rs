@@ -52,19 +52,33 @@ pub fn live_bytes() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// The default `--memory-limit`, as Memgraph chooses it: 90% of physical memory (read from
-/// `/proc/meminfo`); `None` where that cannot be read.
+/// The default `--memory-limit`, as Memgraph chooses it: 90% of the memory available to the
+/// process: physical memory (`/proc/meminfo`), or the container's cgroup limit when that is
+/// smaller (otherwise the kernel would kill the server before the limit is reached). `None`
+/// where neither can be read.
 pub fn default_limit() -> Option<usize> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024 / 10 * 9)
+    let physical = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let kib: usize = info
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kib * 1024)
+        });
+    // cgroup v2 says "max" when unlimited, which does not parse and so does not count.
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let available = match (physical, cgroup) {
+        (Some(p), Some(c)) => p.min(c),
+        (p, c) => p.or(c)?,
+    };
+    Some(available / 10 * 9)
 }
 
 #[cfg(test)]
