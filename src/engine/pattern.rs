@@ -8,7 +8,7 @@
 
 use super::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
 use super::eval::{equals, eval, Env};
-use super::graph::{Graph, Props};
+use super::graph::{Graph, Props, RelRec};
 use super::parser::{RED_ZONE, STACK_GROWTH};
 use super::EngineError;
 use crate::value::{Map, Path, Value};
@@ -225,46 +225,33 @@ fn rel_value(g: &Graph, id: i64) -> Value {
     g.rel_value(id).map_or(Value::Null, Value::Relationship)
 }
 
-/// Relationships leaving `node` in `direction`, with the node at the other end. A self-loop is
-/// reported once for an undirected pattern.
-fn expand(g: &Graph, node: i64, direction: Direction) -> Vec<(i64, i64)> {
+/// Relationships of `node` that fit the pattern's direction and types, with the node at the
+/// other end and the record (so that callers need not look it up again). A self-loop is reported
+/// once for an undirected pattern.
+fn expand<'g>(g: &'g Graph, node: i64, rel: &RelPattern) -> Vec<(i64, i64, &'g RelRec)> {
     let Some(adj) = g.adjacency(node) else {
         return Vec::new();
     };
+    let typed = |rec: &RelRec| rel.types.is_empty() || rel.types.contains(&rec.rel_type);
     let mut out = Vec::new();
-    if direction != Direction::Incoming {
+    if rel.direction != Direction::Incoming {
         for r in &adj.out {
-            if let Some(rec) = g.rel(*r) {
-                out.push((*r, rec.end));
+            if let Some(rec) = g.rel(*r).filter(|rec| typed(rec)) {
+                out.push((*r, rec.end, rec.as_ref()));
             }
         }
     }
-    if direction != Direction::Outgoing {
+    if rel.direction != Direction::Outgoing {
         for r in &adj.inc {
-            if let Some(rec) = g.rel(*r) {
-                if direction == Direction::Either && rec.start == rec.end {
+            if let Some(rec) = g.rel(*r).filter(|rec| typed(rec)) {
+                if rel.direction == Direction::Either && rec.start == rec.end {
                     continue;
                 }
-                out.push((*r, rec.start));
+                out.push((*r, rec.start, rec.as_ref()));
             }
         }
     }
     out
-}
-
-fn rel_fits(
-    g: &Graph,
-    id: i64,
-    rel: &RelPattern,
-    wanted: &Option<Map>,
-) -> Result<bool, EngineError> {
-    let Some(rec) = g.rel(id) else {
-        return Ok(false);
-    };
-    if !rel.types.is_empty() && !rel.types.contains(&rec.rel_type) {
-        return Ok(false);
-    }
-    Ok(props_match(&rec.props, wanted))
 }
 
 /// Matches `parts` one after another, extending `env`; `emit` gets every complete match.
@@ -345,10 +332,10 @@ impl Walk<'_> {
         match rel.length {
             None => {
                 let bound = bound_id(&env, &rel.variable);
-                for (r, other) in expand(self.g, at, rel.direction) {
+                for (r, other, rec) in expand(self.g, at, rel) {
                     if used.contains(&r)
                         || bound.is_some_and(|b| b != Some(r))
-                        || !rel_fits(self.g, r, rel, &wanted)?
+                        || !props_match(&rec.props, &wanted)
                         || !node_fits(self.g, other, node, &env)?
                     {
                         continue;
@@ -404,8 +391,8 @@ impl Walk<'_> {
         if trail.len() >= max {
             return Ok(CONTINUE);
         }
-        for (r, other) in expand(self.g, at, rel.direction) {
-            if used.contains(&r) || !rel_fits(self.g, r, rel, wanted)? {
+        for (r, other, rec) in expand(self.g, at, rel) {
+            if used.contains(&r) || !props_match(&rec.props, wanted) {
                 continue;
             }
             used.push(r);
