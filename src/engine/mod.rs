@@ -7,6 +7,12 @@
 //!
 //! Every query runs inside a [`Transaction`]: an explicit one the client opened with `BEGIN`, or an
 //! implicit one the session opens around a single auto-commit query.
+//!
+//! The embedded engine, file by file: [`lexer`] and [`parser`] turn text into the [`ast`];
+//! [`memory`] is the [`QueryEngine`] itself; [`store`] keeps the committed [`graph`] and decides
+//! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
+//! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins, and
+//! [`schema`] for index and constraint statements.
 
 pub mod ast;
 pub mod eval;
