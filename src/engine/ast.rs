@@ -284,6 +284,14 @@ impl BinaryOp {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    Any,
+    All,
+    None,
+    Single,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Literal(Value),
@@ -314,6 +322,21 @@ pub enum Expr {
     HasLabels(Box<Expr>, Vec<String>),
     /// A pattern used as a predicate: true when it has at least one match.
     Pattern(Box<PatternPart>),
+    /// `any|all|none|single(x IN list WHERE pred)`.
+    Quantified {
+        quantifier: Quantifier,
+        variable: String,
+        list: Box<Expr>,
+        predicate: Box<Expr>,
+    },
+    /// `reduce(acc = init, x IN list | expr)`.
+    Reduce {
+        accumulator: String,
+        init: Box<Expr>,
+        variable: String,
+        list: Box<Expr>,
+        expr: Box<Expr>,
+    },
     /// `[x IN list WHERE pred | expr]`.
     ListComprehension {
         variable: String,

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::ast::{BinaryOp, Expr, PatternPart};
+use super::ast::{BinaryOp, Expr, PatternPart, Quantifier};
 use super::functions;
 use super::graph::Graph;
 use super::parser::{RED_ZONE, STACK_GROWTH};
@@ -236,6 +236,57 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             }
             otherwise.as_ref().map_or(Ok(Value::Null), |e| eval(e, env))
         }
+        Expr::Quantified {
+            quantifier,
+            variable,
+            list,
+            predicate,
+        } => {
+            let Some(items) = list_of(eval(list, env)?, "A list predicate")? else {
+                return Ok(Value::Null);
+            };
+            // Three-valued: a null predicate result makes the answer null unless the known
+            // results already decide it.
+            let n = items.len();
+            let (mut hits, mut unknown) = (0usize, 0usize);
+            for item in items {
+                match eval(predicate, &env.with(variable, item))? {
+                    Value::Bool(true) => hits += 1,
+                    Value::Bool(false) => {}
+                    _ => unknown += 1,
+                }
+            }
+            let misses = n - hits - unknown;
+            let decided = |b: bool| Value::Bool(b);
+            Ok(match quantifier {
+                Quantifier::Any if hits > 0 => decided(true),
+                Quantifier::None if hits > 0 => decided(false),
+                Quantifier::All if misses > 0 => decided(false),
+                Quantifier::Single if hits > 1 => decided(false),
+                _ if unknown > 0 => Value::Null,
+                Quantifier::Any => decided(false),
+                Quantifier::None => decided(true),
+                Quantifier::All => decided(true),
+                Quantifier::Single => decided(hits == 1),
+            })
+        }
+        Expr::Reduce {
+            accumulator,
+            init,
+            variable,
+            list,
+            expr,
+        } => {
+            let Some(items) = list_of(eval(list, env)?, "reduce()")? else {
+                return Ok(Value::Null);
+            };
+            let mut acc = eval(init, env)?;
+            for item in items {
+                let scope = env.with(accumulator, acc).with(variable, item);
+                acc = eval(expr, &scope)?;
+            }
+            Ok(acc)
+        }
         Expr::ListComprehension {
             variable,
             list,
@@ -267,6 +318,18 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             }
             Ok(Value::List(out))
         }
+    }
+}
+
+/// The items of a list argument; `None` for null.
+fn list_of(v: Value, what: &str) -> Result<Option<Vec<Value>>, EngineError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::List(items) => Ok(Some(items)),
+        other => Err(EngineError::client(format!(
+            "{what} needs a LIST, got {}.",
+            other.type_name()
+        ))),
     }
 }
 
@@ -762,6 +825,28 @@ mod tests {
         assert_eq!(ok("1 < 'a'"), Value::Null);
         assert_eq!(ok("1 < 2 < 3"), Value::Bool(true));
         assert!(run("1 AND true").is_err());
+    }
+
+    #[test]
+    fn list_predicates_and_reduce() {
+        assert_eq!(ok("any(x IN [1, 2, 3] WHERE x > 2)"), Value::Bool(true));
+        assert_eq!(ok("all(x IN [1, 2, 3] WHERE x > 0)"), Value::Bool(true));
+        assert_eq!(ok("all(x IN [1, null] WHERE x > 1)"), Value::Bool(false));
+        assert_eq!(ok("all(x IN [2, null] WHERE x > 1)"), Value::Null);
+        assert_eq!(ok("none(x IN [1, 2] WHERE x > 5)"), Value::Bool(true));
+        assert_eq!(ok("single(x IN [1, 2, 3] WHERE x = 2)"), Value::Bool(true));
+        assert_eq!(ok("single(x IN [2, 2] WHERE x = 2)"), Value::Bool(false));
+        assert_eq!(ok("any(x IN null WHERE x > 2)"), Value::Null);
+        assert_eq!(
+            ok("reduce(s = 0, x IN [1, 2, 3] | s + x * $x)"),
+            Value::Int(30)
+        );
+        assert_eq!(
+            ok("reduce(s = '', x IN ['a', 'b'] | s + x)"),
+            Value::from("ab")
+        );
+        // Still ordinary names elsewhere.
+        assert!(run("all(1)").is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! indexing and slicing. Nesting is capped so that a hostile query cannot overflow the stack.
 
 use super::ast::{
-    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Query, RelPattern,
-    RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
+    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Quantifier, Query,
+    RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
 };
 use super::lexer::{position, tokenize, Tok, Token};
 use super::EngineError;
@@ -932,6 +932,11 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.advance();
+                if *self.peek() == Tok::LParen && !quoted {
+                    if let Some(e) = self.list_function(&name)? {
+                        return Ok(e);
+                    }
+                }
                 if self.eat(&Tok::LParen) {
                     return self.call(name);
                 }
@@ -956,6 +961,58 @@ impl<'a> Parser<'a> {
                 self.depth = depth;
                 None
             }
+        }
+    }
+
+    /// `any/all/none/single(x IN list WHERE pred)` and `reduce(acc = init, x IN list | expr)`;
+    /// `None` (nothing consumed) when `name(` is an ordinary call.
+    fn list_function(&mut self, name: &str) -> Result<Option<Expr>, EngineError> {
+        let quantifier = match name.to_ascii_lowercase().as_str() {
+            "any" => Some(Quantifier::Any),
+            "all" => Some(Quantifier::All),
+            "none" => Some(Quantifier::None),
+            "single" => Some(Quantifier::Single),
+            "reduce" => None,
+            _ => return Ok(None),
+        };
+        let is_ident = matches!(self.peek_at(1), Tok::Ident { .. });
+        match quantifier {
+            Some(quantifier) if is_ident && self.keyword_at(2, "IN") => {
+                self.advance();
+                let variable = self.name("a variable")?;
+                self.expect_keyword("IN")?;
+                let list = Box::new(self.expr()?);
+                self.expect_keyword("WHERE")?;
+                let predicate = Box::new(self.expr()?);
+                self.expect(&Tok::RParen, "')'")?;
+                Ok(Some(Expr::Quantified {
+                    quantifier,
+                    variable,
+                    list,
+                    predicate,
+                }))
+            }
+            None if is_ident && *self.peek_at(2) == Tok::Eq => {
+                self.advance();
+                let accumulator = self.name("an accumulator")?;
+                self.expect(&Tok::Eq, "'='")?;
+                let init = Box::new(self.expr()?);
+                self.expect(&Tok::Comma, "','")?;
+                let variable = self.name("a variable")?;
+                self.expect_keyword("IN")?;
+                let list = Box::new(self.expr()?);
+                self.expect(&Tok::Pipe, "'|'")?;
+                let expr = Box::new(self.expr()?);
+                self.expect(&Tok::RParen, "')'")?;
+                Ok(Some(Expr::Reduce {
+                    accumulator,
+                    init,
+                    variable,
+                    list,
+                    expr,
+                }))
+            }
+            _ => Ok(None),
         }
     }
 

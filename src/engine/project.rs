@@ -214,6 +214,8 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
         | Expr::Parameter(_)
         | Expr::Variable(_)
         | Expr::Pattern(_)
+        | Expr::Quantified { .. }
+        | Expr::Reduce { .. }
         | Expr::ListComprehension { .. } => e.clone(),
     }
 }
