@@ -713,14 +713,21 @@ where
             explicit.results.push(OpenResult::new(qid, result, run));
             self.responses.success(
                 &mut self.out,
-                &[("fields", fields), ("qid", Value::Int(qid))],
+                &[
+                    ("fields", fields),
+                    ("t_first", millis_since(run.started)),
+                    ("qid", Value::Int(qid)),
+                ],
             );
         } else {
             self.auto = Some(AutoCommit {
                 tx,
                 result: OpenResult::new(-1, result, run),
             });
-            self.responses.success(&mut self.out, &[("fields", fields)]);
+            self.responses.success(
+                &mut self.out,
+                &[("fields", fields), ("t_first", millis_since(run.started))],
+            );
         }
     }
 
@@ -881,6 +888,7 @@ where
                 "type",
                 Value::String(result.query_type.as_bolt().to_owned()),
             ),
+            ("t_last", millis_since(result.started)),
             ("db", Value::String(DATABASE.to_owned())),
         ];
         if let Some(stats) = &result.stats {
@@ -978,6 +986,13 @@ where
         self.responses
             .failure(&mut self.out, PROTOCOL_VIOLATION, &message);
     }
+}
+
+/// Milliseconds since `t`, as Bolt's `t_first` (RUN until the result is available) and `t_last`
+/// (RUN until the last record), which drivers report as `result_available_after` and
+/// `result_consumed_after`.
+fn millis_since(t: Instant) -> Value {
+    Value::Int(i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Rows pulled from the engine at a time; small enough to keep memory flat, large enough that

@@ -24,6 +24,8 @@ def test_session_run_graph_queries(boltd_any):
             b="Bob",
         ).consume()
         assert summary.counters.nodes_created == 2
+        assert summary.result_available_after is not None
+        assert summary.result_consumed_after is not None
         assert summary.counters.relationships_created == 1
         assert summary.counters.properties_set == 3
         record = session.run(
