@@ -15,6 +15,9 @@ use super::{
     exec, parser, schema, EngineError, Params, QueryEngine, QueryResult, Transaction, TxKind,
 };
 
+/// Commits and rollbacks touching at most this many records run in place.
+const INLINE_WRITES: usize = 1000;
+
 /// Memgraph's answer to COMMIT after a failed query in an explicit transaction.
 pub const COMMIT_AFTER_ERROR: &str = "Transaction can't be committed because there was a \
                                       previous error. Please invoke a rollback instead.";
@@ -138,18 +141,25 @@ impl Transaction for MemoryTransaction {
         if self.failed {
             return Err(EngineError::client(COMMIT_AFTER_ERROR));
         }
-        match self.state {
-            Some(state) => tokio::task::spawn_blocking(move || state.commit())
-                .await
-                .map_err(|e| EngineError::database(format!("commit task failed: {e}")))?,
-            None => Err(EngineError::database("the transaction is no longer usable")),
+        let Some(state) = self.state else {
+            return Err(EngineError::database("the transaction is no longer usable"));
+        };
+        // A small commit (every read-only one) takes microseconds: a thread hand-off would cost
+        // more than it saves. Large merges go to a blocking thread.
+        if state.written() <= INLINE_WRITES {
+            return state.commit();
         }
+        tokio::task::spawn_blocking(move || state.commit())
+            .await
+            .map_err(|e| EngineError::database(format!("commit task failed: {e}")))?
     }
 
     async fn rollback(self: Box<Self>) {
         // Dropping the private copy is the rollback. Large ones are freed off the async workers.
         if let Some(state) = self.state {
-            drop(tokio::task::spawn_blocking(move || drop(state)));
+            if state.written() > INLINE_WRITES {
+                drop(tokio::task::spawn_blocking(move || drop(state)));
+            }
         }
     }
 }

@@ -197,6 +197,12 @@ pub struct TxState {
 }
 
 impl TxState {
+    /// How many nodes and relationships this transaction changed: what a commit has to check and
+    /// merge, and what a rollback frees.
+    pub fn written(&self) -> usize {
+        self.written_nodes.len() + self.written_rels.len()
+    }
+
     pub fn commit(self) -> Result<(), EngineError> {
         let store = Arc::clone(&self.store);
         store.commit(self)
