@@ -342,15 +342,9 @@ impl Walk<'_> {
                     }
                     let next = bind(env.clone(), &rel.variable, || rel_value(self.g, r));
                     let next = bind(next, &node.variable, || node_value(self.g, other));
-                    used.push(r);
-                    self.rels.push(r);
-                    self.nodes.push(other);
-                    let flow = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
-                        self.step(i + 1, other, next, used, emit)
+                    let flow = self.along(r, other, used, |walk, used| {
+                        walk.step(i + 1, other, next, used, emit)
                     });
-                    used.pop();
-                    self.rels.pop();
-                    self.nodes.pop();
                     if flow? == STOP {
                         return Ok(STOP);
                     }
@@ -395,24 +389,36 @@ impl Walk<'_> {
             if used.contains(&r) || !props_match(&rec.props, wanted) {
                 continue;
             }
-            used.push(r);
             trail.push(r);
-            self.rels.push(r);
-            self.nodes.push(other);
-            // A variable-length pattern recurses once per hop, and paths in a long chain can be
-            // deeper than any fixed stack: grow it on the heap as needed.
-            let flow = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
-                self.var_length(i, other, env, used, emit, wanted, (min, max), trail)
+            let flow = self.along(r, other, used, |walk, used| {
+                walk.var_length(i, other, env, used, emit, wanted, (min, max), trail)
             });
-            used.pop();
             trail.pop();
-            self.rels.pop();
-            self.nodes.pop();
             if flow? == STOP {
                 return Ok(STOP);
             }
         }
         Ok(CONTINUE)
+    }
+
+    /// Runs `next` with relationship `r` (to node `other`) added to the path and marked used,
+    /// then takes it back off. Matching recurses once per hop, and paths in a long chain can be
+    /// deeper than any fixed stack, so the stack grows on the heap as needed.
+    fn along<R>(
+        &mut self,
+        r: i64,
+        other: i64,
+        used: &mut Vec<i64>,
+        next: impl FnOnce(&mut Self, &mut Vec<i64>) -> R,
+    ) -> R {
+        used.push(r);
+        self.rels.push(r);
+        self.nodes.push(other);
+        let result = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || next(self, used));
+        used.pop();
+        self.rels.pop();
+        self.nodes.pop();
+        result
     }
 
     fn path(&self) -> Value {
