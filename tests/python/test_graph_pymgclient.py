@@ -173,3 +173,29 @@ def test_indexes_and_constraints(boltd_any):
     with pytest.raises(mgclient.DatabaseError, match="multicommand"):
         tx.cursor().execute("CREATE INDEX ON :User(name)")
     tx.close()
+
+
+def test_timeout_and_memory_limit_flags(tmp_path):
+    from conftest import Boltd
+
+    server = Boltd(
+        tmp_path, tls=False, extra=["--query-execution-timeout-sec=3", "--memory-limit=64"]
+    )
+    server.tls = False
+    try:
+        conn, cur = autocommit(server)
+        cur.execute(
+            "UNWIND range(1, 12) AS i CREATE (:K {i: i}) WITH count(*) AS c "
+            "MATCH (a:K), (b:K) CREATE (a)-[:E]->(b)"
+        )
+        # Every path through a complete graph, none of them kept: far more than 3 s of work.
+        with pytest.raises(mgclient.DatabaseError, match="--query-execution-timeout-sec"):
+            cur.execute("MATCH (a:K {i: 1})-[*]->(b) WHERE b.i < 0 RETURN count(b)")
+        with pytest.raises(mgclient.DatabaseError, match="--memory-limit"):
+            cur.execute("UNWIND range(1, 100000000) AS x RETURN collect(x)")
+        # The server and the connection carry on.
+        cur.execute("MATCH (k:K) RETURN count(k)")
+        assert cur.fetchall() == [(12,)]
+        conn.close()
+    finally:
+        assert server.stop() == 0
