@@ -1,4 +1,5 @@
-//! The Cypher lexer and parser, and evaluation of what parses (first rows only).
+//! The Cypher lexer and parser, and execution of what parses (first rows only), on an engine with
+//! a one-second timeout and a memory limit, as the server runs it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,9 +16,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(async {
-        use boltd::engine::{MemoryEngine, Params, QueryEngine};
-        let engine = MemoryEngine::new();
-        let mut tx = engine.begin().await.unwrap();
+        use boltd::engine::{MemoryEngine, Params, QueryEngine, TxKind};
+        let engine = MemoryEngine::with_limits(
+            Some(std::time::Duration::from_secs(1)),
+            Some(boltd::alloc::live_bytes() + (512 << 20)),
+        );
+        let mut tx = engine.begin(TxKind::Implicit).await.unwrap();
         if let Ok(result) = tx.run(text, &Params::new()).await {
             for _ in result.rows.take(100) {}
         }
