@@ -49,7 +49,8 @@ impl Stats {
     }
 }
 
-fn query_writes(q: &Query) -> bool {
+/// Whether any clause of the query (or of a query UNIONed to it) changes the graph.
+pub fn query_writes(q: &Query) -> bool {
     q.clauses.iter().any(Clause::writes) || q.union.as_ref().is_some_and(|(_, n)| query_writes(n))
 }
 

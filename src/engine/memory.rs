@@ -101,8 +101,7 @@ impl MemoryTransaction {
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
-        let writes = query.clauses.iter().any(super::ast::Clause::writes) || query.union.is_some();
-        if !writes {
+        if !exec::query_writes(&query) {
             let r = exec::run(&mut state, query, params.clone(), budget);
             self.state = Some(state);
             return r;
