@@ -27,6 +27,7 @@ pub mod bench;
 pub mod bolt;
 pub mod cert;
 pub mod config;
+pub mod cypher;
 pub mod engine;
 pub mod logging;
 pub mod metrics;

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_openssl::SslStream;
 
+use crate::admin::Dispatcher;
 use crate::auth::Auth;
 use crate::bolt::handshake::{self, HandshakeError};
 use crate::bolt::session::{Limits, Session, SessionContext};
@@ -180,11 +181,9 @@ pub async fn start(
     };
     let handler = Arc::new(Handler {
         session: Arc::new(SessionContext {
-            engine,
-            tls: tls.clone(),
-            server_name: config.bolt_server_name_for_init.clone(),
+            dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone())),
+            server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
             metrics: Arc::clone(&metrics),
-            auth,
             limits: Limits {
                 auth_timeout: Duration::from_secs_f64(config.bolt_auth_timeout),
                 inactivity_timeout: (config.bolt_session_inactivity_timeout > 0)
@@ -445,7 +444,7 @@ impl Handler {
             version,
             Arc::clone(&self.session),
             connection_id,
-            peer.to_string(),
+            peer,
             logger,
         )
         .run(shutdown)

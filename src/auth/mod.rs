@@ -9,7 +9,7 @@
 //! any moment leaves either the old or the new file, never a torn one. Changes are serialised by a
 //! std mutex that is never held across an await; hashing happens outside it.
 
-pub mod statements;
+use crate::cypher::auth as statements;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -26,23 +26,8 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
-/// Privileges, with Memgraph's names.
-pub const PRIVILEGES: &[(&str, &str)] = &[
-    ("CREATE", "Create nodes and relationships"),
-    ("DELETE", "Delete nodes and relationships"),
-    ("MATCH", "Read the graph"),
-    ("MERGE", "Merge nodes and relationships"),
-    ("SET", "Set properties and labels"),
-    ("REMOVE", "Remove properties and labels"),
-    ("INDEX", "Manage indexes"),
-    (
-        "STATS",
-        "Read server statistics, including SHOW BOLT_SERVER TLS INFO",
-    ),
-    ("AUTH", "Manage users, roles and privileges"),
-    ("CONSTRAINT", "Manage constraints"),
-    ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
-];
+/// Privileges, with Memgraph's names (the vocabulary of GRANT, owned by the statement front end).
+pub use crate::cypher::auth::PRIVILEGES;
 
 /// Memgraph's refusal text for a missing privilege (database "memgraph").
 pub const NOT_AUTHORIZED: &str = "You are not authorized to execute this query on database \"memgraph\"! Please contact your database administrator. This issue comes from the user having not enough role-based access privileges to execute this query. If you want this issue to be resolved, ask your database administrator to grant you a specific privilege for query execution.";

@@ -1,31 +1,28 @@
 //! The Bolt server state machine for one connection.
 //!
 //! A session runs after the handshake: it reads requests in order, answers each with zero or more
-//! RECORDs and one summary, and holds the connection's transaction state. There is one transaction
-//! state per session, whether it was opened by a Bolt `BEGIN` or by the Cypher word `BEGIN` (as
-//! pymgclient does); RESET, GOODBYE and a dropped connection all end it, and an open transaction is
-//! rolled back when the session ends for any reason.
+//! RECORDs and one summary, and keeps what Bolt needs: the authentication phase, the FAILED state,
+//! and the open results (the auto-commit one, and those of the explicit transaction by `qid`).
+//! Statements themselves are the dispatcher's: each RUN's text goes to the connection's
+//! [`Conversation`], which parses it, checks it and carries it out, and Bolt's `BEGIN`, `COMMIT`
+//! and `ROLLBACK` go to the same conversation as the Cypher words do. RESET, GOODBYE and a dropped
+//! connection all end the transaction; it is rolled back when the session ends for any reason.
 //!
 //! Error handling follows the Bolt spec: a failed request moves the session to FAILED, where
 //! everything but RESET is answered with IGNORED. A request that makes no sense in the current state
 //! (a protocol violation) gets a FAILURE and the connection is closed, because client and server no
 //! longer agree on where they are.
 
-use std::iter::Peekable;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use slog::{debug, info, warn, Logger};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::admin::{self, Statement};
-use crate::auth::{Auth, Principal};
-use crate::engine::{
-    EngineError, QueryEngine, QueryResult, QueryType, RowStream, Transaction, TxKind,
-};
+use crate::admin::{Conversation, Dispatcher, Failure, Outcome, QueryKind};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use crate::tls::{ReloadTrigger, TlsHandle};
 use crate::value::{Map, Value};
 
 use super::chunk::{ChunkError, ChunkReader};
@@ -45,16 +42,13 @@ const DATABASE: &str = "memgraph";
 
 /// What every session of a server shares.
 pub struct SessionContext {
-    pub engine: Arc<dyn QueryEngine>,
-    /// The TLS manager, when the server runs TLS; `RELOAD BOLT_SERVER TLS` goes through it.
-    pub tls: Option<TlsHandle>,
-    /// The HELLO SUCCESS `server` agent; left out when empty.
-    pub server_name: String,
+    /// Carries out statements; also checks logins.
+    pub dispatcher: Arc<Dispatcher>,
+    /// The HELLO SUCCESS `server` agent; left out when `None`.
+    pub server_name: Option<String>,
     /// Queries are counted by type and result.
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    /// Users and privileges.
-    pub auth: Arc<Auth>,
 }
 
 /// What one client may use. Every limit hit is logged with the connection and counted.
@@ -90,90 +84,22 @@ enum Flow {
     Close,
 }
 
-/// Where an open result's rows come from.
-enum Source {
-    Rows(Peekable<RowStream>),
-    /// `RELOAD BOLT_SERVER TLS`: runs when pulled, as in Memgraph.
-    Reload,
-}
-
 /// A result that RUN opened and PULL/DISCARD have not finished.
 struct OpenResult {
+    /// Its id within the explicit transaction; -1 for the auto-commit result.
     qid: i64,
-    source: Source,
-    query_type: QueryType,
-    /// Write counters for the final summary.
-    stats: Option<Map>,
-    /// Rows cost CPU to produce: pull them where blocking is allowed.
-    heavy: bool,
-    /// The metrics label of the statement.
-    kind: &'static str,
+    outcome: Outcome,
     /// When RUN arrived; the query's duration is measured to its last record.
     started: Instant,
-}
-
-impl OpenResult {
-    fn new(qid: i64, result: QueryResult, run: RunInfo) -> Self {
-        OpenResult {
-            qid,
-            source: Source::Rows(result.rows.peekable()),
-            query_type: result.query_type,
-            stats: result.stats,
-            heavy: result.heavy,
-            kind: run.kind,
-            started: run.started,
-        }
-    }
-}
-
-impl OpenResult {
-    fn run_info(&self) -> RunInfo {
-        RunInfo {
-            kind: self.kind,
-            started: self.started,
-        }
-    }
-}
-
-/// The statement RUN is working on, for metrics.
-#[derive(Debug, Clone, Copy)]
-struct RunInfo {
-    kind: &'static str,
-    started: Instant,
-}
-
-/// The metrics label for a query type.
-fn kind_of(query_type: QueryType) -> &'static str {
-    match query_type {
-        QueryType::Read => "read",
-        QueryType::Write => "write",
-        QueryType::ReadWrite => "read_write",
-        QueryType::Schema => "schema",
-    }
-}
-
-/// An auto-commit query in flight: its own transaction (none for server statements) and result.
-struct AutoCommit {
-    tx: Option<Box<dyn Transaction>>,
-    result: OpenResult,
-}
-
-/// An explicit transaction and the results opened inside it, addressed by `qid`.
-struct ExplicitTx {
-    tx: Box<dyn Transaction>,
-    results: Vec<OpenResult>,
-    next_qid: i64,
 }
 
 /// How a PULL or DISCARD ended.
 enum Streamed {
     /// More rows remain.
     More,
-    /// All rows sent; the summary may carry notifications.
-    Done {
-        notifications: Vec<Value>,
-    },
-    Failed(EngineError),
+    /// All rows sent.
+    Done,
+    Failed(Failure),
 }
 
 /// One Bolt connection after the handshake.
@@ -186,21 +112,21 @@ pub struct Session<S> {
     responses: ResponseWriter,
     version: Version,
     connection_id: String,
-    peer: String,
+    /// The client's address, for slowing down repeated failed logins.
+    peer: SocketAddr,
     logger: Logger,
     phase: Phase,
     /// A request failed; everything but RESET is IGNORED until RESET.
     failed: bool,
-    tx: Option<ExplicitTx>,
-    auto: Option<AutoCommit>,
-    /// The RUN being handled.
-    run: RunInfo,
-    /// The user name the client authenticated with (empty when anonymous), for audit logs.
-    user: String,
+    /// The statements of this connection and its explicit transaction.
+    conversation: Conversation,
+    /// The auto-commit result being streamed.
+    auto: Option<OpenResult>,
+    /// The results opened inside the explicit transaction, addressed by `qid`.
+    explicit: Vec<OpenResult>,
+    next_qid: i64,
     /// When an unauthenticated session is closed: set at the start and again at LOGOFF.
     auth_deadline: tokio::time::Instant,
-    /// The client's address, for slowing down repeated failed logins.
-    peer_ip: Option<std::net::IpAddr>,
 }
 
 impl<S> Session<S>
@@ -212,11 +138,14 @@ where
         version: Version,
         ctx: Arc<SessionContext>,
         connection_id: String,
-        peer: String,
+        peer: SocketAddr,
         logger: Logger,
     ) -> Self {
         let (reader, writer) = tokio::io::split(stream);
-        let ctx_auth_timeout = ctx.limits.auth_timeout;
+        let auth_deadline = tokio::time::Instant::now() + ctx.limits.auth_timeout;
+        let conversation = ctx
+            .dispatcher
+            .conversation(connection_id.clone(), peer, logger.clone());
         Session {
             ctx,
             reader: ChunkReader::new(reader),
@@ -229,19 +158,15 @@ where
             )),
             version,
             connection_id,
-            peer: peer.clone(),
+            peer,
             logger,
             phase: Phase::Connected,
             failed: false,
-            tx: None,
+            conversation,
             auto: None,
-            run: RunInfo {
-                kind: "unknown",
-                started: Instant::now(),
-            },
-            user: String::new(),
-            auth_deadline: tokio::time::Instant::now() + ctx_auth_timeout,
-            peer_ip: peer.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()),
+            explicit: Vec::new(),
+            next_qid: 0,
+            auth_deadline,
         }
     }
 
@@ -375,9 +300,10 @@ where
             Request::Commit => self.commit().await,
             Request::Rollback => self.rollback().await,
             Request::Route => {
-                self.fail(EngineError::client(
+                self.fail(client_error(
                     "Route message is not supported in Memgraph! boltd is a single server: \
-                     connect with bolt:// (or bolt+s:// / bolt+ssc://) instead of neo4j://.",
+                     connect with bolt:// (or bolt+s:// / bolt+ssc://) instead of neo4j://."
+                        .to_owned(),
                 ));
                 Flow::Continue
             }
@@ -422,8 +348,8 @@ where
         }
         let mut metadata: Vec<(&str, Value)> =
             vec![("connection_id", Value::String(self.connection_id.clone()))];
-        if !self.ctx.server_name.is_empty() {
-            metadata.push(("server", Value::String(self.ctx.server_name.clone())));
+        if let Some(name) = &self.ctx.server_name {
+            metadata.push(("server", Value::String(name.clone())));
         }
         if utc_patch {
             metadata.push(("patch_bolt", Value::List(vec!["utc".into()])));
@@ -451,7 +377,7 @@ where
     }
 
     async fn logoff(&mut self) -> Flow {
-        if self.tx.is_some() || self.auto.is_some() {
+        if self.conversation.in_transaction() || self.auto.is_some() {
             self.violation(
                 "LOGOFF with an open transaction or result: COMMIT, ROLLBACK or PULL first",
             );
@@ -463,55 +389,23 @@ where
         Flow::Continue
     }
 
-    /// Checks the auth token. While no user exists, the `none` and `basic` schemes (with any
-    /// credentials, including the empty ones GQLAlchemy sends) are let in, as in Memgraph; a
-    /// missing scheme counts as `none`. Once users exist, `basic` with a valid user and password
-    /// is required; a failure is answered after a delay that grows with recent failures from the
-    /// same address, and the connection is closed. Credentials are never logged.
+    /// Checks the auth token with the dispatcher. A refusal closes the connection.
     async fn authenticate(&mut self, token: &Map) -> Result<(), Flow> {
-        let text = |key: &str| match token.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            _ => String::new(),
-        };
-        let scheme = match token.get("scheme") {
-            None | Some(Value::Null) => "none".to_owned(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => String::new(),
-        };
-        let principal = text("principal");
-        let auth = Arc::clone(&self.ctx.auth);
-        let accepted = if !auth.enabled() {
-            scheme == "none" || scheme == "basic"
-        } else if scheme == "basic" {
-            let (user, password) = (principal.clone(), text("credentials"));
-            let checker = Arc::clone(&auth);
-            // Argon2 is slow by design: keep it off the async workers.
-            tokio::task::spawn_blocking(move || checker.verify(&user, &password))
-                .await
-                .unwrap_or(false)
-        } else {
-            false
-        };
-        if accepted {
-            self.user = if scheme == "basic" {
-                principal
-            } else {
-                String::new()
-            };
-            if let Some(ip) = self.peer_ip {
-                auth.login_succeeded(ip);
+        match self.ctx.dispatcher.login(token, self.peer.ip()).await {
+            Ok(user) => {
+                self.ctx.metrics.login(true);
+                self.conversation.set_user(user);
+                Ok(())
             }
-            self.ctx.metrics.login(true);
-            return Ok(());
+            Err(refused) => {
+                self.ctx.metrics.login(false);
+                warn!(self.logger, "authentication failed";
+                    "user" => &refused.user, "scheme" => &refused.scheme);
+                self.responses
+                    .failure(&mut self.out, UNAUTHENTICATED, "Authentication failure");
+                Err(Flow::Close)
+            }
         }
-        self.ctx.metrics.login(false);
-        warn!(self.logger, "authentication failed"; "user" => &principal, "scheme" => &scheme);
-        if let Some(ip) = self.peer_ip {
-            tokio::time::sleep(auth.failure_delay(ip)).await;
-        }
-        self.responses
-            .failure(&mut self.out, UNAUTHENTICATED, "Authentication failure");
-        Err(Flow::Close)
     }
 
     async fn reset(&mut self) -> Flow {
@@ -530,27 +424,17 @@ where
             self.violation("RUN while the previous result is still open: PULL or DISCARD it first");
             return Flow::Close;
         }
-        self.run = RunInfo {
-            kind: "unknown",
-            started: Instant::now(),
-        };
-        let statement = match admin::classify(&query) {
-            Ok(s) => s,
-            Err(e) => {
-                self.fail(e);
-                self.count_query(self.run, false);
-                return Flow::Continue;
+        let started = Instant::now();
+        match self.conversation.run(&query, params).await {
+            Ok(outcome) => self.open_result(outcome, started),
+            Err(refused) => {
+                self.fail(refused.failure);
+                self.count_query(refused.kind, started, false);
             }
-        };
-        self.run.kind = match statement {
-            Statement::Auth(_) => "auth",
-            Statement::Begin | Statement::Commit | Statement::Rollback => "transaction",
-            Statement::ReloadTls | Statement::ShowTlsInfo => "admin",
-            Statement::Query => "unknown",
-        };
-        self.run_statement(statement, &query, &params).await;
-        if self.failed {
-            self.count_query(self.run, false);
+        }
+        // A COMMIT or ROLLBACK among the statements ends the explicit transaction's results.
+        if !self.conversation.in_transaction() {
+            self.end_explicit_results();
         }
         Flow::Continue
     }
@@ -559,295 +443,118 @@ where
         self.ctx.metrics.limit_hit(limit);
     }
 
-    /// Who is running statements on this session.
-    fn principal(&self) -> Principal {
-        Principal {
-            user: (!self.user.is_empty()).then(|| self.user.clone()),
-        }
+    fn count_query(&self, kind: Option<QueryKind>, started: Instant, ok: bool) {
+        self.ctx
+            .metrics
+            .query(QueryKind::label(kind), ok, started.elapsed());
     }
 
-    fn count_query(&self, run: RunInfo, ok: bool) {
-        self.ctx.metrics.query(run.kind, ok, run.started.elapsed());
-    }
-
-    async fn run_statement(&mut self, statement: Statement, query: &str, params: &Map) {
-        match statement {
-            Statement::Begin => {
-                if self.tx.is_some() {
-                    self.fail(EngineError::client(admin::NESTED_TRANSACTION));
-                } else if let Some(tx) = self.open_transaction().await {
-                    self.tx = Some(tx);
-                    self.open_server_result(Source::Rows(empty_rows()));
-                }
-            }
-            Statement::Commit => match self.tx.take() {
-                None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_COMMIT)),
-                Some(tx) => match tx.tx.commit().await {
-                    Ok(()) => self.open_server_result(Source::Rows(empty_rows())),
-                    Err(e) => self.fail(e),
-                },
-            },
-            Statement::Rollback => match self.tx.take() {
-                None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_ROLLBACK)),
-                Some(tx) => {
-                    tx.tx.rollback().await;
-                    self.open_server_result(Source::Rows(empty_rows()));
-                }
-            },
-            Statement::Auth(statement) => {
-                if self.tx.is_some() {
-                    return self.fail(EngineError::client(admin::AUTH_IN_TRANSACTION));
-                }
-                if let Err(e) = admin::require(&self.ctx.auth, &self.principal(), &["AUTH"]) {
-                    return self.fail(e);
-                }
-                let auth = Arc::clone(&self.ctx.auth);
-                let outcome =
-                    tokio::task::spawn_blocking(move || admin::run_auth(&auth, &statement)).await;
-                match outcome {
-                    Ok(Ok(result)) => self.open_result(result, None),
-                    Ok(Err(e)) => self.fail(e),
-                    Err(e) => self.fail(EngineError::database(format!("auth task failed: {e}"))),
-                }
-            }
-            Statement::ShowTlsInfo => {
-                let principal = self.principal();
-                if let Err(e) = admin::require(&self.ctx.auth, &principal, &["STATS", "RELOAD_TLS"])
-                {
-                    return self.fail(e);
-                }
-                let status = match &self.ctx.tls {
-                    Some(tls) => match tls.status().await {
-                        Ok(status) => Some(status),
-                        Err(e) => {
-                            self.fail(EngineError::database(e.to_string()));
-                            return;
-                        }
-                    },
-                    None => None,
-                };
-                let row = admin::tls_info_row(status.as_ref(), crate::tls::acceptor::now_unix());
-                let rows: RowStream = Box::new(std::iter::once(Ok(row)));
-                let fields = admin::TLS_INFO_COLUMNS
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect();
-                self.open_result(
-                    QueryResult {
-                        fields,
-                        rows,
-                        query_type: QueryType::Read,
-                        stats: None,
-                        heavy: false,
-                    },
-                    None,
-                );
-            }
-            Statement::ReloadTls => {
-                // As in Memgraph: the transaction check comes first, then the privilege.
-                let checked = admin::guard_reload(self.tx.is_some()).and_then(|()| {
-                    admin::require(&self.ctx.auth, &self.principal(), &["RELOAD_TLS"])
-                });
-                match checked {
-                    Ok(()) => self.open_server_result(Source::Reload),
-                    Err(e) => self.fail(e),
-                }
-            }
-            Statement::Query => {
-                if let Err(e) = self.check_clause_privileges(query) {
-                    return self.fail(e);
-                }
-                self.run_engine_query(query, params).await
-            }
-        }
-    }
-
-    /// With users configured, each clause needs its Memgraph privilege (MATCH, CREATE, ...). A
-    /// query that does not parse is left to the engine, which reports the syntax error.
-    fn check_clause_privileges(&self, query: &str) -> Result<(), EngineError> {
-        if !self.ctx.auth.enabled() {
-            return Ok(());
-        }
-        let Ok(statement) = crate::engine::parser::parse(query) else {
-            return Ok(());
-        };
-        let principal = self.principal();
-        for privilege in statement.privileges() {
-            admin::require(&self.ctx.auth, &principal, &[privilege])?;
-        }
-        Ok(())
-    }
-
-    async fn run_engine_query(&mut self, query: &str, params: &Map) {
-        if let Some(explicit) = self.tx.as_mut() {
-            match explicit.tx.run(query, params).await {
-                Ok(result) => self.open_result(result, None),
-                Err(e) => self.fail(e),
-            }
-            return;
-        }
-        let Some(mut tx) = self.open_transaction_raw(TxKind::Implicit).await else {
-            return;
-        };
-        match tx.run(query, params).await {
-            Ok(result) => self.open_result(result, Some(tx)),
-            Err(e) => {
-                tx.rollback().await;
-                self.fail(e);
-            }
-        }
-    }
-
-    /// Registers a result RUN produced and answers RUN's SUCCESS. Inside an explicit transaction
-    /// the result gets the next `qid`; otherwise it is the auto-commit result, owning `tx` (none
-    /// for server statements).
-    fn open_result(&mut self, result: QueryResult, tx: Option<Box<dyn Transaction>>) {
-        if self.run.kind == "unknown" {
-            self.run.kind = kind_of(result.query_type);
-        }
-        let run = self.run;
-        let fields = fields_value(&result.fields);
-        if let Some(explicit) = self.tx.as_mut() {
-            let qid = explicit.next_qid;
-            explicit.next_qid += 1;
-            explicit.results.push(OpenResult::new(qid, result, run));
+    /// Registers a result RUN produced and answers RUN's SUCCESS. A result of the explicit
+    /// transaction gets the next `qid`; any other is the auto-commit result.
+    fn open_result(&mut self, outcome: Outcome, started: Instant) {
+        let fields = fields_value(&outcome.fields);
+        if outcome.explicit {
+            let qid = self.next_qid;
+            self.next_qid += 1;
+            self.explicit.push(OpenResult {
+                qid,
+                outcome,
+                started,
+            });
             self.responses.success(
                 &mut self.out,
                 &[
                     ("fields", fields),
-                    ("t_first", millis_since(run.started)),
+                    ("t_first", millis_since(started)),
                     ("qid", Value::Int(qid)),
                 ],
             );
         } else {
-            self.auto = Some(AutoCommit {
-                tx,
-                result: OpenResult::new(-1, result, run),
+            self.auto = Some(OpenResult {
+                qid: -1,
+                outcome,
+                started,
             });
             self.responses.success(
                 &mut self.out,
-                &[("fields", fields), ("t_first", millis_since(run.started))],
+                &[("fields", fields), ("t_first", millis_since(started))],
             );
         }
     }
 
-    /// A server statement's result: no columns, rows (if any) produced by the server itself.
-    fn open_server_result(&mut self, source: Source) {
-        self.auto = Some(AutoCommit {
-            tx: None,
-            result: OpenResult {
-                qid: -1,
-                source,
-                query_type: QueryType::ReadWrite,
-                stats: None,
-                heavy: false,
-                kind: self.run.kind,
-                started: self.run.started,
-            },
-        });
-        self.responses
-            .success(&mut self.out, &[("fields", Value::List(Vec::new()))]);
-    }
-
     async fn pull(&mut self, n: i64, qid: i64, discard: bool) -> Flow {
         if let Some(mut auto) = self.auto.take() {
-            match self.stream(&mut auto.result, n, discard).await {
+            match self.stream(&mut auto, n, discard).await {
                 Streamed::More => {
                     self.auto = Some(auto);
                     self.responses
                         .success(&mut self.out, &[("has_more", Value::Bool(true))]);
                 }
-                Streamed::Done { notifications } => {
-                    let committed = match auto.tx {
-                        Some(tx) => tx.commit().await,
-                        None => Ok(()),
-                    };
-                    self.count_query(auto.result.run_info(), committed.is_ok());
-                    match committed {
-                        Ok(()) => self.summary(&auto.result, notifications),
-                        Err(e) => self.fail(e),
-                    }
-                }
+                Streamed::Done => self.finish(auto).await,
                 Streamed::Failed(e) => {
-                    if let Some(tx) = auto.tx {
-                        tx.rollback().await;
-                    }
-                    self.count_query(auto.result.run_info(), false);
+                    auto.outcome.abort().await;
+                    self.count_query(Some(auto.outcome.kind), auto.started, false);
                     self.fail(e);
                 }
             }
             return Flow::Continue;
         }
-        let Some(explicit) = self.tx.as_mut() else {
-            self.fail(EngineError::client(format!(
+        if !self.conversation.in_transaction() {
+            self.fail(client_error(format!(
                 "There is no result to {}: send RUN first.",
                 if discard { "DISCARD" } else { "PULL" }
             )));
             return Flow::Continue;
-        };
+        }
         let index = if qid == -1 {
-            explicit.results.len().checked_sub(1)
+            self.explicit.len().checked_sub(1)
         } else {
-            explicit.results.iter().position(|r| r.qid == qid)
+            self.explicit.iter().position(|r| r.qid == qid)
         };
         let Some(index) = index else {
-            self.fail(EngineError::client(format!(
+            self.fail(client_error(format!(
                 "There is no open result with qid {qid} in this transaction."
             )));
             return Flow::Continue;
         };
-        let mut result = explicit.results.remove(index);
+        let mut result = self.explicit.remove(index);
         match self.stream(&mut result, n, discard).await {
             Streamed::More => {
-                if let Some(explicit) = self.tx.as_mut() {
-                    explicit.results.insert(index, result);
-                }
+                self.explicit.insert(index, result);
                 self.responses
                     .success(&mut self.out, &[("has_more", Value::Bool(true))]);
             }
-            Streamed::Done { notifications } => {
-                self.count_query(result.run_info(), true);
-                self.summary(&result, notifications)
-            }
+            Streamed::Done => self.finish(result).await,
             Streamed::Failed(e) => {
-                self.count_query(result.run_info(), false);
+                self.count_query(Some(result.outcome.kind), result.started, false);
                 self.fail(e)
             }
         }
         Flow::Continue
     }
 
+    /// After the last row: the outcome commits or reloads, then the summary (or the failure).
+    async fn finish(&mut self, mut result: OpenResult) {
+        let finished = result.outcome.finish().await;
+        self.count_query(Some(result.outcome.kind), result.started, finished.is_ok());
+        match finished {
+            Ok(notifications) => self.summary(&result, notifications),
+            Err(e) => self.fail(e),
+        }
+    }
+
     /// Sends up to `n` rows (all when `n` is -1) of `result`, or skips them for DISCARD.
     async fn stream(&mut self, result: &mut OpenResult, n: i64, discard: bool) -> Streamed {
-        let rows = match &mut result.source {
-            Source::Reload => {
-                let trigger = ReloadTrigger::Query {
-                    connection_id: self.connection_id.clone(),
-                    peer: self.peer.clone(),
-                    user: self.user.clone(),
-                };
-                return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await {
-                    Ok(_) => Streamed::Done {
-                        notifications: vec![admin::reload_notification()],
-                    },
-                    Err(e) => Streamed::Failed(e),
-                };
-            }
-            Source::Rows(rows) => rows,
-        };
-        let heavy = result.heavy;
         let mut sent: i64 = 0;
         while n == -1 || sent < n {
             let want = if n == -1 {
-                PULL_BATCH
+                usize::MAX
             } else {
-                (n - sent).clamp(1, PULL_BATCH as i64) as usize
+                usize::try_from(n - sent).unwrap_or(usize::MAX)
             };
-            let batch = pull_batch(rows, want, heavy);
+            let batch = result.outcome.batch(want);
             if batch.is_empty() {
-                return Streamed::Done {
-                    notifications: Vec::new(),
-                };
+                return Streamed::Done;
             }
             for item in batch {
                 let row = match item {
@@ -859,39 +566,35 @@ where
                     continue;
                 }
                 if let Err(e) = self.responses.record(&mut self.out, &row) {
-                    return Streamed::Failed(EngineError::client(format!(
+                    return Streamed::Failed(client_error(format!(
                         "cannot send a result value: {e}"
                     )));
                 }
                 if self.out.len() >= FLUSH_THRESHOLD {
                     if let Err(e) = self.flush().await {
-                        return Streamed::Failed(EngineError::database(format!(
-                            "writing results failed: {e}"
-                        )));
+                        return Streamed::Failed(Failure {
+                            code: DATABASE_ERROR.to_owned(),
+                            message: format!("writing results failed: {e}"),
+                        });
                     }
                 }
             }
         }
-        if off_worker(heavy, || rows.peek().is_some()) {
+        if result.outcome.has_more() {
             Streamed::More
         } else {
-            Streamed::Done {
-                notifications: Vec::new(),
-            }
+            Streamed::Done
         }
     }
 
     fn summary(&mut self, result: &OpenResult, notifications: Vec<Value>) {
         let mut metadata = vec![
             ("has_more", Value::Bool(false)),
-            (
-                "type",
-                Value::String(result.query_type.as_bolt().to_owned()),
-            ),
+            ("type", Value::String(result.outcome.bolt_type().to_owned())),
             ("t_last", millis_since(result.started)),
             ("db", Value::String(DATABASE.to_owned())),
         ];
-        if let Some(stats) = &result.stats {
+        if let Some(stats) = result.outcome.stats() {
             metadata.push(("stats", Value::Map(stats.clone())));
         }
         if !notifications.is_empty() {
@@ -905,74 +608,51 @@ where
             self.violation("BEGIN while a result is still open: PULL or DISCARD it first");
             return Flow::Close;
         }
-        if self.tx.is_some() {
-            self.fail(EngineError::client(admin::NESTED_TRANSACTION));
-            return Flow::Continue;
-        }
-        if let Some(tx) = self.open_transaction().await {
-            self.tx = Some(tx);
-            self.responses.success(&mut self.out, &[]);
+        match self.conversation.begin().await {
+            Ok(()) => self.responses.success(&mut self.out, &[]),
+            Err(e) => self.fail(e),
         }
         Flow::Continue
     }
 
     async fn commit(&mut self) -> Flow {
-        match self.tx.take() {
-            None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_COMMIT)),
-            // Open results are dropped: the client chose to commit without reading them.
-            Some(explicit) => match explicit.tx.commit().await {
-                Ok(()) => self.responses.success(&mut self.out, &[]),
-                Err(e) => self.fail(e),
-            },
+        // Open results are dropped: the client chose to commit without reading them.
+        let committed = self.conversation.commit().await;
+        self.end_explicit_results();
+        match committed {
+            Ok(()) => self.responses.success(&mut self.out, &[]),
+            Err(e) => self.fail(e),
         }
         Flow::Continue
     }
 
     async fn rollback(&mut self) -> Flow {
-        match self.tx.take() {
-            None => self.fail(EngineError::client(admin::NO_TRANSACTION_TO_ROLLBACK)),
-            Some(explicit) => {
-                explicit.tx.rollback().await;
-                self.responses.success(&mut self.out, &[]);
-            }
+        let rolled_back = self.conversation.rollback().await;
+        self.end_explicit_results();
+        match rolled_back {
+            Ok(()) => self.responses.success(&mut self.out, &[]),
+            Err(e) => self.fail(e),
         }
         Flow::Continue
     }
 
-    async fn open_transaction(&mut self) -> Option<ExplicitTx> {
-        self.open_transaction_raw(TxKind::Explicit)
-            .await
-            .map(|tx| ExplicitTx {
-                tx,
-                results: Vec::new(),
-                next_qid: 0,
-            })
-    }
-
-    async fn open_transaction_raw(&mut self, kind: TxKind) -> Option<Box<dyn Transaction>> {
-        match self.ctx.engine.begin(kind).await {
-            Ok(tx) => Some(tx),
-            Err(e) => {
-                self.fail(e);
-                None
-            }
-        }
+    /// The explicit transaction ended: its results go with it.
+    fn end_explicit_results(&mut self) {
+        self.explicit.clear();
+        self.next_qid = 0;
     }
 
     /// Rolls back whatever is open: the auto-commit query's transaction and the explicit one.
     async fn end_transactions(&mut self) {
-        if let Some(auto) = self.auto.take() {
-            if let Some(tx) = auto.tx {
-                tx.rollback().await;
-            }
+        if let Some(mut auto) = self.auto.take() {
+            auto.outcome.abort().await;
         }
-        if let Some(explicit) = self.tx.take() {
-            explicit.tx.rollback().await;
-        }
+        self.end_explicit_results();
+        self.conversation.end().await;
     }
 
     /// Reports a failed request; the session is FAILED until RESET.
-    fn fail(&mut self, error: EngineError) {
+    fn fail(&mut self, error: Failure) {
         debug!(self.logger, "query failed"; "code" => &error.code, "message" => &error.message);
         self.responses
             .failure(&mut self.out, &error.code, &error.message);
@@ -988,56 +668,23 @@ where
     }
 }
 
+/// Memgraph's codes for failures the session itself reports (no result to pull, a value that
+/// cannot be encoded, a failed write).
+const CLIENT_ERROR: &str = "Memgraph.ClientError.MemgraphError.MemgraphError";
+const DATABASE_ERROR: &str = "Memgraph.DatabaseError.MemgraphError.MemgraphError";
+
+fn client_error(message: String) -> Failure {
+    Failure {
+        code: CLIENT_ERROR.to_owned(),
+        message,
+    }
+}
+
 /// Milliseconds since `t`, as Bolt's `t_first` (RUN until the result is available) and `t_last`
 /// (RUN until the last record), which drivers report as `result_available_after` and
 /// `result_consumed_after`.
 fn millis_since(t: Instant) -> Value {
     Value::Int(i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Rows pulled from the engine at a time; small enough to keep memory flat, large enough that
-/// handing a heavy query to a blocking-capable thread is paid once per batch, not per row.
-const PULL_BATCH: usize = 256;
-
-/// Pulls up to `want` rows, stopping after an error or at the end of the stream.
-fn pull_batch(
-    rows: &mut Peekable<RowStream>,
-    want: usize,
-    heavy: bool,
-) -> Vec<Result<crate::engine::Row, EngineError>> {
-    off_worker(heavy, || {
-        let mut batch = Vec::with_capacity(want.min(PULL_BATCH));
-        while batch.len() < want {
-            match rows.next() {
-                None => break,
-                Some(Err(e)) => {
-                    batch.push(Err(e));
-                    break;
-                }
-                Some(Ok(row)) => batch.push(Ok(row)),
-            }
-        }
-        batch
-    })
-}
-
-/// Runs CPU-heavy work (graph matching, sorting) so that it does not stall the other sessions on
-/// this async worker: on the multi-threaded server runtime the worker hands its other tasks
-/// away for the duration. Light work, and single-threaded runtimes (tests), run it in place.
-fn off_worker<R>(heavy: bool, work: impl FnOnce() -> R) -> R {
-    let multi = heavy
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi {
-        tokio::task::block_in_place(work)
-    } else {
-        work()
-    }
-}
-
-fn empty_rows() -> Peekable<RowStream> {
-    let rows: RowStream = Box::new(std::iter::empty());
-    rows.peekable()
 }
 
 fn fields_value(fields: &[String]) -> Value {

@@ -5,12 +5,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::ast::{BinaryOp, Expr, PatternPart, Quantifier};
 use super::functions;
 use super::graph::Graph;
-use super::parser::{RED_ZONE, STACK_GROWTH};
 use super::pattern;
 use super::{EngineError, Params};
+use crate::cypher::ast::{BinaryOp, Expr, PatternPart, Quantifier};
+use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::{Map, Value};
 
 /// What a query that ran out of time reports.
@@ -739,11 +739,11 @@ fn slice(target: Value, from: Option<Value>, to: Option<Value>) -> Result<Value,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ast::Clause;
-    use crate::engine::parser::parse;
+    use crate::cypher::ast::Clause;
+    use crate::cypher::parse;
 
     fn run(expr: &str) -> Result<Value, EngineError> {
-        let Ok(crate::engine::ast::Statement::Query(q)) = parse(&format!("RETURN {expr}")) else {
+        let Ok(crate::cypher::ast::Statement::Query(q)) = parse(&format!("RETURN {expr}")) else {
             panic!()
         };
         let Some(Clause::Return(p)) = q.clauses.into_iter().last() else {

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
 use super::eval::{eval, Env};
 use super::graph::{Graph, NodeRec, Props, RelRec};
 use super::pattern::{self, Hint, CONTINUE};
 use super::project::{project, row_key, Envs};
 use super::store::TxState;
 use super::{EngineError, Params, QueryResult, QueryType, Row, RowStream};
+use crate::cypher::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
 use crate::value::{Map, Path, Value};
 
 /// Write statistics, named as Memgraph reports them in the summary's `stats`.
@@ -647,7 +647,7 @@ fn create_part(
     let make_node = |tx: &mut TxState,
                      env: &mut Env,
                      stats: &mut Stats,
-                     n: &super::ast::NodePattern|
+                     n: &crate::cypher::ast::NodePattern|
      -> Result<i64, EngineError> {
         if let Some(id) = bound_node(env, &n.variable)? {
             if !n.labels.is_empty() || n.properties.is_some() {
@@ -929,10 +929,10 @@ fn remove_item(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ast::Statement;
+    use crate::cypher::ast::Statement;
 
     fn is_heavy(q: &str) -> bool {
-        match crate::engine::parser::parse(q) {
+        match crate::cypher::parse(q) {
             Ok(Statement::Query(q)) => heavy(&q),
             other => panic!("{other:?}"),
         }

@@ -9,14 +9,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::ast::Statement;
+use super::offload::{self, INLINE_WRITES};
 use super::store::{Store, TxState};
-use super::{
-    exec, parser, schema, EngineError, Params, QueryEngine, QueryResult, Transaction, TxKind,
-};
-
-/// Commits and rollbacks touching at most this many records run in place.
-const INLINE_WRITES: usize = 1000;
+use super::{exec, schema, EngineError, Params, QueryEngine, QueryResult, Transaction};
+use crate::cypher::ast::{Query, SchemaCommand};
 
 /// Memgraph's answer to COMMIT after a failed query in an explicit transaction.
 pub const COMMIT_AFTER_ERROR: &str = "Transaction can't be committed because there was a \
@@ -54,15 +50,19 @@ impl MemoryEngine {
 
 #[async_trait]
 impl QueryEngine for MemoryEngine {
-    async fn begin(&self, kind: TxKind) -> Result<Box<dyn Transaction>, EngineError> {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError> {
         Ok(Box::new(MemoryTransaction {
-            store: Arc::clone(&self.store),
             state: Some(self.store.begin()),
-            kind,
             failed: false,
             timeout: self.timeout,
             memory_limit: self.memory_limit,
         }))
+    }
+
+    async fn schema(&self, command: SchemaCommand) -> Result<QueryResult, EngineError> {
+        // Building an index walks every node with the label.
+        let store = Arc::clone(&self.store);
+        offload::blocking("schema", move || schema::run(&store, &command)).await?
     }
 }
 
@@ -70,51 +70,35 @@ impl QueryEngine for MemoryEngine {
 /// writes.
 #[derive(Debug)]
 pub struct MemoryTransaction {
-    store: Arc<Store>,
     /// Taken while an updating query runs on a blocking thread.
     state: Option<TxState>,
-    kind: TxKind,
-    /// A query failed: the transaction can only be rolled back.
+    /// A query failed and may have left part of its writes: the transaction can only be rolled
+    /// back.
     failed: bool,
     timeout: Option<Duration>,
     memory_limit: Option<usize>,
 }
 
 impl MemoryTransaction {
-    async fn execute(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
+    async fn execute(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
         let budget = exec::Budget {
             deadline: self.timeout.map(|t| Instant::now() + t),
             memory_limit: self.memory_limit,
-        };
-        let query = match parser::parse(query)? {
-            Statement::Schema(command) => {
-                if self.kind == TxKind::Explicit {
-                    return Err(EngineError::client(schema::refusal(&command)));
-                }
-                let store = Arc::clone(&self.store);
-                return tokio::task::spawn_blocking(move || schema::run(&store, &command))
-                    .await
-                    .map_err(|e| EngineError::database(format!("schema task failed: {e}")))?;
-            }
-            Statement::Query(query) => query,
         };
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
         if !exec::query_writes(&query) {
-            let r = exec::run(&mut state, query, params.clone(), budget);
+            let r = exec::run(&mut state, query, params, budget);
             self.state = Some(state);
             return r;
         }
-        // Updating queries run to completion before RUN answers; keep that off the async
-        // workers so that other connections are not stalled by a bulk load.
-        let params = params.clone();
-        let (state, result) = tokio::task::spawn_blocking(move || {
+        // Updating queries run to completion before RUN answers, off the async workers.
+        let (state, result) = offload::blocking("query", move || {
             let r = exec::run(&mut state, query, params, budget);
             (state, r)
         })
-        .await
-        .map_err(|e| EngineError::database(format!("query task failed: {e}")))?;
+        .await?;
         self.state = Some(state);
         result
     }
@@ -122,7 +106,7 @@ impl MemoryTransaction {
 
 #[async_trait]
 impl Transaction for MemoryTransaction {
-    async fn run(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError> {
+    async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
         if self.failed {
             return Err(EngineError::client(
                 "An earlier query in this transaction failed; roll the transaction back before \
@@ -143,21 +127,17 @@ impl Transaction for MemoryTransaction {
         let Some(state) = self.state else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
-        // A small commit (every read-only one) takes microseconds: a thread hand-off would cost
-        // more than it saves. Large merges go to a blocking thread.
         if state.written() <= INLINE_WRITES {
             return state.commit();
         }
-        tokio::task::spawn_blocking(move || state.commit())
-            .await
-            .map_err(|e| EngineError::database(format!("commit task failed: {e}")))?
+        offload::blocking("commit", move || state.commit()).await?
     }
 
     async fn rollback(self: Box<Self>) {
         // Dropping the private copy is the rollback. Large ones are freed off the async workers.
         if let Some(state) = self.state {
             if state.written() > INLINE_WRITES {
-                drop(tokio::task::spawn_blocking(move || drop(state)));
+                offload::drop_off_worker(state);
             }
         }
     }
@@ -166,19 +146,42 @@ impl Transaction for MemoryTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cypher::ast::Statement;
     use crate::engine::{Classification, Row};
     use crate::value::{Map, Value};
 
     type Rows = Vec<Result<Row, EngineError>>;
 
+    /// Runs a query's text in a transaction, as the dispatcher does: parsed once, moved in.
+    #[async_trait]
+    trait RunText {
+        async fn run_text(&mut self, q: &str, params: &Params) -> Result<QueryResult, EngineError>;
+    }
+
+    #[async_trait]
+    impl RunText for Box<dyn Transaction> {
+        async fn run_text(&mut self, q: &str, params: &Params) -> Result<QueryResult, EngineError> {
+            match crate::cypher::parse(q)? {
+                Statement::Query(query) => self.run(query, params.clone()).await,
+                other => panic!("{q}: not a query: {other:?}"),
+            }
+        }
+    }
+
+    /// A query in its own transaction, or a schema statement, as an auto-commit RUN does.
     async fn run_in(
         engine: &MemoryEngine,
         q: &str,
     ) -> Result<(Vec<String>, Rows, QueryResult), EngineError> {
-        let mut tx = engine.begin(TxKind::Implicit).await?;
+        if let Statement::Schema(command) = crate::cypher::parse(q)? {
+            let mut r = engine.schema(command).await?;
+            let rows: Rows = std::mem::replace(&mut r.rows, Box::new(std::iter::empty())).collect();
+            return Ok((r.fields.clone(), rows, r));
+        }
+        let mut tx = engine.begin().await?;
         let mut params = Params::new();
         params.insert("n".into(), Value::Int(3));
-        let mut r = tx.run(q, &params).await?;
+        let mut r = tx.run_text(q, &params).await?;
         let rows: Rows = std::mem::replace(&mut r.rows, Box::new(std::iter::empty())).collect();
         if rows.iter().all(|r| r.is_ok()) {
             tx.commit().await?;
@@ -264,9 +267,9 @@ mod tests {
     #[tokio::test]
     async fn huge_range_streams_lazily() {
         let engine = MemoryEngine::new();
-        let mut tx = engine.begin(TxKind::Implicit).await.unwrap();
+        let mut tx = engine.begin().await.unwrap();
         let r = tx
-            .run(
+            .run_text(
                 "UNWIND range(1, 9223372036854775807) AS x RETURN x",
                 &Params::new(),
             )
@@ -588,9 +591,9 @@ mod tests {
     #[tokio::test]
     async fn transactions_are_isolated_and_roll_back() {
         let e = MemoryEngine::new();
-        let mut writer = e.begin(TxKind::Explicit).await.unwrap();
+        let mut writer = e.begin().await.unwrap();
         writer
-            .run("CREATE (:Secret {v: 1})", &Params::new())
+            .run_text("CREATE (:Secret {v: 1})", &Params::new())
             .await
             .unwrap();
         // Another transaction does not see the uncommitted node.
@@ -600,7 +603,7 @@ mod tests {
         );
         // The writer sees its own write.
         let mut r = writer
-            .run("MATCH (n:Secret) RETURN count(n)", &Params::new())
+            .run_text("MATCH (n:Secret) RETURN count(n)", &Params::new())
             .await
             .unwrap();
         assert_eq!(r.rows.next().unwrap().unwrap(), vec![Value::Int(1)]);
@@ -612,10 +615,10 @@ mod tests {
         );
 
         // A reader that started before a commit keeps its snapshot.
-        let mut reader = e.begin(TxKind::Explicit).await.unwrap();
+        let mut reader = e.begin().await.unwrap();
         rows(&e, "CREATE (:Secret {v: 2})").await;
         let mut r = reader
-            .run("MATCH (n:Secret) RETURN count(n)", &Params::new())
+            .run_text("MATCH (n:Secret) RETURN count(n)", &Params::new())
             .await
             .unwrap();
         assert_eq!(r.rows.next().unwrap().unwrap(), vec![Value::Int(0)]);
@@ -631,12 +634,12 @@ mod tests {
     async fn write_conflicts_are_transient_and_failures_need_rollback() {
         let e = MemoryEngine::new();
         rows(&e, "CREATE (:C {v: 0})").await;
-        let mut t1 = e.begin(TxKind::Explicit).await.unwrap();
-        let mut t2 = e.begin(TxKind::Explicit).await.unwrap();
-        t1.run("MATCH (c:C) SET c.v = 1", &Params::new())
+        let mut t1 = e.begin().await.unwrap();
+        let mut t2 = e.begin().await.unwrap();
+        t1.run_text("MATCH (c:C) SET c.v = 1", &Params::new())
             .await
             .unwrap();
-        t2.run("MATCH (c:C) SET c.v = 2", &Params::new())
+        t2.run_text("MATCH (c:C) SET c.v = 2", &Params::new())
             .await
             .unwrap();
         t1.commit().await.unwrap();
@@ -648,10 +651,12 @@ mod tests {
         );
         assert_eq!(one(&e, "MATCH (c:C) RETURN c.v").await, Value::Int(1));
 
-        let mut t = e.begin(TxKind::Explicit).await.unwrap();
-        t.run("CREATE (:C {v: 9})", &Params::new()).await.unwrap();
+        let mut t = e.begin().await.unwrap();
+        t.run_text("CREATE (:C {v: 9})", &Params::new())
+            .await
+            .unwrap();
         assert!(t
-            .run("MATCH (c:C) SET c.v = 1 / 0", &Params::new())
+            .run_text("MATCH (c:C) SET c.v = 1 / 0", &Params::new())
             .await
             .is_err());
         let err = t.commit().await.unwrap_err();
@@ -741,16 +746,6 @@ mod tests {
         assert!(run_in(&e, "DROP INDEX ON :U(id)").await.is_err());
         rows(&e, "STORAGE MODE IN_MEMORY_TRANSACTIONAL").await;
         assert!(!rows(&e, "SHOW STORAGE INFO").await.is_empty());
-
-        let mut t = e.begin(TxKind::Explicit).await.unwrap();
-        let err = t
-            .run("CREATE INDEX ON :U(id)", &Params::new())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.message,
-            "Index manipulation not allowed in multicommand transactions."
-        );
     }
 
     #[tokio::test]
@@ -903,11 +898,11 @@ mod tests {
                         continue;
                     }
                     loop {
-                        let mut tx = e.begin(TxKind::Explicit).await.unwrap();
+                        let mut tx = e.begin().await.unwrap();
                         let mut p = Params::new();
                         p.insert("from".into(), Value::Int(from));
                         p.insert("to".into(), Value::Int(to));
-                        tx.run(
+                        tx.run_text(
                             "MATCH (a:Account {id: $from}), (b:Account {id: $to}) \
                              SET a.balance = a.balance - 1, b.balance = b.balance + 1",
                             &p,
@@ -1017,14 +1012,14 @@ mod tests {
     #[tokio::test]
     async fn graph_values_and_parameters() {
         let e = MemoryEngine::new();
-        let mut tx = e.begin(TxKind::Implicit).await.unwrap();
+        let mut tx = e.begin().await.unwrap();
         let mut params = Params::new();
         let mut props = Map::new();
         props.insert("when".into(), Value::Date(19_000));
         props.insert("tags".into(), Value::List(vec![Value::from("a")]));
         params.insert("props".into(), Value::Map(props.clone()));
         let mut r = tx
-            .run(
+            .run_text(
                 "CREATE (n:V $props) RETURN n, properties(n) = $props",
                 &params,
             )

@@ -1,40 +1,44 @@
 //! The query engine behind the Bolt layer.
 //!
-//! The engine knows nothing of sockets, TLS or Bolt: it takes query text and parameters and hands
-//! back columns and a lazy stream of rows, all in terms of [`crate::value`]. The Bolt session drives
-//! it through the [`QueryEngine`] and [`Transaction`] traits, so another engine (an on-disk store, a
-//! remote backend) can be slotted in without touching the protocol code.
+//! The engine knows nothing of sockets, TLS, Bolt or the dispatcher: it takes parsed queries (the
+//! [`crate::cypher`] AST) and parameters and hands back columns and a lazy stream of rows, all in
+//! terms of [`crate::value`]. The dispatcher drives it through the [`QueryEngine`] and
+//! [`Transaction`] traits, so another engine (an on-disk store, a remote backend) can be slotted
+//! in without touching the protocol code.
 //!
 //! Every query runs inside a [`Transaction`]: an explicit one the client opened with `BEGIN`, or an
-//! implicit one the session opens around a single auto-commit query.
+//! implicit one the dispatcher opens around a single auto-commit query.
 //!
-//! The embedded engine, file by file: [`lexer`] and [`parser`] turn text into the [`ast`];
-//! [`memory`] is the [`QueryEngine`] itself; [`store`] keeps the committed [`graph`] and decides
+//! The embedded engine, file by file: [`memory`] is the [`QueryEngine`] itself; [`offload`]
+//! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
+//! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
 //! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins, and
 //! [`schema`] for index and constraint statements.
 
-pub mod ast;
 pub mod eval;
 pub mod exec;
 pub mod functions;
 pub mod graph;
-pub mod lexer;
 pub mod memory;
-pub mod parser;
+pub mod offload;
 pub mod pattern;
 pub mod project;
+pub mod rows;
 pub mod schema;
 pub mod store;
 pub mod temporal;
 
 pub use memory::MemoryEngine;
+pub use rows::Rows;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::cypher::ast::{Query, SchemaCommand};
+use crate::cypher::SyntaxError;
 use crate::value::Value;
 
 /// Query parameters, by name.
@@ -172,31 +176,36 @@ impl fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
-/// Whether a transaction was opened by the client (`BEGIN`) or around one auto-commit query.
-/// Some statements (index and constraint changes, `SHOW ... INFO`) are refused in explicit ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxKind {
-    Explicit,
-    Implicit,
-}
-
-/// The engine as the Bolt layer sees it: a factory of transactions.
+/// The engine as the dispatcher sees it: a factory of transactions, and the schema statements,
+/// which run outside transactions.
 #[async_trait]
 pub trait QueryEngine: Send + Sync + 'static {
-    /// Opens a transaction. Called for Bolt/Cypher `BEGIN` and around every auto-commit query.
-    async fn begin(&self, kind: TxKind) -> Result<Box<dyn Transaction>, EngineError>;
+    /// Opens a transaction: for Bolt/Cypher `BEGIN`, and around every auto-commit query.
+    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError>;
+
+    /// Runs an index, constraint, storage or info statement. The dispatcher refuses these inside
+    /// explicit transactions, as Memgraph does, so they always see and change the committed graph.
+    async fn schema(&self, command: SchemaCommand) -> Result<QueryResult, EngineError>;
 }
 
 /// One transaction. Dropping it without `commit` must discard its writes, because a dropped
 /// connection simply drops the session and everything it holds.
 #[async_trait]
 pub trait Transaction: Send {
-    /// Parses and starts one query. Rows are produced lazily by the returned stream.
-    async fn run(&mut self, query: &str, params: &Params) -> Result<QueryResult, EngineError>;
+    /// Starts one parsed query. The query and its parameters are moved in, not copied: parameters
+    /// can be hundreds of megabytes. Rows are produced lazily by the returned stream.
+    async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError>;
 
     /// Makes the transaction's writes visible to others.
     async fn commit(self: Box<Self>) -> Result<(), EngineError>;
 
     /// Discards the transaction's writes.
     async fn rollback(self: Box<Self>);
+}
+
+impl From<SyntaxError> for EngineError {
+    /// Memgraph reports syntax errors under its one client code.
+    fn from(e: SyntaxError) -> Self {
+        EngineError::client(e.message)
+    }
 }

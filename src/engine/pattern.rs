@@ -6,11 +6,11 @@
 //! relationship is used at most once per MATCH (relationship isomorphism), which also bounds
 //! unbounded variable-length patterns.
 
-use super::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
 use super::eval::{equals, eval, Env};
 use super::graph::{Graph, Props, RelRec};
-use super::parser::{RED_ZONE, STACK_GROWTH};
 use super::EngineError;
+use crate::cypher::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
+use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::{Map, Path, Value};
 
 /// What `emit` tells the search: keep looking or stop.

@@ -9,10 +9,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::ast::{Expr, Projection, SortItem};
 use super::eval::{apply, eval, order, Env};
 use super::functions::is_aggregate;
 use super::{EngineError, Row};
+use crate::cypher::ast::{Expr, Projection, SortItem};
 use crate::value::Value;
 
 /// Environments flowing between clauses.
@@ -286,7 +286,7 @@ impl Accumulator {
                     self.float_sum += f;
                 }
                 let sum = std::mem::replace(&mut self.sum, Value::Null);
-                self.sum = apply(super::ast::BinaryOp::Add, sum, v)?;
+                self.sum = apply(crate::cypher::ast::BinaryOp::Add, sum, v)?;
             }
             "min" | "max" => {
                 let better = match &self.best {

@@ -3,34 +3,11 @@
 //! They change or describe the committed graph directly, outside any transaction, which is why
 //! Memgraph (and so boltd) refuses them inside an explicit one.
 
-use super::ast::SchemaCommand;
 use super::graph::Graph;
 use super::store::Store;
 use super::{EngineError, QueryResult, QueryType, Row, RowStream};
+use crate::cypher::ast::SchemaCommand;
 use crate::value::Value;
-
-/// Memgraph's refusals inside explicit transactions.
-pub fn refusal(command: &SchemaCommand) -> &'static str {
-    match command {
-        SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. } => {
-            "Index manipulation not allowed in multicommand transactions."
-        }
-        SchemaCommand::CreateUnique { .. }
-        | SchemaCommand::DropUnique { .. }
-        | SchemaCommand::CreateExists { .. }
-        | SchemaCommand::DropExists { .. } => {
-            "Constraint manipulation not allowed in multicommand transactions."
-        }
-        SchemaCommand::StorageMode(_) => {
-            "Storage mode change not allowed in multicommand transactions."
-        }
-        SchemaCommand::ShowIndexInfo
-        | SchemaCommand::ShowConstraintInfo
-        | SchemaCommand::ShowStorageInfo => {
-            "Info reporting not allowed in multicommand transactions."
-        }
-    }
-}
 
 fn table(columns: &[&str], rows: Vec<Row>) -> QueryResult {
     let rows: RowStream = Box::new(rows.into_iter().map(Ok));

@@ -3,7 +3,7 @@
 //! Keywords are not tokens of their own: they are identifiers the parser compares
 //! case-insensitively, because Cypher lets most keywords be used as names too.
 
-use super::EngineError;
+use super::SyntaxError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
@@ -61,12 +61,12 @@ pub fn position(text: &str, offset: usize) -> String {
 }
 
 /// Splits `text` into tokens, ending with `Eof`.
-pub fn tokenize(text: &str) -> Result<Vec<Token>, EngineError> {
+pub fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
     let err = |at: usize, what: &str| {
-        EngineError::client(format!("Invalid input at {}: {what}", position(text, at)))
+        SyntaxError::new(format!("Invalid input at {}: {what}", position(text, at)))
     };
     while i < bytes.len() {
         let c = bytes[i];

@@ -1,6 +1,25 @@
-//! Memgraph's user and privilege statements, parsed with the Cypher lexer.
+//! Memgraph's user and privilege statements, and the privileges a GRANT may name.
 
-use crate::engine::lexer::{tokenize, Tok};
+use super::lexer::{Tok, Token};
+use super::SyntaxError;
+
+/// Privileges, with Memgraph's names.
+pub const PRIVILEGES: &[(&str, &str)] = &[
+    ("CREATE", "Create nodes and relationships"),
+    ("DELETE", "Delete nodes and relationships"),
+    ("MATCH", "Read the graph"),
+    ("MERGE", "Merge nodes and relationships"),
+    ("SET", "Set properties and labels"),
+    ("REMOVE", "Remove properties and labels"),
+    ("INDEX", "Manage indexes"),
+    (
+        "STATS",
+        "Read server statistics, including SHOW BOLT_SERVER TLS INFO",
+    ),
+    ("AUTH", "Manage users, roles and privileges"),
+    ("CONSTRAINT", "Manage constraints"),
+    ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantAction {
@@ -39,28 +58,8 @@ pub enum AuthStatement {
 
 /// Recognises an auth statement. `Ok(None)`: not one (the query goes elsewhere). `Err`: it starts
 /// like one but is malformed; the message says what was expected.
-pub fn parse(query: &str) -> Result<Option<AuthStatement>, String> {
-    // Every query passes through here: decide from the first word before lexing the whole text
-    // (which may be a megabyte of Cypher).
-    let first: String = query
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    const FIRST_WORDS: [&str; 8] = [
-        "CREATE", "SET", "CLEAR", "DROP", "SHOW", "GRANT", "DENY", "REVOKE",
-    ];
-    if !FIRST_WORDS.iter().any(|w| w.eq_ignore_ascii_case(&first)) {
-        return Ok(None);
-    }
-    let Ok(tokens) = tokenize(query) else {
-        return Ok(None);
-    };
-    let mut words: Vec<Tok> = tokens.into_iter().map(|t| t.tok).collect();
-    while matches!(words.last(), Some(Tok::Eof) | Some(Tok::Semicolon)) {
-        words.pop();
-    }
-    let kw = |i: usize, k: &str| matches!(words.get(i), Some(Tok::Ident { name, quoted: false }) if name.eq_ignore_ascii_case(k));
+pub fn recognise(tokens: &[Token]) -> Result<Option<AuthStatement>, SyntaxError> {
+    let kw = |i: usize, k: &str| matches!(tokens.get(i).map(|t| &t.tok), Some(Tok::Ident { name, quoted: false }) if name.eq_ignore_ascii_case(k));
     let starts = |ks: &[&str]| ks.iter().enumerate().all(|(i, k)| kw(i, k));
     let is_auth = starts(&["CREATE", "USER"])
         || starts(&["CREATE", "ROLE"])
@@ -78,13 +77,18 @@ pub fn parse(query: &str) -> Result<Option<AuthStatement>, String> {
     if !is_auth {
         return Ok(None);
     }
+    // Auth statements are a few words long: copying their tokens costs nothing.
+    let mut words: Vec<Tok> = tokens.iter().map(|t| t.tok.clone()).collect();
+    while matches!(words.last(), Some(Tok::Eof) | Some(Tok::Semicolon)) {
+        words.pop();
+    }
     let mut p = Parser { words, pos: 0 };
-    let statement = p.statement()?;
+    let statement = p.statement().map_err(SyntaxError::new)?;
     if p.pos != p.words.len() {
-        return Err(format!(
+        return Err(SyntaxError::new(format!(
             "Invalid input after the statement: unexpected {:?}.",
             p.words[p.pos]
-        ));
+        )));
     }
     Ok(Some(statement))
 }
@@ -224,10 +228,7 @@ impl Parser {
                 let privileges = if self.at("ALL") {
                     self.keyword("ALL")?;
                     self.keyword("PRIVILEGES")?;
-                    super::PRIVILEGES
-                        .iter()
-                        .map(|(p, _)| p.to_string())
-                        .collect()
+                    PRIVILEGES.iter().map(|(p, _)| p.to_string()).collect()
                 } else {
                     let mut list = vec![self.name("a privilege")?.to_ascii_uppercase()];
                     while matches!(self.words.get(self.pos), Some(Tok::Comma)) {
@@ -265,6 +266,10 @@ fn describe(tok: Option<&Tok>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(query: &str) -> Result<Option<AuthStatement>, SyntaxError> {
+        recognise(&crate::cypher::lexer::tokenize(query)?)
+    }
 
     #[test]
     fn parses_memgraph_forms() {

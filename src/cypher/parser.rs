@@ -8,8 +8,8 @@ use super::ast::{
     BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Quantifier, Query,
     RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
 };
-use super::lexer::{position, tokenize, Tok, Token};
-use super::EngineError;
+use super::lexer::{position, Tok, Token};
+use super::SyntaxError;
 use crate::value::Value;
 
 /// Deeper expression nesting than this is refused.
@@ -25,9 +25,9 @@ const UNSUPPORTED_CLAUSES: &[&str] = &[
     "FREE", "TRIGGER",
 ];
 
-/// Parses a whole statement: a Cypher query or one of the schema statements.
-pub fn parse(text: &str) -> Result<Statement, EngineError> {
-    let tokens = tokenize(text)?;
+/// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
+/// `text` is what the tokens were made from; errors quote it and give positions in it.
+pub fn parse_tokens(text: &str, tokens: Vec<Token>) -> Result<Statement, SyntaxError> {
     let mut p = Parser {
         text,
         tokens,
@@ -106,18 +106,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn error(&self, expected: &str) -> EngineError {
+    fn error(&self, expected: &str) -> SyntaxError {
         let found = match self.tokens.get(self.pos) {
             Some(Token { tok: Tok::Eof, .. }) | None => "the end of the query".to_owned(),
             Some(t) => format!("'{}'", &self.text[t.start..t.end]),
         };
-        EngineError::client(format!(
+        SyntaxError::new(format!(
             "Invalid input {found} at {}: expected {expected}.",
             position(self.text, self.start_of_current())
         ))
     }
 
-    fn expect(&mut self, tok: &Tok, what: &str) -> Result<(), EngineError> {
+    fn expect(&mut self, tok: &Tok, what: &str) -> Result<(), SyntaxError> {
         if self.eat(tok) {
             Ok(())
         } else {
@@ -125,7 +125,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect_keyword(&mut self, kw: &str) -> Result<(), EngineError> {
+    fn expect_keyword(&mut self, kw: &str) -> Result<(), SyntaxError> {
         if self.eat_keyword(kw) {
             Ok(())
         } else {
@@ -133,7 +133,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn name(&mut self, what: &str) -> Result<String, EngineError> {
+    fn name(&mut self, what: &str) -> Result<String, SyntaxError> {
         match self.peek().clone() {
             Tok::Ident { name, .. } => {
                 self.advance();
@@ -143,14 +143,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn query(&mut self) -> Result<Query, EngineError> {
+    fn query(&mut self) -> Result<Query, SyntaxError> {
         if *self.peek() == Tok::Eof {
-            return Err(EngineError::client("The query is empty."));
+            return Err(SyntaxError::new("The query is empty."));
         }
         let mut clauses = Vec::new();
         loop {
             if let Some(kw) = UNSUPPORTED_CLAUSES.iter().find(|kw| self.at_keyword(kw)) {
-                return Err(EngineError::client(format!(
+                return Err(SyntaxError::new(format!(
                     "{kw} is not supported by boltd's embedded engine."
                 )));
             }
@@ -179,7 +179,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After the last clause: an optional `UNION [ALL]` and another query, or the end.
-    fn query_end(&mut self, clauses: Vec<Clause>) -> Result<Query, EngineError> {
+    fn query_end(&mut self, clauses: Vec<Clause>) -> Result<Query, SyntaxError> {
         if self.eat_keyword("UNION") {
             let all = self.eat_keyword("ALL");
             let next = self.query()?;
@@ -199,7 +199,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One clause other than RETURN, or `None` when the next token starts none.
-    fn clause(&mut self) -> Result<Option<Clause>, EngineError> {
+    fn clause(&mut self) -> Result<Option<Clause>, SyntaxError> {
         if self.at_keyword("OPTIONAL") {
             self.advance();
             self.expect_keyword("MATCH")?;
@@ -272,7 +272,7 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
-    fn match_clause(&mut self, optional: bool) -> Result<Clause, EngineError> {
+    fn match_clause(&mut self, optional: bool) -> Result<Clause, SyntaxError> {
         let patterns = self.pattern_list()?;
         let filter = self.where_clause()?;
         Ok(Clause::Match {
@@ -282,7 +282,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn where_clause(&mut self) -> Result<Option<Expr>, EngineError> {
+    fn where_clause(&mut self) -> Result<Option<Expr>, SyntaxError> {
         if self.eat_keyword("WHERE") {
             Ok(Some(self.expr()?))
         } else {
@@ -290,7 +290,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn pattern_list(&mut self) -> Result<Vec<PatternPart>, EngineError> {
+    fn pattern_list(&mut self) -> Result<Vec<PatternPart>, SyntaxError> {
         let mut parts = vec![self.pattern_part()?];
         while self.eat(&Tok::Comma) {
             parts.push(self.pattern_part()?);
@@ -299,7 +299,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `[p =] (a)-[r]->(b)...`
-    fn pattern_part(&mut self) -> Result<PatternPart, EngineError> {
+    fn pattern_part(&mut self) -> Result<PatternPart, SyntaxError> {
         let path_variable =
             if matches!(self.peek(), Tok::Ident { .. }) && *self.peek_at(1) == Tok::Eq {
                 let name = self.name("a path variable")?;
@@ -321,7 +321,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn node_pattern(&mut self) -> Result<NodePattern, EngineError> {
+    fn node_pattern(&mut self) -> Result<NodePattern, SyntaxError> {
         self.expect(&Tok::LParen, "'(' to start a node pattern")?;
         let variable = match self.peek() {
             Tok::Ident { .. } => Some(self.name("a variable")?),
@@ -337,7 +337,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn labels(&mut self) -> Result<Vec<String>, EngineError> {
+    fn labels(&mut self) -> Result<Vec<String>, SyntaxError> {
         let mut labels = Vec::new();
         while self.eat(&Tok::Colon) {
             labels.push(self.name("a label")?);
@@ -345,7 +345,7 @@ impl<'a> Parser<'a> {
         Ok(labels)
     }
 
-    fn pattern_properties(&mut self) -> Result<Option<Expr>, EngineError> {
+    fn pattern_properties(&mut self) -> Result<Option<Expr>, SyntaxError> {
         match self.peek() {
             Tok::LBrace => Ok(Some(self.map_literal()?)),
             Tok::Param(_) => Ok(Some(self.atom()?)),
@@ -354,7 +354,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `-[r:T {..} *1..3]->`, `<-[...]-`, `--`, `-->`, `<--`.
-    fn rel_pattern(&mut self) -> Result<RelPattern, EngineError> {
+    fn rel_pattern(&mut self) -> Result<RelPattern, SyntaxError> {
         let incoming = self.eat(&Tok::Lt);
         self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
         let mut rel = RelPattern {
@@ -388,7 +388,7 @@ impl<'a> Parser<'a> {
                 (true, false) => Direction::Incoming,
                 (false, true) => Direction::Outgoing,
                 (false, false) => Direction::Either,
-                (true, true) => return Err(EngineError::client(
+                (true, true) => return Err(SyntaxError::new(
                     "A relationship pattern cannot point both ways (<-[]->); use -[]- for either \
                      direction.",
                 )),
@@ -397,8 +397,8 @@ impl<'a> Parser<'a> {
     }
 
     /// After `*`: nothing, `n`, `n..`, `..m`, `n..m`.
-    fn length_range(&mut self) -> Result<(Option<u32>, Option<u32>), EngineError> {
-        let bound = |p: &mut Self| -> Result<Option<u32>, EngineError> {
+    fn length_range(&mut self) -> Result<(Option<u32>, Option<u32>), SyntaxError> {
+        let bound = |p: &mut Self| -> Result<Option<u32>, SyntaxError> {
             match p.peek().clone() {
                 Tok::Int(v) => {
                     p.advance();
@@ -424,7 +424,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn set_items(&mut self) -> Result<Vec<SetItem>, EngineError> {
+    fn set_items(&mut self) -> Result<Vec<SetItem>, SyntaxError> {
         let mut items = Vec::new();
         loop {
             let variable = self.name("a variable to SET")?;
@@ -464,7 +464,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn remove_items(&mut self) -> Result<Vec<RemoveItem>, EngineError> {
+    fn remove_items(&mut self) -> Result<Vec<RemoveItem>, SyntaxError> {
         let mut items = Vec::new();
         loop {
             let variable = self.name("a variable to REMOVE from")?;
@@ -486,7 +486,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Memgraph's index, constraint, storage and info statements; `None` for anything else.
-    fn schema_command(&mut self) -> Result<Option<SchemaCommand>, EngineError> {
+    fn schema_command(&mut self) -> Result<Option<SchemaCommand>, SyntaxError> {
         let create = self.at_keyword("CREATE");
         let drop = self.at_keyword("DROP");
         if (create || drop) && self.keyword_at(1, "INDEX") {
@@ -525,7 +525,7 @@ impl<'a> Parser<'a> {
             }
             let v2 = self.name("the constrained variable")?;
             if v2 != variable {
-                return Err(EngineError::client(format!(
+                return Err(SyntaxError::new(format!(
                     "The constraint must name the pattern's variable {variable}, not {v2}."
                 )));
             }
@@ -542,7 +542,7 @@ impl<'a> Parser<'a> {
             }
             self.expect_keyword("IS")?;
             if !self.eat_keyword("UNIQUE") {
-                return Err(EngineError::client(
+                return Err(SyntaxError::new(
                     "Supported constraints are ASSERT n.p IS UNIQUE and ASSERT EXISTS (n.p).",
                 ));
             }
@@ -564,7 +564,7 @@ impl<'a> Parser<'a> {
                 "INDEX" => Ok(Some(SchemaCommand::ShowIndexInfo)),
                 "CONSTRAINT" => Ok(Some(SchemaCommand::ShowConstraintInfo)),
                 "STORAGE" => Ok(Some(SchemaCommand::ShowStorageInfo)),
-                _ => Err(EngineError::client(format!(
+                _ => Err(SyntaxError::new(format!(
                     "SHOW {which} INFO is not supported; try SHOW INDEX INFO, SHOW CONSTRAINT \
                      INFO or SHOW STORAGE INFO."
                 ))),
@@ -580,7 +580,7 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
-    fn statement_end(&mut self) -> Result<(), EngineError> {
+    fn statement_end(&mut self) -> Result<(), SyntaxError> {
         self.eat(&Tok::Semicolon);
         if *self.peek() == Tok::Eof {
             Ok(())
@@ -589,7 +589,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn projection(&mut self) -> Result<Projection, EngineError> {
+    fn projection(&mut self) -> Result<Projection, SyntaxError> {
         let distinct = self.eat_keyword("DISTINCT");
         let mut star = false;
         let mut items = Vec::new();
@@ -649,7 +649,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn expr(&mut self) -> Result<Expr, EngineError> {
+    fn expr(&mut self) -> Result<Expr, SyntaxError> {
         self.nest()?;
         // Debug builds spend kilobytes of stack per nesting level; grow the stack on demand
         // rather than lowering the limit for everyone.
@@ -660,10 +660,10 @@ impl<'a> Parser<'a> {
 
     /// Counts one level of nesting. Every level costs stack when the expression is parsed,
     /// evaluated and dropped, so chains (`1 + 1 + ...`) count as well as parentheses.
-    fn nest(&mut self) -> Result<(), EngineError> {
+    fn nest(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(EngineError::client(format!(
+            return Err(SyntaxError::new(format!(
                 "The query nests expressions deeper than {MAX_DEPTH} levels."
             )));
         }
@@ -673,8 +673,8 @@ impl<'a> Parser<'a> {
     fn binary_chain(
         &mut self,
         ops: &[(&str, BinaryOp)],
-        next: fn(&mut Self) -> Result<Expr, EngineError>,
-    ) -> Result<Expr, EngineError> {
+        next: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
         let base = self.depth;
         let mut left = next(self)?;
         'outer: loop {
@@ -691,19 +691,19 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, EngineError> {
+    fn or(&mut self) -> Result<Expr, SyntaxError> {
         self.binary_chain(&[("OR", BinaryOp::Or)], Self::xor)
     }
 
-    fn xor(&mut self) -> Result<Expr, EngineError> {
+    fn xor(&mut self) -> Result<Expr, SyntaxError> {
         self.binary_chain(&[("XOR", BinaryOp::Xor)], Self::and)
     }
 
-    fn and(&mut self) -> Result<Expr, EngineError> {
+    fn and(&mut self) -> Result<Expr, SyntaxError> {
         self.binary_chain(&[("AND", BinaryOp::And)], Self::not)
     }
 
-    fn not(&mut self) -> Result<Expr, EngineError> {
+    fn not(&mut self) -> Result<Expr, SyntaxError> {
         if self.eat_keyword("NOT") {
             self.nest()?;
             let inner = self.not();
@@ -714,7 +714,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `a < b < c` means `a < b AND b < c`, as in openCypher.
-    fn comparison(&mut self) -> Result<Expr, EngineError> {
+    fn comparison(&mut self) -> Result<Expr, SyntaxError> {
         let base = self.depth;
         let mut left = self.predicate()?;
         let mut result: Option<Expr> = None;
@@ -742,7 +742,7 @@ impl<'a> Parser<'a> {
         Ok(result.unwrap_or(left))
     }
 
-    fn predicate(&mut self) -> Result<Expr, EngineError> {
+    fn predicate(&mut self) -> Result<Expr, SyntaxError> {
         let base = self.depth;
         let mut left = self.additive()?;
         loop {
@@ -776,7 +776,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn additive(&mut self) -> Result<Expr, EngineError> {
+    fn additive(&mut self) -> Result<Expr, SyntaxError> {
         self.left_assoc(
             |t| match t {
                 Tok::Plus => Some(BinaryOp::Add),
@@ -787,7 +787,7 @@ impl<'a> Parser<'a> {
         )
     }
 
-    fn multiplicative(&mut self) -> Result<Expr, EngineError> {
+    fn multiplicative(&mut self) -> Result<Expr, SyntaxError> {
         self.left_assoc(
             |t| match t {
                 Tok::Star => Some(BinaryOp::Mul),
@@ -799,7 +799,7 @@ impl<'a> Parser<'a> {
         )
     }
 
-    fn power(&mut self) -> Result<Expr, EngineError> {
+    fn power(&mut self) -> Result<Expr, SyntaxError> {
         self.left_assoc(|t| (*t == Tok::Caret).then_some(BinaryOp::Pow), Self::unary)
     }
 
@@ -807,8 +807,8 @@ impl<'a> Parser<'a> {
     fn left_assoc(
         &mut self,
         op_of: fn(&Tok) -> Option<BinaryOp>,
-        next: fn(&mut Self) -> Result<Expr, EngineError>,
-    ) -> Result<Expr, EngineError> {
+        next: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
         let base = self.depth;
         let mut left = next(self)?;
         while let Some(op) = op_of(self.peek()) {
@@ -821,7 +821,7 @@ impl<'a> Parser<'a> {
         Ok(left)
     }
 
-    fn unary(&mut self) -> Result<Expr, EngineError> {
+    fn unary(&mut self) -> Result<Expr, SyntaxError> {
         if self.eat(&Tok::Minus) {
             // Fold `-<integer literal>` so that i64::MIN can be written.
             if let Tok::Int(_) = self.peek() {
@@ -844,7 +844,7 @@ impl<'a> Parser<'a> {
         self.postfix()
     }
 
-    fn postfix(&mut self) -> Result<Expr, EngineError> {
+    fn postfix(&mut self) -> Result<Expr, SyntaxError> {
         let base = self.depth;
         let mut expr = self.atom()?;
         loop {
@@ -883,7 +883,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn atom(&mut self) -> Result<Expr, EngineError> {
+    fn atom(&mut self) -> Result<Expr, SyntaxError> {
         match self.peek().clone() {
             Tok::Int(v) => {
                 self.advance();
@@ -966,7 +966,7 @@ impl<'a> Parser<'a> {
 
     /// `any/all/none/single(x IN list WHERE pred)` and `reduce(acc = init, x IN list | expr)`;
     /// `None` (nothing consumed) when `name(` is an ordinary call.
-    fn list_function(&mut self, name: &str) -> Result<Option<Expr>, EngineError> {
+    fn list_function(&mut self, name: &str) -> Result<Option<Expr>, SyntaxError> {
         let quantifier = match name.to_ascii_lowercase().as_str() {
             "any" => Some(Quantifier::Any),
             "all" => Some(Quantifier::All),
@@ -1016,7 +1016,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn call(&mut self, name: String) -> Result<Expr, EngineError> {
+    fn call(&mut self, name: String) -> Result<Expr, SyntaxError> {
         if name.eq_ignore_ascii_case("count") && self.eat(&Tok::Star) {
             self.expect(&Tok::RParen, "')'")?;
             return Ok(Expr::CountStar);
@@ -1040,7 +1040,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn list(&mut self) -> Result<Expr, EngineError> {
+    fn list(&mut self) -> Result<Expr, SyntaxError> {
         self.expect(&Tok::LBracket, "'['")?;
         // `[x IN list WHERE ... | ...]` is a comprehension, not a list holding a predicate.
         if matches!(self.peek(), Tok::Ident { .. }) && self.keyword_at(1, "IN") {
@@ -1079,7 +1079,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn map_literal(&mut self) -> Result<Expr, EngineError> {
+    fn map_literal(&mut self) -> Result<Expr, SyntaxError> {
         self.expect(&Tok::LBrace, "'{'")?;
         let mut entries = Vec::new();
         if self.eat(&Tok::RBrace) {
@@ -1097,7 +1097,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn case(&mut self) -> Result<Expr, EngineError> {
+    fn case(&mut self) -> Result<Expr, SyntaxError> {
         let subject = if self.at_keyword("WHEN") {
             None
         } else {
@@ -1129,6 +1129,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cypher::parse;
 
     fn query(q: &str) -> Query {
         match parse(q) {

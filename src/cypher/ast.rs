@@ -1,54 +1,27 @@
-//! The parsed form of a query.
+//! The parsed form of a statement.
 
+use super::auth::AuthStatement;
 use crate::value::Value;
 
-/// What one query text asks for: a Cypher query or one of Memgraph's schema/info statements.
+/// What one statement text asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
+    /// A Cypher query, run by the engine inside a transaction.
     Query(Query),
+    /// An index, constraint, storage or info statement (outside explicit transactions only).
     Schema(SchemaCommand),
-}
-
-impl Statement {
-    /// The Memgraph privileges a user needs to run this statement, each one required.
-    pub fn privileges(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = Vec::new();
-        let mut add = |p: &'static str| {
-            if !out.contains(&p) {
-                out.push(p);
-            }
-        };
-        match self {
-            Statement::Schema(
-                SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. },
-            ) => add("INDEX"),
-            Statement::Schema(
-                SchemaCommand::CreateUnique { .. }
-                | SchemaCommand::DropUnique { .. }
-                | SchemaCommand::CreateExists { .. }
-                | SchemaCommand::DropExists { .. },
-            ) => add("CONSTRAINT"),
-            Statement::Schema(_) => add("STATS"),
-            Statement::Query(q) => {
-                let mut next = Some(q);
-                while let Some(q) = next {
-                    for clause in &q.clauses {
-                        match clause {
-                            Clause::Match { .. } => add("MATCH"),
-                            Clause::Create(_) => add("CREATE"),
-                            Clause::Merge { .. } => add("MERGE"),
-                            Clause::Set(_) => add("SET"),
-                            Clause::Remove(_) => add("REMOVE"),
-                            Clause::Delete { .. } => add("DELETE"),
-                            Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
-                        }
-                    }
-                    next = q.union.as_ref().map(|(_, n)| n.as_ref());
-                }
-            }
-        }
-        out
-    }
+    /// A user, role or privilege statement.
+    Auth(AuthStatement),
+    /// Cypher `BEGIN`: open an explicit transaction.
+    Begin,
+    /// Cypher `COMMIT`.
+    Commit,
+    /// Cypher `ROLLBACK`.
+    Rollback,
+    /// `RELOAD BOLT_SERVER TLS`.
+    ReloadTls,
+    /// `SHOW BOLT_SERVER TLS INFO`.
+    ShowTlsInfo,
 }
 
 /// Index, constraint and storage statements. They run outside explicit transactions only.

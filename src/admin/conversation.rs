@@ -1,0 +1,203 @@
+//! One client's statements over time: who it is, and its explicit transaction.
+//!
+//! There is one transaction state per connection, whether it was opened by a Bolt `BEGIN` or by
+//! the Cypher word `BEGIN` (as pymgclient does): both go through [`Conversation::begin`], and
+//! likewise for `COMMIT` and `ROLLBACK`. Each RUN's text is parsed once here; the parsed
+//! statement then passes the transaction-state guard and the privilege check and is carried out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use slog::Logger;
+
+use crate::auth::Principal;
+use crate::cypher::{self, Statement};
+use crate::engine::{EngineError, Params, QueryResult, QueryType, RowStream, Transaction};
+use crate::tls::ReloadTrigger;
+
+use super::outcome::{Failure, Outcome, QueryKind, Refused};
+use super::{auth_statements, guard, privileges, tls_statements, Dispatcher};
+
+/// The statement state of one connection.
+pub struct Conversation {
+    dispatcher: Arc<Dispatcher>,
+    /// Who runs the statements; anonymous until a login with a user name.
+    principal: Principal,
+    /// For the reload audit line: which connection asked, from where.
+    connection_id: String,
+    peer: SocketAddr,
+    /// The connection's logger (connection id, peer, certificate fingerprint).
+    logger: Logger,
+    /// The explicit transaction, while one is open.
+    tx: Option<Box<dyn Transaction>>,
+}
+
+impl Conversation {
+    pub(super) fn new(
+        dispatcher: Arc<Dispatcher>,
+        connection_id: String,
+        peer: SocketAddr,
+        logger: Logger,
+    ) -> Self {
+        Conversation {
+            dispatcher,
+            principal: Principal { user: None },
+            connection_id,
+            peer,
+            logger,
+            tx: None,
+        }
+    }
+
+    /// Records who logged in (`None`: anonymous) for privilege checks and audit lines.
+    pub fn set_user(&mut self, user: Option<String>) {
+        self.principal = Principal { user };
+    }
+
+    /// Whether an explicit transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Parses and carries out one RUN.
+    pub async fn run(&mut self, text: &str, params: Params) -> Result<Outcome, Refused> {
+        let statement =
+            cypher::parse(text).map_err(|e| refused(EngineError::from(e).into(), None))?;
+        let kind = match &statement {
+            Statement::Auth(_) => Some(QueryKind::Auth),
+            Statement::Begin | Statement::Commit | Statement::Rollback => {
+                Some(QueryKind::Transaction)
+            }
+            Statement::ReloadTls | Statement::ShowTlsInfo => Some(QueryKind::Admin),
+            // Known from the result.
+            Statement::Query(_) | Statement::Schema(_) => None,
+        };
+        self.carry_out(statement, params)
+            .await
+            .map_err(|e| refused(e, kind))
+    }
+
+    async fn carry_out(
+        &mut self,
+        statement: Statement,
+        params: Params,
+    ) -> Result<Outcome, Failure> {
+        // As in Memgraph: the transaction check comes first, then the privilege.
+        guard::check(&statement, self.in_transaction())?;
+        let dispatcher = Arc::clone(&self.dispatcher);
+        if dispatcher.auth.enabled() {
+            privileges::check(&dispatcher.auth, &self.principal, &statement)?;
+        }
+        let explicit = self.in_transaction();
+        match statement {
+            Statement::Begin => self.begin().await.map(|()| transaction_done()),
+            Statement::Commit => self.commit().await.map(|()| transaction_done()),
+            Statement::Rollback => self.rollback().await.map(|()| transaction_done()),
+            Statement::Query(query) => match self.tx.as_mut() {
+                Some(tx) => Ok(Outcome::query(tx.run(query, params).await?, None, true)),
+                None => {
+                    let mut tx = dispatcher.engine.begin().await?;
+                    match tx.run(query, params).await {
+                        Ok(result) => Ok(Outcome::query(result, Some(tx), false)),
+                        Err(e) => {
+                            tx.rollback().await;
+                            Err(e.into())
+                        }
+                    }
+                }
+            },
+            Statement::Schema(command) => Ok(Outcome::query(
+                dispatcher.engine.schema(command).await?,
+                None,
+                false,
+            )),
+            Statement::Auth(statement) => {
+                let auth = Arc::clone(&dispatcher.auth);
+                let result =
+                    tokio::task::spawn_blocking(move || auth_statements::run(&auth, &statement))
+                        .await
+                        .map_err(|e| EngineError::database(format!("auth task failed: {e}")))??;
+                Ok(Outcome::table(result, QueryKind::Auth, false))
+            }
+            Statement::ShowTlsInfo => {
+                let status = match &dispatcher.tls {
+                    Some(tls) => Some(
+                        tls.status()
+                            .await
+                            .map_err(|e| EngineError::database(e.to_string()))?,
+                    ),
+                    None => None,
+                };
+                let row =
+                    tls_statements::tls_info_row(status.as_ref(), crate::tls::acceptor::now_unix());
+                let rows: RowStream = Box::new(std::iter::once(Ok(row)));
+                let result = QueryResult {
+                    fields: tls_statements::TLS_INFO_COLUMNS
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect(),
+                    rows,
+                    query_type: QueryType::Read,
+                    stats: None,
+                    heavy: false,
+                };
+                Ok(Outcome::table(result, QueryKind::Admin, explicit))
+            }
+            Statement::ReloadTls => {
+                let trigger = ReloadTrigger::Query {
+                    connection_id: self.connection_id.clone(),
+                    peer: self.peer.to_string(),
+                    user: self.principal.user.clone().unwrap_or_default(),
+                };
+                Ok(Outcome::reload(
+                    dispatcher.tls.clone(),
+                    trigger,
+                    self.logger.clone(),
+                ))
+            }
+        }
+    }
+
+    /// Opens the explicit transaction (Bolt `BEGIN` or Cypher `BEGIN`).
+    pub async fn begin(&mut self) -> Result<(), Failure> {
+        if self.tx.is_some() {
+            return Err(EngineError::client(guard::NESTED_TRANSACTION).into());
+        }
+        self.tx = Some(self.dispatcher.engine.begin().await?);
+        Ok(())
+    }
+
+    /// Commits the explicit transaction (Bolt or Cypher `COMMIT`).
+    pub async fn commit(&mut self) -> Result<(), Failure> {
+        match self.tx.take() {
+            None => Err(EngineError::client(guard::NO_TRANSACTION_TO_COMMIT).into()),
+            Some(tx) => Ok(tx.commit().await?),
+        }
+    }
+
+    /// Rolls back the explicit transaction (Bolt or Cypher `ROLLBACK`).
+    pub async fn rollback(&mut self) -> Result<(), Failure> {
+        match self.tx.take() {
+            None => Err(EngineError::client(guard::NO_TRANSACTION_TO_ROLLBACK).into()),
+            Some(tx) => {
+                tx.rollback().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Rolls back whatever is open (RESET, a closed connection).
+    pub async fn end(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            tx.rollback().await;
+        }
+    }
+}
+
+fn transaction_done() -> Outcome {
+    Outcome::empty(QueryKind::Transaction)
+}
+
+fn refused(failure: Failure, kind: Option<QueryKind>) -> Refused {
+    Refused { failure, kind }
+}

@@ -1,0 +1,93 @@
+//! The transaction-state guard: which statements an explicit transaction refuses, with Memgraph's
+//! texts (clients and scripts match on them).
+//!
+//! A reload swaps server-wide state that no transaction can roll back; user management, index
+//! and constraint changes and info statements act on the committed state directly. So all of
+//! them run only in auto-commit, as in Memgraph.
+
+use crate::cypher::{SchemaCommand, Statement};
+use crate::engine::EngineError;
+
+/// Memgraph's refusal of a reload inside an explicit transaction, byte for byte (including the
+/// missing space in "particularquery").
+pub const RELOAD_IN_TRANSACTION: &str =
+    "Reloading SSL is not allowed in multicommand transactions. \
+A multicommand transaction, also known as an explicit transaction, groups multiple commands into a \
+single atomic operation. Instead, please use an implicit transaction, also known as an auto \
+committing transaction, in order to execute this particularquery. For more details, visit \
+https://memgraph.com/docs";
+
+/// Memgraph refuses user management inside explicit transactions.
+pub const AUTH_IN_TRANSACTION: &str = "Auth queries are not allowed in multicommand transactions. Run them in an auto-committing (implicit) transaction.";
+
+pub const NESTED_TRANSACTION: &str = "Nested transactions are not supported.";
+pub const NO_TRANSACTION_TO_COMMIT: &str = "No current transaction to commit.";
+pub const NO_TRANSACTION_TO_ROLLBACK: &str = "No current transaction to rollback.";
+
+/// Refuses `statement` when an explicit transaction is open and it may not run inside one.
+/// Transaction words are the conversation's own business (nesting, nothing to commit).
+pub fn check(statement: &Statement, in_explicit_transaction: bool) -> Result<(), EngineError> {
+    if !in_explicit_transaction {
+        return Ok(());
+    }
+    let refusal = match statement {
+        Statement::ReloadTls => RELOAD_IN_TRANSACTION,
+        Statement::Auth(_) => AUTH_IN_TRANSACTION,
+        Statement::Schema(command) => schema_refusal(command),
+        Statement::Query(_)
+        | Statement::ShowTlsInfo
+        | Statement::Begin
+        | Statement::Commit
+        | Statement::Rollback => return Ok(()),
+    };
+    Err(EngineError::client(refusal))
+}
+
+/// Memgraph's refusals of schema statements inside explicit transactions.
+fn schema_refusal(command: &SchemaCommand) -> &'static str {
+    match command {
+        SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. } => {
+            "Index manipulation not allowed in multicommand transactions."
+        }
+        SchemaCommand::CreateUnique { .. }
+        | SchemaCommand::DropUnique { .. }
+        | SchemaCommand::CreateExists { .. }
+        | SchemaCommand::DropExists { .. } => {
+            "Constraint manipulation not allowed in multicommand transactions."
+        }
+        SchemaCommand::StorageMode(_) => {
+            "Storage mode change not allowed in multicommand transactions."
+        }
+        SchemaCommand::ShowIndexInfo
+        | SchemaCommand::ShowConstraintInfo
+        | SchemaCommand::ShowStorageInfo => {
+            "Info reporting not allowed in multicommand transactions."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_refuses_inside_transactions_with_memgraphs_text() {
+        assert!(check(&Statement::ReloadTls, false).is_ok());
+        let err = check(&Statement::ReloadTls, true).unwrap_err();
+        assert!(err.message.contains("particularquery"));
+        assert_eq!(err.code, "Memgraph.ClientError.MemgraphError.MemgraphError");
+    }
+
+    #[test]
+    fn schema_statements_are_refused_inside_transactions() {
+        let Ok(statement) = crate::cypher::parse("CREATE INDEX ON :U(id)") else {
+            panic!()
+        };
+        let err = check(&statement, true).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Index manipulation not allowed in multicommand transactions."
+        );
+        assert!(check(&statement, false).is_ok());
+    }
+}

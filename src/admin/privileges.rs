@@ -1,0 +1,90 @@
+//! Every privilege check, from the parsed statement, in one place.
+//!
+//! While no user exists nothing is checked (as in Memgraph). Once users exist, each statement
+//! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
+//! constraint statements INDEX or CONSTRAINT, info statements STATS, user management AUTH, and the
+//! TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS).
+
+use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
+use crate::cypher::ast::{Clause, Query};
+use crate::cypher::{SchemaCommand, Statement};
+use crate::engine::EngineError;
+
+/// Checks that `principal` holds what `statement` needs: each entry of the list is required, and
+/// an entry is met by any one of its privileges.
+pub fn check(auth: &Auth, principal: &Principal, statement: &Statement) -> Result<(), EngineError> {
+    for any_of in required(statement) {
+        if !any_of.iter().any(|p| auth.allowed(principal, p)) {
+            return Err(EngineError::client(NOT_AUTHORIZED));
+        }
+    }
+    Ok(())
+}
+
+/// What `statement` needs, without duplicates, in clause order.
+fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
+    let mut out: Vec<&'static [&'static str]> = Vec::new();
+    let mut add = |p: &'static [&'static str]| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    match statement {
+        Statement::Begin | Statement::Commit | Statement::Rollback => {}
+        Statement::Auth(_) => add(&["AUTH"]),
+        Statement::ReloadTls => add(&["RELOAD_TLS"]),
+        Statement::ShowTlsInfo => add(&["STATS", "RELOAD_TLS"]),
+        Statement::Schema(SchemaCommand::CreateIndex { .. } | SchemaCommand::DropIndex { .. }) => {
+            add(&["INDEX"])
+        }
+        Statement::Schema(
+            SchemaCommand::CreateUnique { .. }
+            | SchemaCommand::DropUnique { .. }
+            | SchemaCommand::CreateExists { .. }
+            | SchemaCommand::DropExists { .. },
+        ) => add(&["CONSTRAINT"]),
+        Statement::Schema(_) => add(&["STATS"]),
+        Statement::Query(query) => {
+            let mut next: Option<&Query> = Some(query);
+            while let Some(q) = next {
+                for clause in &q.clauses {
+                    match clause {
+                        Clause::Match { .. } => add(&["MATCH"]),
+                        Clause::Create(_) => add(&["CREATE"]),
+                        Clause::Merge { .. } => add(&["MERGE"]),
+                        Clause::Set(_) => add(&["SET"]),
+                        Clause::Remove(_) => add(&["REMOVE"]),
+                        Clause::Delete { .. } => add(&["DELETE"]),
+                        Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
+                    }
+                }
+                next = q.union.as_ref().map(|(_, n)| n.as_ref());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(q: &str) -> Vec<&'static [&'static str]> {
+        required(&crate::cypher::parse(q).unwrap())
+    }
+
+    #[test]
+    fn clauses_need_their_privileges_once_each() {
+        assert_eq!(
+            needs("MATCH (a) MATCH (b) CREATE (c) SET c.x = 1 RETURN a UNION MATCH (d) DELETE d RETURN d AS a"),
+            vec![&["MATCH"][..], &["CREATE"], &["SET"], &["DELETE"]]
+        );
+        assert!(needs("RETURN 1").is_empty());
+        assert!(needs("BEGIN").is_empty());
+        assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
+        assert_eq!(
+            needs("SHOW BOLT_SERVER TLS INFO"),
+            vec![&["STATS", "RELOAD_TLS"][..]]
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The statements of a few fixed words: the transaction words and the server's own statements.
+//!
+//! pymgclient opens and ends transactions with the Cypher words `BEGIN`, `COMMIT` and `ROLLBACK`,
+//! and `RELOAD BOLT_SERVER TLS` and `SHOW BOLT_SERVER TLS INFO` are Memgraph statements about the
+//! server rather than the graph. Keywords are case-insensitive and one trailing `;` is allowed. A
+//! statement that starts with `RELOAD` but is not a valid reload is refused here, with a hint,
+//! rather than with a confusing error from the query parser.
+
+use super::ast::Statement;
+use super::lexer::{Tok, Token};
+use super::SyntaxError;
+
+/// The statement the tokens spell, `Ok(None)` when they are not one of these.
+pub fn recognise(text: &str, tokens: &[Token]) -> Result<Option<Statement>, SyntaxError> {
+    let mut toks: &[Token] = tokens;
+    if let [rest @ .., last] = toks {
+        if last.tok == Tok::Eof {
+            toks = rest;
+        }
+    }
+    if let [rest @ .., last] = toks {
+        if last.tok == Tok::Semicolon {
+            toks = rest;
+        }
+    }
+    let word = |i: usize| match toks.get(i).map(|t| &t.tok) {
+        Some(Tok::Ident {
+            name,
+            quoted: false,
+        }) => Some(name.as_str()),
+        _ => None,
+    };
+    let is = |i: usize, k: &str| word(i).is_some_and(|w| w.eq_ignore_ascii_case(k));
+    let exactly =
+        |ks: &[&str]| toks.len() == ks.len() && ks.iter().enumerate().all(|(i, k)| is(i, k));
+    if exactly(&["BEGIN"]) {
+        return Ok(Some(Statement::Begin));
+    }
+    if exactly(&["COMMIT"]) {
+        return Ok(Some(Statement::Commit));
+    }
+    if exactly(&["ROLLBACK"]) {
+        return Ok(Some(Statement::Rollback));
+    }
+    if exactly(&["SHOW", "BOLT_SERVER", "TLS", "INFO"]) {
+        return Ok(Some(Statement::ShowTlsInfo));
+    }
+    if !is(0, "RELOAD") {
+        return Ok(None);
+    }
+    if exactly(&["RELOAD", "BOLT_SERVER", "TLS"]) {
+        return Ok(Some(Statement::ReloadTls));
+    }
+    Err(reload_error(
+        text,
+        exactly(&["RELOAD", "INTRA_CLUSTER", "TLS"]),
+    ))
+}
+
+/// For a text that does not lex: the RELOAD refusal when it starts with the word RELOAD.
+pub fn malformed_reload(text: &str) -> Option<SyntaxError> {
+    let first = text.split_whitespace().next()?;
+    first
+        .eq_ignore_ascii_case("RELOAD")
+        .then(|| reload_error(text, false))
+}
+
+fn reload_error(text: &str, intra_cluster: bool) -> SyntaxError {
+    if intra_cluster {
+        return SyntaxError::new(
+            "RELOAD INTRA_CLUSTER TLS is not supported: boltd is a single server without \
+             intra-cluster TLS. Use RELOAD BOLT_SERVER TLS to reload the Bolt certificate.",
+        );
+    }
+    let text = text.trim();
+    let text = text.strip_suffix(';').unwrap_or(text);
+    SyntaxError::new(format!(
+        "Invalid statement '{}': the only RELOAD statement is RELOAD BOLT_SERVER TLS.",
+        text
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cypher::{parse, Statement};
+
+    #[test]
+    fn recognises_reload_in_any_case_with_optional_semicolon() {
+        for q in [
+            "RELOAD BOLT_SERVER TLS",
+            "reload bolt_server tls;",
+            "  Reload  Bolt_Server\n TLS ; ",
+        ] {
+            assert_eq!(parse(q).unwrap(), Statement::ReloadTls, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn tls_info_is_recognised() {
+        assert_eq!(
+            parse("show bolt_server tls info;").unwrap(),
+            Statement::ShowTlsInfo
+        );
+    }
+
+    #[test]
+    fn transaction_words() {
+        assert_eq!(parse("begin").unwrap(), Statement::Begin);
+        assert_eq!(parse("COMMIT;").unwrap(), Statement::Commit);
+        assert_eq!(parse(" Rollback ").unwrap(), Statement::Rollback);
+        assert!(matches!(parse("RETURN 1").unwrap(), Statement::Query(_)));
+        // Not a transaction word: the query parser reports it.
+        assert!(parse("BEGIN RETURN 1").is_err());
+    }
+}
