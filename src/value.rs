@@ -5,6 +5,7 @@
 //! PackStream revision: the version-specific shapes (Bolt 4 vs Bolt 5 node structures, legacy vs
 //! UTC datetimes) are chosen by the encoder, never stored here.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -64,7 +65,7 @@ pub enum Value {
 }
 
 /// How a zoned datetime names its zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimeZone {
     /// A fixed offset from UTC in seconds (east positive).
     Offset(i32),
@@ -136,6 +137,143 @@ impl Value {
 
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+
+    /// A total order by structure, for values used as keys: variants in declaration order, then
+    /// their fields; floats by `f64::total_cmp`. Two values are equal here exactly when they are
+    /// the same value (unlike Cypher's `=`, where `1 = 1.0` and `NaN <> NaN`).
+    pub fn structural_cmp(&self, other: &Value) -> Ordering {
+        use Value::*;
+        let maps = |a: &self::Map, b: &self::Map| {
+            a.len().cmp(&b.len()).then_with(|| {
+                a.iter()
+                    .zip(b)
+                    .map(|((ka, va), (kb, vb))| ka.cmp(kb).then_with(|| va.structural_cmp(vb)))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            })
+        };
+        let lists = |a: &[Value], b: &[Value]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| x.structural_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.len().cmp(&b.len()))
+        };
+        match (self, other) {
+            (Null, Null) => Ordering::Equal,
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int(a), Int(b)) => a.cmp(b),
+            (Float(a), Float(b)) => a.total_cmp(b),
+            (String(a), String(b)) => a.cmp(b),
+            (Bytes(a), Bytes(b)) => a.cmp(b),
+            (List(a), List(b)) => lists(a, b),
+            (Map(a), Map(b)) => maps(a, b),
+            (Node(a), Node(b)) => a.id.cmp(&b.id),
+            (Relationship(a), Relationship(b)) => a.id.cmp(&b.id),
+            (Path(a), Path(b)) => {
+                let ids = |p: &self::Path| {
+                    p.nodes
+                        .iter()
+                        .map(|n| n.id)
+                        .chain(p.relationships.iter().map(|r| r.id))
+                        .collect::<Vec<_>>()
+                };
+                ids(a).cmp(&ids(b))
+            }
+            (Date(a), Date(b)) | (LocalTime(a), LocalTime(b)) => a.cmp(b),
+            (
+                Time {
+                    nanos: a,
+                    offset_seconds: oa,
+                },
+                Time {
+                    nanos: b,
+                    offset_seconds: ob,
+                },
+            ) => a.cmp(b).then(oa.cmp(ob)),
+            (
+                LocalDateTime {
+                    seconds: a,
+                    nanos: na,
+                },
+                LocalDateTime {
+                    seconds: b,
+                    nanos: nb,
+                },
+            ) => a.cmp(b).then(na.cmp(nb)),
+            (
+                DateTime {
+                    seconds: a,
+                    nanos: na,
+                    zone: za,
+                },
+                DateTime {
+                    seconds: b,
+                    nanos: nb,
+                    zone: zb,
+                },
+            ) => a.cmp(b).then(na.cmp(nb)).then_with(|| za.cmp(zb)),
+            (Duration(a), Duration(b)) => {
+                (a.months, a.days, a.seconds, a.nanos).cmp(&(b.months, b.days, b.seconds, b.nanos))
+            }
+            (
+                Point2D {
+                    srid: sa,
+                    x: xa,
+                    y: ya,
+                },
+                Point2D {
+                    srid: sb,
+                    x: xb,
+                    y: yb,
+                },
+            ) => sa.cmp(sb).then(xa.total_cmp(xb)).then(ya.total_cmp(yb)),
+            (
+                Point3D {
+                    srid: sa,
+                    x: xa,
+                    y: ya,
+                    z: za,
+                },
+                Point3D {
+                    srid: sb,
+                    x: xb,
+                    y: yb,
+                    z: zb,
+                },
+            ) => sa
+                .cmp(sb)
+                .then(xa.total_cmp(xb))
+                .then(ya.total_cmp(yb))
+                .then(za.total_cmp(zb)),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+
+    /// The variant's place in declaration order, for [`Value::structural_cmp`].
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Int(_) => 2,
+            Value::Float(_) => 3,
+            Value::String(_) => 4,
+            Value::Bytes(_) => 5,
+            Value::List(_) => 6,
+            Value::Map(_) => 7,
+            Value::Node(_) => 8,
+            Value::Relationship(_) => 9,
+            Value::Path(_) => 10,
+            Value::Date(_) => 11,
+            Value::Time { .. } => 12,
+            Value::LocalTime(_) => 13,
+            Value::LocalDateTime { .. } => 14,
+            Value::DateTime { .. } => 15,
+            Value::Duration(_) => 16,
+            Value::Point2D { .. } => 17,
+            Value::Point3D { .. } => 18,
+        }
     }
 }
 

@@ -490,7 +490,8 @@ fn write(
             on_match,
         } => {
             let mut found = Vec::new();
-            pattern::match_parts(
+            // Every match is wanted, so the search always runs to its end.
+            let _ = pattern::match_parts(
                 &tx.working,
                 std::slice::from_ref(part),
                 env.clone(),

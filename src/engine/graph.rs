@@ -91,14 +91,20 @@ pub struct Adjacency {
 
 /// A property value as an index key. Values that compare equal in Cypher (`1 = 1.0`) are looked
 /// up under both forms by [`Graph::indexed_nodes`]; here they only need a total order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum IndexKey {
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
-    /// Lists, temporal values and the rest: rare as keys, compared by their rendering.
-    Other(String),
+    /// Lists, temporal values and the rest: rare as keys, compared by structure.
+    Other(Box<Value>),
+}
+
+impl PartialEq for IndexKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
 }
 
 impl Eq for IndexKey {}
@@ -125,7 +131,8 @@ impl Ord for IndexKey {
             (Bool(a), Bool(b)) => a.cmp(b),
             (Int(a), Int(b)) => a.cmp(b),
             (Float(a), Float(b)) => a.total_cmp(b),
-            (Str(a), Str(b)) | (Other(a), Other(b)) => a.cmp(b),
+            (Str(a), Str(b)) => a.cmp(b),
+            (Other(a), Other(b)) => a.structural_cmp(b),
             _ => rank(self).cmp(&rank(other)),
         }
     }
@@ -140,7 +147,7 @@ impl IndexKey {
             Value::Int(i) => IndexKey::Int(*i),
             Value::Float(f) => IndexKey::Float(*f),
             Value::String(s) => IndexKey::Str(s.clone()),
-            other => IndexKey::Other(format!("{other:?}")),
+            other => IndexKey::Other(Box::new(other.clone())),
         })
     }
 

@@ -6,6 +6,8 @@
 //! relationship is used at most once per MATCH (relationship isomorphism), which also bounds
 //! unbounded variable-length patterns.
 
+use std::ops::ControlFlow;
+
 use super::eval::{equals, eval, Env};
 use super::graph::{Graph, Props, RelRec};
 use super::EngineError;
@@ -14,9 +16,9 @@ use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::{Map, Path, Value};
 
 /// What `emit` tells the search: keep looking or stop.
-pub type Flow = bool;
-pub const CONTINUE: Flow = true;
-pub const STOP: Flow = false;
+pub type Flow = ControlFlow<()>;
+pub const CONTINUE: Flow = ControlFlow::Continue(());
+pub const STOP: Flow = ControlFlow::Break(());
 
 /// A callback receiving each complete match and the relationships it used.
 pub type Emit<'a> = dyn FnMut(Env, &mut Vec<i64>) -> Result<Flow, EngineError> + 'a;
@@ -271,7 +273,7 @@ pub fn match_parts(
         let flow = match_from(g, first, start, env.clone(), used, &mut |env, used| {
             match_parts(g, rest, env, used, hints, emit)
         })?;
-        if flow == STOP {
+        if flow.is_break() {
             return Ok(STOP);
         }
     }
@@ -345,7 +347,7 @@ impl Walk<'_> {
                     let flow = self.along(r, other, used, |walk, used| {
                         walk.step(i + 1, other, next, used, emit)
                     });
-                    if flow? == STOP {
+                    if flow?.is_break() {
                         return Ok(STOP);
                     }
                 }
@@ -378,7 +380,7 @@ impl Walk<'_> {
             let rels = Value::List(trail.iter().map(|r| rel_value(self.g, *r)).collect());
             let next = bind(env.clone(), &rel.variable, || rels);
             let next = bind(next, &node.variable, || node_value(self.g, at));
-            if self.step(i + 1, at, next, used, emit)? == STOP {
+            if self.step(i + 1, at, next, used, emit)?.is_break() {
                 return Ok(STOP);
             }
         }
@@ -394,7 +396,7 @@ impl Walk<'_> {
                 walk.var_length(i, other, env, used, emit, wanted, (min, max), trail)
             });
             trail.pop();
-            if flow? == STOP {
+            if flow?.is_break() {
                 return Ok(STOP);
             }
         }
@@ -433,19 +435,16 @@ impl Walk<'_> {
 
 /// Whether the pattern has at least one match (a pattern predicate in WHERE).
 pub fn exists(g: &Graph, part: &PatternPart, env: &Env) -> Result<bool, EngineError> {
-    let mut found = false;
-    match_parts(
+    // The first match stops the search, so it stopped exactly when there was one.
+    let flow = match_parts(
         g,
         std::slice::from_ref(part),
         env.clone(),
         &mut Vec::new(),
         &[],
-        &mut |_, _| {
-            found = true;
-            Ok(STOP)
-        },
+        &mut |_, _| Ok(STOP),
     )?;
-    Ok(found)
+    Ok(flow.is_break())
 }
 
 /// Every variable a pattern binds, in order of appearance.
