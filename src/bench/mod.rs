@@ -6,10 +6,10 @@
 //! HAProxy or stunnel can be measured with the same tool. `--json` prints one JSON object for
 //! scripts (bench/compare.sh).
 //!
-//! This file holds the flags and picks the mode. [`connect`] opens connections (TLS, Bolt
-//! sessions through [`crate::bolt::client`]), [`sample`] records latencies in the measured window,
-//! [`report`] turns them into the printed figures, and one file per family of modes does the work:
-//! [`timed`] (handshakes, resumptions, round trips), [`storm`], [`reload`], [`stream`], [`graph`].
+//! This file holds the flags and picks the mode. `connect` opens connections (TLS, and Bolt
+//! sessions through [`crate::bolt::client`]), `sample` records latencies in the measured window,
+//! `report` turns them into the printed figures, and one file per family of modes does the work:
+//! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream` and `graph`.
 
 mod connect;
 mod graph;
