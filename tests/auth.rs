@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Client, TestServer, OFFER_4_4, OFFER_5_4};
+use common::{Client, ResponseExt, TestServer, OFFER_4_4, OFFER_5_4};
 
 const NOT_AUTHORIZED: &str = "You are not authorized to execute this query on database \"memgraph\"! Please contact your database administrator. This issue comes from the user having not enough role-based access privileges to execute this query. If you want this issue to be resolved, ask your database administrator to grant you a specific privilege for query execution.";
 

@@ -3,7 +3,7 @@
 mod common;
 
 use boltd::value::{Map, Value};
-use common::{Client, TestServer, OFFER_4_4, OFFER_5_4};
+use common::{Client, ResponseExt, TestServer, OFFER_4_4, OFFER_5_4};
 
 const QUERY: &str = "CREATE (n:City {name: 'Zagreb'}) \
                      RETURN n, datetime('2024-06-01T12:00:00[Europe/Zagreb]') AS zoned, \

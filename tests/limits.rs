@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestServer, OFFER_4_4, STEP};
+use common::{Client, ResponseExt, TestServer, OFFER_4_4, STEP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

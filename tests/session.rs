@@ -3,7 +3,7 @@
 mod common;
 
 use boltd::value::{Map, Value};
-use common::{Client, Response, TestServer, OFFER_5_4};
+use common::{Client, Response, ResponseExt, TestServer, OFFER_5_4};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

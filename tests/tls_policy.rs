@@ -4,7 +4,7 @@
 mod common;
 
 use boltd::config::Config;
-use common::{bolt_handshake, tls_connect_with, with_client_cert, Client, TestServer};
+use common::{bolt_handshake, tls_connect_with, with_client_cert, Client, ResponseExt, TestServer};
 use openssl::ssl::SslVersion;
 
 /// Whether a client presenting fixture certificate `cert` (or none) is kept out. With TLS 1.3 a

@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use boltd::value::{Map, Value};
-use common::{fixture_fingerprint, served_fingerprint, Client, Response, TestServer, STEP};
+use common::{
+    fixture_fingerprint, served_fingerprint, Client, Response, ResponseExt, TestServer, STEP,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -3,6 +3,7 @@
 //! engine through the `QueryEngine` trait.
 
 pub mod chunk;
+pub mod client;
 pub mod handshake;
 pub mod message;
 pub mod packstream;

@@ -1,5 +1,5 @@
 //! Shared helpers for integration tests: start a real server on 127.0.0.1:0 and talk to it over
-//! real sockets (plaintext or OpenSSL TLS) with a small Bolt client.
+//! real sockets (plaintext or OpenSSL TLS) with the library's Bolt client (`boltd::bolt::client`).
 
 #![allow(dead_code)]
 
@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use boltd::bolt::chunk::{write_chunked, ChunkReader};
-use boltd::bolt::packstream::{self, Decoder};
+use boltd::bolt::client::{self, ClientError};
+use boltd::bolt::handshake::Version;
 use boltd::config::Config;
 use boltd::engine::MemoryEngine;
 use boltd::server::RunningServer;
@@ -17,7 +17,7 @@ use boltd::tls::acceptor::fingerprint_hex;
 use boltd::value::{Map, Value};
 use openssl::hash::MessageDigest;
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
@@ -129,8 +129,7 @@ pub fn fixture_fingerprint(name: &str) -> String {
     fingerprint_hex(&cert.digest(MessageDigest::sha256()).expect("digest"))
 }
 
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+pub use boltd::bolt::client::Stream;
 
 /// Opens a TLS connection without verifying the server (as mgclient does) and returns the
 /// stream and the SHA-256 fingerprint of the certificate the server presented.
@@ -212,12 +211,12 @@ pub async fn tls_connect_with(
 pub async fn bolt_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
 ) -> std::io::Result<[u8; 4]> {
-    let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
-    hs.extend_from_slice(&OFFER_4_4);
-    stream.write_all(&hs).await?;
-    let mut reply = [0u8; 4];
-    tokio::time::timeout(STEP, stream.read_exact(&mut reply)).await??;
-    Ok(reply)
+    match tokio::time::timeout(STEP, client::handshake(stream, &OFFER_4_4)).await? {
+        Ok(Some(v)) => Ok([0, 0, v.minor, v.major]),
+        Ok(None) => Ok([0; 4]),
+        Err(ClientError::Io(e)) => Err(e),
+        Err(e) => Err(std::io::Error::other(e)),
+    }
 }
 
 /// Loads a fixture client certificate and key into a connector.
@@ -238,54 +237,50 @@ pub async fn served_fingerprint(addr: std::net::SocketAddr) -> String {
     tls_connect(addr).await.expect("TLS connect").1
 }
 
-/// A server response.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Response {
-    Success(Map),
-    Record(Vec<Value>),
-    Ignored,
-    Failure(Map),
+/// The library's Bolt response, with the panicking accessors tests want: a test that gets the
+/// wrong kind of response should fail right there, saying what it got.
+pub use boltd::bolt::client::Response;
+
+pub trait ResponseExt {
+    /// A FAILURE's message (empty if it has none); panics on anything but a FAILURE.
+    fn failure_message(&self) -> String;
+    /// A FAILURE's code (empty if it has none); panics on anything but a FAILURE.
+    fn failure_code(&self) -> String;
+    /// A SUCCESS's metadata; panics on anything else.
+    fn success(self) -> Map;
 }
 
-impl Response {
-    pub fn failure_message(&self) -> String {
+impl ResponseExt for Response {
+    fn failure_message(&self) -> String {
         match self {
-            Response::Failure(m) => match m.get("message") {
-                Some(Value::String(s)) => s.clone(),
-                _ => String::new(),
-            },
+            Response::Failure(_) => self.message().unwrap_or_default().to_owned(),
             other => panic!("expected FAILURE, got {other:?}"),
         }
     }
 
-    pub fn failure_code(&self) -> String {
+    fn failure_code(&self) -> String {
         match self {
-            Response::Failure(m) => match m.get("code") {
-                Some(Value::String(s)) => s.clone(),
-                _ => String::new(),
-            },
+            Response::Failure(_) => self.code().unwrap_or_default().to_owned(),
             other => panic!("expected FAILURE, got {other:?}"),
         }
     }
 
-    pub fn success(self) -> Map {
-        match self {
-            Response::Success(m) => m,
-            other => panic!("expected SUCCESS, got {other:?}"),
-        }
+    fn success(self) -> Map {
+        self.into_success()
+            .unwrap_or_else(|other| panic!("expected SUCCESS, got {other:?}"))
     }
 }
 
-/// A minimal Bolt client for tests.
+/// The library's Bolt client with the habits of a test: every wait is bounded by [`STEP`], and
+/// anything but the expected answer panics, except where a test asks for the refusal itself.
 pub struct Client {
-    reader: ChunkReader<ReadHalf<Box<dyn Stream>>>,
-    writer: WriteHalf<Box<dyn Stream>>,
+    inner: client::Client<Box<dyn Stream>>,
     pub version: (u8, u8),
 }
 
 /// Bolt 4.4 and nothing else, as a compact offer for tests.
-pub const OFFER_4_4: [u8; 16] = [0, 0, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-pub const OFFER_5_4: [u8; 16] = [0, 0, 4, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+pub const OFFER_4_4: [u8; 16] = client::offer(Version::new(4, 4));
+pub const OFFER_5_4: [u8; 16] = client::offer(Version::new(5, 4));
 
 impl Client {
     pub async fn plain(addr: std::net::SocketAddr) -> Client {
@@ -338,63 +333,38 @@ impl Client {
         extra_hello: Map,
     ) -> Result<Client, Response> {
         let mut stream = stream;
-        let mut hs = boltd::bolt::handshake::MAGIC.to_vec();
-        hs.extend_from_slice(&offer);
-        stream.write_all(&hs).await.expect("send handshake");
-        let mut reply = [0u8; 4];
-        tokio::time::timeout(STEP, stream.read_exact(&mut reply))
+        let version = tokio::time::timeout(STEP, client::handshake(&mut stream, &offer))
             .await
             .expect("handshake reply in time")
-            .expect("handshake reply");
-        let version = (reply[3], reply[2]);
-        assert_ne!(version, (0, 0), "server refused the offer");
-        let (r, w) = tokio::io::split(stream);
-        let mut client = Client {
-            reader: ChunkReader::new(r),
-            writer: w,
-            version,
+            .expect("handshake reply")
+            .expect("server refused the offer");
+        let mut inner = client::Client::new(stream, version).with_max_message(usize::MAX);
+        let token = match credentials {
+            None => client::no_auth(),
+            Some((user, password)) => client::basic_auth(user, password),
         };
-        let mut token = Map::new();
-        match credentials {
-            None => {
-                token.insert("scheme".into(), "none".into());
-            }
-            Some((user, password)) => {
-                token.insert("scheme".into(), "basic".into());
-                token.insert("principal".into(), user.into());
-                token.insert("credentials".into(), password.into());
-            }
+        let hello = inner.authenticate("boltd-tests/1", extra_hello, token);
+        match tokio::time::timeout(STEP, hello)
+            .await
+            .expect("response in time")
+        {
+            Ok(meta) => assert!(meta.contains_key("connection_id")),
+            Err(ClientError::Refused(failure)) => return Err(failure),
+            Err(e) => panic!("authentication: {e}"),
         }
-        let mut hello = Map::new();
-        hello.insert("user_agent".into(), "boltd-tests/1".into());
-        hello.extend(extra_hello);
-        if version < (5, 1) {
-            hello.extend(token.clone());
-        }
-        client.send(0x01, &[Value::Map(hello)]).await;
-        match client.recv().await {
-            Response::Success(meta) => assert!(meta.contains_key("connection_id")),
-            failure => return Err(failure),
-        }
-        if version >= (5, 1) {
-            client.send(0x6A, &[Value::Map(token)]).await;
-            match client.recv().await {
-                Response::Success(_) => {}
-                failure => return Err(failure),
-            }
-        }
-        Ok(client)
+        Ok(Client {
+            inner,
+            version: (version.major, version.minor),
+        })
     }
 
     /// LOGOFF then LOGON as another user (Bolt 5.1+).
     pub async fn relogin(&mut self, user: &str, password: &str) -> Result<(), Response> {
-        self.send(0x6B, &[]).await;
+        self.inner.logoff().expect("encode");
         self.recv().await.success();
-        let mut token = Map::new();
-        token.insert("scheme".into(), "basic".into());
-        token.insert("principal".into(), user.into());
-        token.insert("credentials".into(), password.into());
-        self.send(0x6A, &[Value::Map(token)]).await;
+        self.inner
+            .logon(client::basic_auth(user, password))
+            .expect("encode");
         match self.recv().await {
             Response::Success(_) => Ok(()),
             failure => Err(failure),
@@ -403,16 +373,12 @@ impl Client {
 
     /// Sends one message with `tag` and `fields`.
     pub async fn send(&mut self, tag: u8, fields: &[Value]) {
-        let mut msg = Vec::new();
-        packstream::write_struct_header(&mut msg, fields.len() as u8, tag);
-        let layout = packstream::StructLayout::for_version(self.version.0, self.version.1, false);
-        for f in fields {
-            packstream::encode_value(&mut msg, f, layout).expect("encode");
-        }
-        let mut out = Vec::new();
-        write_chunked(&mut out, &msg);
-        self.writer.write_all(&out).await.expect("send");
-        self.writer.flush().await.expect("flush");
+        self.inner.queue(tag, fields).expect("encode");
+        self.flush().await;
+    }
+
+    async fn flush(&mut self) {
+        self.inner.flush().await.expect("send");
     }
 
     /// Receives one response; panics on EOF or timeout.
@@ -422,51 +388,34 @@ impl Client {
 
     /// Receives one message's bytes as sent, to check structure tags and field counts.
     pub async fn recv_raw(&mut self) -> Vec<u8> {
-        tokio::time::timeout(STEP, self.reader.read_message(usize::MAX))
+        tokio::time::timeout(STEP, self.inner.recv_raw())
             .await
             .expect("response in time")
-            .expect("read")
             .expect("a message")
     }
 
     /// Receives one response, or None when the server closed the connection.
     pub async fn try_recv(&mut self) -> Option<Response> {
-        let bytes = tokio::time::timeout(STEP, self.reader.read_message(usize::MAX))
+        match tokio::time::timeout(STEP, self.inner.recv())
             .await
             .expect("response in time")
-            .ok()??;
-        let mut dec = Decoder::new(&bytes);
-        let (_, tag) = dec.read_struct_header().expect("struct header");
-        let field = if dec.is_empty() {
-            Value::Null
-        } else {
-            dec.read_value().expect("field")
-        };
-        Some(match (tag, field) {
-            (0x70, Value::Map(m)) => Response::Success(m),
-            (0x71, Value::List(l)) => Response::Record(l),
-            (0x7E, _) => Response::Ignored,
-            (0x7F, Value::Map(m)) => Response::Failure(m),
-            (tag, field) => panic!("unexpected response 0x{tag:02X} {field:?}"),
-        })
+        {
+            Ok(response) => Some(response),
+            Err(ClientError::Closed | ClientError::Chunk(_) | ClientError::Io(_)) => None,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     pub async fn run_msg(&mut self, query: &str) {
-        self.send(
-            0x10,
-            &[
-                Value::from(query),
-                Value::Map(Map::new()),
-                Value::Map(Map::new()),
-            ],
-        )
-        .await;
+        self.inner
+            .run(query, Map::new(), Map::new())
+            .expect("encode");
+        self.flush().await;
     }
 
     pub async fn pull_msg(&mut self) {
-        let mut extra = Map::new();
-        extra.insert("n".into(), Value::Int(-1));
-        self.send(0x3F, &[Value::Map(extra)]).await;
+        self.inner.pull(-1).expect("encode");
+        self.flush().await;
     }
 
     /// RUN + PULL all. Ok((fields, records, summary)) or Err(the FAILURE).
@@ -496,7 +445,8 @@ impl Client {
 
     /// Sends RESET and expects SUCCESS.
     pub async fn reset(&mut self) {
-        self.send(0x0F, &[]).await;
+        self.inner.reset().expect("encode");
+        self.flush().await;
         self.recv().await.success();
     }
 

@@ -1,0 +1,113 @@
+//! Opening the bench's connections: TCP (with Nagle off, since every operation is a small
+//! request waiting for its answer), TLS without certificate verification, and Bolt sessions over
+//! either, through the library's one Bolt client. No mode opens a connection any other way, so
+//! every mode measures the same client.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use openssl::error::ErrorStack;
+use openssl::ssl::{
+    SslConnector, SslMethod, SslRef, SslSession, SslSessionRef, SslVerifyMode, SslVersion,
+};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use crate::bolt::client::{self, Client, Stream};
+use crate::bolt::handshake::Version;
+use crate::value::Map;
+
+use super::{BenchArgs, Error, TlsVersionArg};
+
+/// The only version the bench speaks: every server it is pointed at speaks it, and a fixed version
+/// keeps figures comparable between servers.
+const BOLT_VERSION: Version = Version::new(4, 4);
+
+/// A Bolt session of the bench, over plaintext or TLS.
+pub(super) type Bolt = Client<Box<dyn Stream>>;
+
+/// The one connector a run shares between its tasks. Certificates are not verified: the bench
+/// measures servers, often with throw-away certificates, and trusts nothing it is told.
+pub(super) fn connector(args: &BenchArgs) -> Result<SslConnector, Error> {
+    let mut b = SslConnector::builder(SslMethod::tls_client())?;
+    b.set_verify(SslVerifyMode::NONE);
+    if let Some(v) = args.tls_version {
+        let v = match v {
+            TlsVersionArg::V12 => SslVersion::TLS1_2,
+            TlsVersionArg::V13 => SslVersion::TLS1_3,
+        };
+        b.set_min_proto_version(Some(v))?;
+        b.set_max_proto_version(Some(v))?;
+    }
+    Ok(b.build())
+}
+
+/// A TLS connection to `addr`, resuming `session` if given. `session` must come from a
+/// connection made with this same `connector` (see [`offer_session`]).
+pub(super) async fn tls(
+    connector: &SslConnector,
+    addr: SocketAddr,
+    session: Option<&SslSession>,
+) -> Result<SslStream<TcpStream>, Error> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let mut ssl = connector
+        .configure()?
+        .verify_hostname(false)
+        .into_ssl("localhost")?;
+    if let Some(s) = session {
+        offer_session(&mut ssl, s)?;
+    }
+    let mut stream = SslStream::new(ssl, tcp)?;
+    Pin::new(&mut stream).connect().await?;
+    Ok(stream)
+}
+
+/// Offers `session` for resumption on `ssl`.
+#[allow(unsafe_code)]
+fn offer_session(ssl: &mut SslRef, session: &SslSessionRef) -> Result<(), ErrorStack> {
+    // SAFETY: OpenSSL requires the session to belong to the same `SslContext` as `ssl`. Every
+    // connection of a run comes from the one connector the run built (`connector`, shared by all
+    // its tasks), and the only sessions offered are taken from earlier connections of that same
+    // run (`timed::handshake_task`), so session and `ssl` share one context.
+    unsafe { ssl.set_session(session) }
+}
+
+/// A connection to the server: TLS when `--tls`, else plain TCP.
+pub(super) async fn open(
+    args: &BenchArgs,
+    connector: &SslConnector,
+) -> Result<Box<dyn Stream>, Error> {
+    if args.tls {
+        Ok(Box::new(tls(connector, args.addr, None).await?))
+    } else {
+        let tcp = TcpStream::connect(args.addr).await?;
+        tcp.set_nodelay(true)?;
+        Ok(Box::new(tcp))
+    }
+}
+
+/// Negotiates Bolt 4.4 on `io` and says HELLO, with `--auth` credentials if given.
+pub(super) async fn start(mut io: Box<dyn Stream>, auth: &[String]) -> Result<Bolt, Error> {
+    if client::handshake(&mut io, &client::offer(BOLT_VERSION)).await? != Some(BOLT_VERSION) {
+        return Err("the server did not agree to Bolt 4.4".into());
+    }
+    let token = match auth {
+        [user, password] => client::basic_auth(user, password),
+        _ => client::no_auth(),
+    };
+    let mut bolt = Client::new(io, BOLT_VERSION);
+    bolt.authenticate("boltd-bench/1", Map::new(), token)
+        .await?;
+    Ok(bolt)
+}
+
+/// Opens a connection and starts a Bolt session on it.
+pub(super) async fn session(args: &BenchArgs, connector: &SslConnector) -> Result<Bolt, Error> {
+    start(open(args, connector).await?, &args.auth).await
+}
+
+/// RUN + PULL of `query` without parameters; the number of records.
+pub(super) async fn query(bolt: &mut Bolt, query: &str) -> Result<u64, Error> {
+    Ok(bolt.count_records(query, Map::new()).await?)
+}

@@ -1,0 +1,128 @@
+//! `boltd bench`: a load generator for boltd and for any TLS server in front of a Bolt server.
+//!
+//! Every mode runs many concurrent tasks for a fixed time after a warm-up (excluded from the
+//! figures), records each operation's latency, and prints throughput with p50/p90/p99/max. The
+//! handshake-only modes (`handshake`, `resume`, `storm --no-bolt`) speak nothing but TLS, so nginx,
+//! HAProxy or stunnel can be measured with the same tool. `--json` prints one JSON object for
+//! scripts (bench/compare.sh).
+//!
+//! This file holds the flags and picks the mode. `connect` opens connections (TLS, and Bolt
+//! sessions through [`crate::bolt::client`]), `sample` records latencies in the measured window,
+//! `report` turns them into the printed figures, and one file per family of modes does the work:
+//! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream` and `graph`.
+
+mod connect;
+mod graph;
+mod reload;
+mod report;
+mod sample;
+mod storm;
+mod stream;
+mod timed;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Full TLS handshakes per second (connect, handshake, close).
+    Handshake,
+    /// Resumed TLS handshakes per second (session tickets / IDs).
+    Resume,
+    /// Bolt round trips: connect once, then RUN "RETURN 1" + PULL repeatedly.
+    Roundtrip,
+    /// Open --count connections (TLS + HELLO) and keep them; time and server memory per connection.
+    Storm,
+    /// Round trips at --concurrency sessions plus new connections, while reloading --reloads times.
+    Reload,
+    /// Stream `UNWIND range(1, --rows) AS x RETURN x`; rows per second.
+    Stream,
+    /// The embedded graph engine: bulk load of --rows nodes, indexed point lookups per second at
+    /// --concurrency sessions, and two-hop MATCH on a --hop-nodes graph. Use a fresh server.
+    Graph,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsVersionArg {
+    #[value(name = "1.2")]
+    V12,
+    #[value(name = "1.3")]
+    V13,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum)]
+    pub mode: Mode,
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:7687")]
+    pub addr: SocketAddr,
+    /// Use TLS (certificates are not verified).
+    #[arg(long)]
+    pub tls: bool,
+    /// Pin the TLS version.
+    #[arg(long, value_enum)]
+    pub tls_version: Option<TlsVersionArg>,
+    /// Concurrent tasks (sessions).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of warm-up before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Connections for `storm`.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// `storm`: TLS only, no Bolt (for servers that are not Bolt).
+    #[arg(long)]
+    pub no_bolt: bool,
+    /// Server process id, to read its resident memory (storm).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Reloads for `reload`.
+    #[arg(long, default_value_t = 1000)]
+    pub reloads: usize,
+    /// `reload`: the server's certificate and key paths, overwritten alternately with --pair-a and
+    /// --pair-b before each reload.
+    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    pub target: Vec<PathBuf>,
+    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    pub pair_a: Vec<PathBuf>,
+    #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
+    pub pair_b: Vec<PathBuf>,
+    /// Rows for `stream`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: i64,
+    /// Nodes of the two-hop graph for `graph`.
+    #[arg(long, default_value_t = 100_000)]
+    pub hop_nodes: i64,
+    /// Bolt user and password (when the server has users).
+    #[arg(long, num_args = 2, value_names = ["USER", "PASSWORD"])]
+    pub auth: Vec<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Any failure that ends a run; its text is what `boltd bench` prints.
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a benchmark and returns the report to print.
+pub async fn run(args: BenchArgs) -> Result<String, String> {
+    let args = Arc::new(args);
+    let report = match args.mode {
+        Mode::Handshake | Mode::Resume => timed::run(&args, timed::handshake_task).await,
+        Mode::Roundtrip => timed::run(&args, timed::roundtrip_task).await,
+        Mode::Storm => storm::run(&args).await,
+        Mode::Reload => reload::run(&args).await,
+        Mode::Stream => stream::run(&args).await,
+        Mode::Graph => graph::run(&args).await,
+    };
+    report.map_err(|e| e.to_string())
+}
