@@ -160,11 +160,7 @@ impl Outcome {
 
     /// Up to `want` rows; an `Err` ends the result (the query failed mid-way).
     pub fn batch(&mut self, want: usize) -> Vec<Result<Row, Failure>> {
-        self.rows
-            .batch(want)
-            .into_iter()
-            .map(|r| r.map_err(Failure::from))
-            .collect()
+        self.rows.batch(want)
     }
 
     /// Whether rows remain.

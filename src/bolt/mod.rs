@@ -1,6 +1,9 @@
-//! The Bolt protocol: handshake, chunked framing, PackStream, messages and the session state
-//! machine. This layer knows nothing about the graph store; it speaks [`crate::value`] to the
-//! engine through the `QueryEngine` trait.
+//! The Bolt protocol: handshake, chunked framing, PackStream, messages, the server's session state
+//! machine, and the one Bolt client (used by `boltd bench` and the tests).
+//!
+//! This layer knows nothing about the graph store, the parser, users or TLS: the session hands
+//! each RUN's text to the dispatcher ([`crate::admin`]) and streams the rows it gets back, all in
+//! terms of [`crate::value`].
 
 pub mod chunk;
 pub mod client;

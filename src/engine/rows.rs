@@ -32,8 +32,9 @@ impl Rows {
         Rows::new(Box::new(std::iter::empty()), false)
     }
 
-    /// Up to `want` rows (at most [`BATCH`]), stopping after an error or at the end.
-    pub fn batch(&mut self, want: usize) -> Vec<Result<Row, EngineError>> {
+    /// Up to `want` rows (at most [`BATCH`]), stopping after an error or at the end. The error
+    /// comes out as the caller's type, so that the batch is built once.
+    pub fn batch<E: From<EngineError>>(&mut self, want: usize) -> Vec<Result<Row, E>> {
         let want = want.clamp(1, BATCH);
         let stream = &mut self.stream;
         offload::in_place(self.heavy, || {
@@ -42,7 +43,7 @@ impl Rows {
                 match stream.next() {
                     None => break,
                     Some(Err(e)) => {
-                        batch.push(Err(e));
+                        batch.push(Err(E::from(e)));
                         break;
                     }
                     Some(Ok(row)) => batch.push(Ok(row)),
