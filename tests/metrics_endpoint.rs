@@ -28,7 +28,10 @@ async fn https_metrics_serve_the_bolt_certificate_and_leave_bolt_counters_alone(
     assert_eq!(fingerprint, common::fixture_fingerprint("server.pem"));
     let text = scrape(stream).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.contains("boltd_tls_certificate_generation 1"), "{text}");
+    assert!(
+        text.contains("boltd_tls_certificate_generation 1"),
+        "{text}"
+    );
     assert!(!text.contains("boltd_tls_handshakes_total{"), "{text}");
 }
 

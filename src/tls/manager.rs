@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsSettings};
+use super::time::format_unix;
 use super::TlsError;
 use crate::metrics::{Metrics, ReloadLabels};
 
@@ -353,13 +354,6 @@ fn check_expiry(logger: &Logger, summary: &CertSummary, warning_days: u32) {
             "subject" => &summary.subject,
             "not_after" => format_unix(summary.not_after));
     }
-}
-
-/// RFC 3339 for logs.
-pub fn format_unix(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]

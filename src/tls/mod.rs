@@ -9,6 +9,7 @@ pub mod accept;
 pub mod acceptor;
 pub mod manager;
 pub mod pool;
+pub mod time;
 pub mod watch;
 
 pub use accept::{accept, AcceptError, Handshake, Handshakes};
