@@ -823,8 +823,8 @@ where
             Source::Reload => {
                 let trigger = ReloadTrigger::Query {
                     connection_id: self.connection_id.clone(),
-                    peer: self.peer.clone(),
-                    user: self.user.clone(),
+                    peer: self.peer.parse().unwrap_or(([0, 0, 0, 0], 0).into()),
+                    user: (!self.user.is_empty()).then(|| self.user.clone()),
                 };
                 return match admin::reload_tls(self.ctx.tls.as_ref(), trigger, &self.logger).await {
                     Ok(_) => Streamed::Done {

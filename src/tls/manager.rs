@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -33,9 +34,9 @@ pub enum ReloadTrigger {
     /// `RELOAD BOLT_SERVER TLS` from a Bolt session.
     Query {
         connection_id: String,
-        peer: String,
-        /// Empty for an anonymous session.
-        user: String,
+        peer: SocketAddr,
+        /// `None` for an anonymous session.
+        user: Option<String>,
     },
     /// A signal (SIGHUP).
     Signal,
@@ -62,7 +63,7 @@ impl fmt::Display for ReloadTrigger {
                 peer,
                 user,
             } => {
-                let user = if user.is_empty() { "anonymous" } else { user };
+                let user = user.as_deref().unwrap_or("anonymous");
                 write!(f, "query on {connection_id} by {user} from {peer}")
             }
             ReloadTrigger::Signal => f.write_str("signal"),
@@ -365,6 +366,24 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/ssl")
             .join(name)
+    }
+
+    #[test]
+    fn a_query_trigger_names_the_session_and_says_anonymous_for_no_user() {
+        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let trigger = |user: Option<&str>| ReloadTrigger::Query {
+            connection_id: "bolt-7".into(),
+            peer,
+            user: user.map(str::to_owned),
+        };
+        assert_eq!(
+            trigger(None).to_string(),
+            "query on bolt-7 by anonymous from 127.0.0.1:4242"
+        );
+        assert_eq!(
+            trigger(Some("alice")).to_string(),
+            "query on bolt-7 by alice from 127.0.0.1:4242"
+        );
     }
 
     #[tokio::test]
