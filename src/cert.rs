@@ -22,7 +22,7 @@ use openssl::x509::extension::{
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 
 use crate::tls::acceptor::{now_unix, openssl_reason, summarize};
-use crate::tls::manager::format_unix;
+use crate::tls::time::format_unix;
 
 /// `boltd cert ...`
 #[derive(Debug, Subcommand)]

@@ -146,8 +146,8 @@ impl Conversation {
             Statement::ReloadTls => {
                 let trigger = ReloadTrigger::Query {
                     connection_id: self.connection_id.clone(),
-                    peer: self.peer.to_string(),
-                    user: self.principal.user.clone().unwrap_or_default(),
+                    peer: self.peer,
+                    user: self.principal.user.clone(),
                 };
                 Ok(Outcome::reload(
                     dispatcher.tls.clone(),

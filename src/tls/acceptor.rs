@@ -195,7 +195,7 @@ pub fn build(settings: &TlsSettings) -> Result<LoadedAcceptor, TlsError> {
         return Err(cert_err(format!(
             "the certificate expired on {}; install a renewed certificate (or drop \
              --bolt-tls-refuse-expired to serve expired certificates)",
-            crate::tls::manager::format_unix(summary.not_after)
+            super::time::format_unix(summary.not_after)
         )));
     }
     let mut builder =

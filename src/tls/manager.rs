@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::acceptor::{self, CertSummary, LoadedAcceptor, TlsSettings};
+use super::time::format_unix;
 use super::TlsError;
 use crate::metrics::{Metrics, ReloadLabels};
 
@@ -32,9 +34,9 @@ pub enum ReloadTrigger {
     /// `RELOAD BOLT_SERVER TLS` from a Bolt session.
     Query {
         connection_id: String,
-        peer: String,
-        /// Empty for an anonymous session.
-        user: String,
+        peer: SocketAddr,
+        /// `None` for an anonymous session.
+        user: Option<String>,
     },
     /// A signal (SIGHUP).
     Signal,
@@ -61,7 +63,7 @@ impl fmt::Display for ReloadTrigger {
                 peer,
                 user,
             } => {
-                let user = if user.is_empty() { "anonymous" } else { user };
+                let user = user.as_deref().unwrap_or("anonymous");
                 write!(f, "query on {connection_id} by {user} from {peer}")
             }
             ReloadTrigger::Signal => f.write_str("signal"),
@@ -355,13 +357,6 @@ fn check_expiry(logger: &Logger, summary: &CertSummary, warning_days: u32) {
     }
 }
 
-/// RFC 3339 for logs.
-pub fn format_unix(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_else(|| secs.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +366,24 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/ssl")
             .join(name)
+    }
+
+    #[test]
+    fn a_query_trigger_names_the_session_and_says_anonymous_for_no_user() {
+        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let trigger = |user: Option<&str>| ReloadTrigger::Query {
+            connection_id: "bolt-7".into(),
+            peer,
+            user: user.map(str::to_owned),
+        };
+        assert_eq!(
+            trigger(None).to_string(),
+            "query on bolt-7 by anonymous from 127.0.0.1:4242"
+        );
+        assert_eq!(
+            trigger(Some("alice")).to_string(),
+            "query on bolt-7 by alice from 127.0.0.1:4242"
+        );
     }
 
     #[tokio::test]

@@ -1,14 +1,18 @@
 //! TLS on OpenSSL: building acceptors from PEM files and the actor that owns the current one.
 //!
 //! [`acceptor`] turns a certificate and key file into a validated `SslAcceptor`; [`manager`] holds
-//! the live acceptor and swaps it on reload. Nothing outside the manager ever holds a mutable
+//! the live acceptor and swaps it on reload; [`accept`](mod@accept) is the one server-side handshake, which
+//! every listener uses. Nothing outside the manager ever holds a mutable
 //! acceptor: connections get an `Arc` snapshot at handshake time and keep it for their life.
 
+pub mod accept;
 pub mod acceptor;
 pub mod manager;
 pub mod pool;
+pub mod time;
 pub mod watch;
 
+pub use accept::{accept, AcceptError, Handshake, Handshakes};
 pub use acceptor::{CertSummary, ClientAuth, LoadedAcceptor, MinVersion, TlsSettings};
 pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};
 

@@ -1,35 +1,19 @@
-//! Prometheus metrics: what the server counts, and the endpoint that exposes them.
+//! Prometheus metrics: what the server counts.
 //!
 //! Counting is lock-free (atomics inside prometheus-client), so the hot paths (accept, handshake,
-//! query) pay a few atomic increments. The endpoint serves `GET /metrics` in the Prometheus text
-//! format on `--metrics-address`/`--metrics-port`; when Bolt runs TLS, the endpoint is HTTPS with
-//! the same certificate, taken from the `TlsManager` per connection, so a reload rotates it too
-//! (as Memgraph's metrics server shares the Bolt context).
+//! query) pay a few atomic increments. This module is only the registry: every layer may count
+//! into it, so it must import nothing of those layers (TLS, Bolt, the server). The HTTP(S)
+//! endpoint that exposes it lives with the server (`server/metrics_endpoint.rs`).
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use openssl::ssl::Ssl;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use slog::{debug, info, warn, Logger};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio_openssl::SslStream;
-
-use crate::shutdown::Shutdown;
-use crate::tls::TlsHandle;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
@@ -192,101 +176,4 @@ impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections_open.dec();
     }
-}
-
-/// Binds the metrics endpoint and serves it until shutdown.
-pub async fn serve(
-    address: String,
-    metrics: Arc<Metrics>,
-    tls: Option<TlsHandle>,
-    mut shutdown: Shutdown,
-    logger: Logger,
-) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(&address).await?;
-    let local = listener.local_addr()?;
-    info!(logger, "metrics endpoint listening"; "address" => %local,
-        "scheme" => if tls.is_some() { "https" } else { "http" });
-    tokio::spawn(async move {
-        loop {
-            let (socket, peer) = tokio::select! {
-                a = listener.accept() => match a {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        warn!(logger, "metrics accept failed"; "error" => %e);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-                _ = shutdown.recv() => return,
-            };
-            let metrics = Arc::clone(&metrics);
-            let tls = tls.clone();
-            let logger = logger.clone();
-            tokio::spawn(async move {
-                let served = match tls {
-                    None => serve_http(socket, metrics).await,
-                    Some(tls) => match handshake(&tls, socket).await {
-                        Some(stream) => serve_http(stream, metrics).await,
-                        None => Ok(()),
-                    },
-                };
-                if let Err(e) = served {
-                    debug!(logger, "metrics connection ended with an error"; "peer" => %peer, "error" => %e);
-                }
-            });
-        }
-    });
-    Ok(local)
-}
-
-async fn handshake(
-    tls: &TlsHandle,
-    socket: tokio::net::TcpStream,
-) -> Option<SslStream<tokio::net::TcpStream>> {
-    let loaded = tls.acceptor().await.ok()?;
-    let ssl = Ssl::new(&loaded.context).ok()?;
-    let mut stream = SslStream::new(ssl, socket).ok()?;
-    match tokio::time::timeout(Duration::from_secs(10), Pin::new(&mut stream).accept()).await {
-        Ok(Ok(())) => Some(stream),
-        _ => None,
-    }
-}
-
-async fn serve_http<S>(stream: S, metrics: Arc<Metrics>) -> Result<(), hyper::Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let metrics = Arc::clone(&metrics);
-        async move { Ok::<_, Infallible>(respond(&req, &metrics)) }
-    });
-    hyper::server::conn::http1::Builder::new()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-}
-
-fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = if req.uri().path() == "/metrics" {
-        (
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.encode(),
-        )
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found: metrics are at /metrics\n".to_owned(),
-        )
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    if let Ok(v) = content_type.parse() {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, v);
-    }
-    response
 }

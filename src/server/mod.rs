@@ -1,0 +1,207 @@
+//! Starting and stopping the server: TLS, the Bolt listener and the metrics endpoint.
+//!
+//! [`start`] loads TLS (if configured) before anything is bound, then starts the Bolt accept loop
+//! (`listener.rs`), whose connections each run in a task of their own (`connection.rs`), and the
+//! metrics endpoint ([`metrics_endpoint`]). With TLS configured, both ports handshake through the
+//! one `tls::accept`, on the same handshake pool and under the same deadline. There is no
+//! plaintext fallback.
+
+mod connection;
+mod listener;
+pub mod metrics_endpoint;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use slog::{info, warn, Logger};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::admin::Dispatcher;
+use crate::auth::Auth;
+use crate::bolt::session::{Limits, SessionContext};
+use crate::config::Config;
+use crate::engine::QueryEngine;
+use crate::metrics::Metrics;
+use crate::shutdown::{self, ShutdownTrigger};
+use crate::tls::pool::HandshakePool;
+use crate::tls::{Handshakes, TlsError, TlsHandle, TlsManager};
+use connection::Handler;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("{0}")]
+    Watch(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("cannot start the TLS handshake threads (--bolt-num-workers): {0}")]
+    Threads(std::io::Error),
+    #[error("cannot listen on {address} (--bolt-address/--bolt-port): {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started server. Dropping it does not stop the server; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
+    tls: Option<TlsHandle>,
+    trigger: ShutdownTrigger,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The metrics endpoint's address, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The TLS manager, when TLS is on.
+    pub fn tls(&self) -> Option<&TlsHandle> {
+        self.tls.as_ref()
+    }
+
+    /// Stops accepting, tells every connection to close, and waits (briefly) for them.
+    pub async fn shutdown(self) {
+        self.trigger.trigger();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (it does not, short of a shutdown).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Loads TLS (if configured), binds, and starts accepting. TLS problems are reported before the
+/// port is bound, so a misconfigured server never listens.
+pub async fn start(
+    config: &Config,
+    engine: Arc<dyn QueryEngine>,
+    logger: Logger,
+) -> Result<RunningServer, StartError> {
+    let metrics = Arc::new(Metrics::new());
+    let data_dir = config.data_dir();
+    let auth = Arc::new(Auth::open(&data_dir).map_err(StartError::Auth)?);
+    if let Some(user) = crate::auth::bootstrap_from_env(&auth).map_err(StartError::Auth)? {
+        info!(logger, "created the initial user from the environment"; "user" => user);
+    }
+    info!(logger, "authentication"; "data_directory" => %data_dir.display(),
+        "users" => auth.users().len(),
+        "mode" => if auth.enabled() { "users must authenticate" } else { "open: no users exist" });
+    let tls = match config.tls_settings() {
+        Some(settings) => {
+            let handle =
+                TlsManager::start(settings.clone(), logger.clone(), Arc::clone(&metrics)).await?;
+            if config.bolt_tls_watch {
+                crate::tls::watch::spawn(&settings, handle.clone(), logger.clone())
+                    .map_err(StartError::Watch)?;
+            }
+            info!(logger, "Using secure Bolt connection (with SSL)";
+                "cert_file" => &config.bolt_cert_file, "key_file" => &config.bolt_key_file);
+            Some(handle)
+        }
+        None => {
+            warn!(logger, "Using non-secure Bolt connection (without SSL). Set --bolt-cert-file and --bolt-key-file to require TLS.");
+            None
+        }
+    };
+    let address = format!("{}:{}", config.bolt_address, config.bolt_port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    info!(logger, "Bolt server listening"; "address" => %local_addr, "tls" => tls.is_some());
+
+    let (trigger, shutdown) = shutdown::channel();
+    // One handshake pool for both ports: handshakes are CPU work wherever they come from.
+    let pool = match &tls {
+        Some(_) => Some(Arc::new(
+            HandshakePool::new(config.bolt_num_workers).map_err(StartError::Threads)?,
+        )),
+        None => None,
+    };
+    let handshakes = |tls: &TlsHandle, pool: &Arc<HandshakePool>| {
+        Handshakes::new(
+            tls.clone(),
+            Arc::clone(pool),
+            config.tls_handshake_timeout(),
+        )
+    };
+    let metrics_addr = match config.metrics_port {
+        None => None,
+        Some(port) => {
+            let address = format!("{}:{}", config.metrics_address, port);
+            let bound = metrics_endpoint::serve(
+                address.clone(),
+                Arc::clone(&metrics),
+                tls.as_ref()
+                    .zip(pool.as_ref())
+                    .map(|(t, p)| handshakes(t, p)),
+                shutdown.clone(),
+                logger.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                address: format!("{address} (--metrics-address/--metrics-port)"),
+                source,
+            })?;
+            Some(bound)
+        }
+    };
+    let handler = Arc::new(Handler {
+        session: Arc::new(SessionContext {
+            dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone())),
+            server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
+            metrics: Arc::clone(&metrics),
+            limits: Limits {
+                auth_timeout: Duration::from_secs_f64(config.bolt_auth_timeout),
+                inactivity_timeout: (config.bolt_session_inactivity_timeout > 0)
+                    .then(|| Duration::from_secs(config.bolt_session_inactivity_timeout)),
+                max_message: config.bolt_max_message_size,
+                max_message_unauthenticated: config.bolt_max_message_size_unauthenticated,
+            },
+        }),
+        metrics: Arc::clone(&metrics),
+        slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
+        handshakes: tls
+            .as_ref()
+            .zip(pool.as_ref())
+            .map(|(t, p)| handshakes(t, p).counted_in(Arc::clone(&metrics))),
+        handshake_timeout: config.handshake_timeout(),
+        newest_bolt: config.newest_bolt(),
+    });
+    let task = tokio::spawn(listener::run(listener, handler, shutdown, logger));
+    Ok(RunningServer {
+        local_addr,
+        metrics_addr,
+        metrics,
+        tls,
+        trigger,
+        task,
+    })
+}

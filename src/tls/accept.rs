@@ -1,0 +1,159 @@
+//! The one server-side TLS handshake, used by the Bolt listener and the metrics endpoint alike.
+//!
+//! Each handshake asks the `TlsManager` for the acceptor current at that moment (so a reload
+//! applies from the next connection on, and the connection keeps its acceptor for life), runs on
+//! the handshake pool (see `pool.rs`) under the handshake deadline, and is counted when the
+//! listener wants it counted. What to tell the operator about the outcome is the listener's
+//! business: this module returns a typed outcome and never logs, because a Bolt port and an
+//! HTTPS port give different advice about the same failure.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openssl::error::ErrorStack;
+use openssl::ssl::Ssl;
+use slog::{o, Logger};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use super::pool::HandshakePool;
+use super::{TlsError, TlsHandle};
+use crate::metrics::{Metrics, ResultLabel};
+
+/// What every handshake on one listener needs. Built once per listener at start-up.
+pub struct Handshakes {
+    /// Asked for the current acceptor at every handshake; never cached here, because the
+    /// manager alone decides what is served.
+    tls: TlsHandle,
+    /// Where the CPU-heavy part runs, away from the Bolt workers. Shared by every listener of a
+    /// server, hence the `Arc`.
+    pool: Arc<HandshakePool>,
+    /// `--bolt-tls-handshake-timeout`: a silent or very slow peer loses its connection.
+    timeout: Duration,
+    /// Where outcomes and durations are counted. `None` for listeners whose handshakes are not
+    /// Bolt traffic (the metrics endpoint), so that the Bolt handshake counters stay what their
+    /// help text says.
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Handshakes {
+    /// Handshakes through `tls`'s current acceptor, on `pool`, each within `timeout`; not counted.
+    pub fn new(tls: TlsHandle, pool: Arc<HandshakePool>, timeout: Duration) -> Self {
+        Handshakes {
+            tls,
+            pool,
+            timeout,
+            metrics: None,
+        }
+    }
+
+    /// The same, with every outcome counted in `metrics` (`tls_handshakes`,
+    /// `tls_handshake_duration_seconds`, and `limits_hit{limit="tls_handshake_timeout"}`).
+    pub fn counted_in(self, metrics: Arc<Metrics>) -> Self {
+        Handshakes {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// The handshake deadline, for log lines.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// Why a handshake produced no encrypted stream.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The manager is gone (the server is shutting down).
+    #[error("no TLS acceptor: {0}")]
+    NoAcceptor(TlsError),
+    /// OpenSSL could not create the per-connection state (out of memory, in practice).
+    #[error("cannot create a TLS session: {0}")]
+    Session(ErrorStack),
+    /// The handshake pool is shutting down; the connection is dropped without a word.
+    #[error("the TLS handshake threads have stopped")]
+    PoolGone,
+    /// The peer did not finish within the deadline.
+    #[error("TLS handshake timed out after {}s", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// The handshake failed; the text is OpenSSL's reason (or the I/O error).
+    #[error("TLS handshake failed: {0}")]
+    Failed(String),
+}
+
+/// The outcome of one handshake.
+pub struct Handshake {
+    /// The connection's logger; once the acceptor is known it carries `cert_fingerprint`, the
+    /// certificate this connection was served, so every later line says which one it was.
+    pub logger: Logger,
+    /// The encrypted stream, ready for the protocol, or why there is none.
+    pub outcome: Result<SslStream<TcpStream>, AcceptError>,
+}
+
+/// Takes the acceptor current at this moment and completes the handshake under the deadline.
+/// The stream keeps a reference to that acceptor's context for the life of the connection, so
+/// later reloads never affect it.
+pub async fn accept(handshakes: &Handshakes, socket: TcpStream, logger: &Logger) -> Handshake {
+    let loaded = match handshakes.tls.acceptor().await {
+        Ok(a) => a,
+        Err(e) => {
+            return Handshake {
+                logger: logger.clone(),
+                outcome: Err(AcceptError::NoAcceptor(e)),
+            }
+        }
+    };
+    let logger = logger.new(o!("cert_fingerprint" => loaded.summary.sha256_fingerprint.clone()));
+    let mut stream = match Ssl::new(&loaded.context).and_then(|ssl| SslStream::new(ssl, socket)) {
+        Ok(s) => s,
+        Err(e) => {
+            return Handshake {
+                logger,
+                outcome: Err(AcceptError::Session(e)),
+            }
+        }
+    };
+    let started = Instant::now();
+    let timeout = handshakes.timeout;
+    let job = async move {
+        let outcome = tokio::time::timeout(timeout, Pin::new(&mut stream).accept()).await;
+        (stream, outcome)
+    };
+    let Some((stream, outcome)) = handshakes.pool.run(job).await else {
+        return Handshake {
+            logger,
+            outcome: Err(AcceptError::PoolGone),
+        };
+    };
+    let outcome = match outcome {
+        Ok(Ok(())) => Ok(stream),
+        Ok(Err(e)) => Err(AcceptError::Failed(
+            e.ssl_error()
+                .map(super::acceptor::openssl_reason)
+                .unwrap_or_else(|| e.to_string()),
+        )),
+        Err(_) => Err(AcceptError::TimedOut(timeout)),
+    };
+    if let Some(metrics) = &handshakes.metrics {
+        count(metrics, &outcome, started.elapsed());
+    }
+    Handshake { logger, outcome }
+}
+
+fn count(metrics: &Metrics, outcome: &Result<SslStream<TcpStream>, AcceptError>, took: Duration) {
+    let result = match outcome {
+        Ok(_) => "ok",
+        Err(AcceptError::TimedOut(_)) => "timeout",
+        Err(_) => "failed",
+    };
+    metrics
+        .tls_handshakes
+        .get_or_create(&ResultLabel { result })
+        .inc();
+    metrics.tls_handshake_seconds.observe(took.as_secs_f64());
+    if matches!(outcome, Err(AcceptError::TimedOut(_))) {
+        metrics.limit_hit("tls_handshake_timeout");
+    }
+}
