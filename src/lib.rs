@@ -15,6 +15,7 @@
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
 //! * [`bench`]: the `boltd bench` load generator.
 //! * [`cert`]: the `boltd cert generate|inspect` tools.
+//! * [`cli`]: the command line: subcommands, `--config` and the settings' flags.
 //! * [`config`]: flags, TOML file and environment, layered with figment.
 //! * [`logging`]: the slog root logger.
 //! * [`metrics`]: Prometheus counters and the `/metrics` endpoint.
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod bench;
 pub mod bolt;
 pub mod cert;
+pub mod cli;
 pub mod config;
 pub mod cypher;
 pub mod engine;

@@ -6,12 +6,38 @@
 //! what is still queued.
 
 use std::fs::OpenOptions;
+use std::path::Path;
 
 use slog::{o, Drain, Level, Logger};
 
 /// Keeps the async drain's worker alive; dropping it flushes pending records.
 pub struct LogGuard {
     _guard: Option<slog_async::AsyncGuard>,
+}
+
+/// The lowest level logged (`--log-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLevel(pub Level);
+
+impl LogLevel {
+    /// Memgraph's name for the level, which [`parse_level`] accepts.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// A level equals its name (`LogLevel(Level::Warning) == "warning"`), case-insensitively.
+impl PartialEq<&str> for LogLevel {
+    fn eq(&self, other: &&str) -> bool {
+        parse_level(other).is_ok_and(|level| level == self.0)
+    }
 }
 
 /// Parses Memgraph's level names (and slog's), case-insensitively.
@@ -29,23 +55,24 @@ pub fn parse_level(name: &str) -> Result<Level, String> {
     }
 }
 
-/// Builds the root logger writing to `file` (appending) or, when empty, to standard error.
-pub fn init(level: &str, file: &str) -> Result<(Logger, LogGuard), String> {
-    let level = parse_level(level)?;
-    let (drain, guard) = if file.is_empty() {
-        let decorator = slog_term::TermDecorator::new().stderr().build();
+/// Builds the root logger writing to `file` (appending) or, when there is none, to standard
+/// error.
+pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(Logger, LogGuard), String> {
+    let level = level.0;
+    let (drain, guard) = if let Some(file) = file {
+        let handle = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .map_err(|e| format!("cannot open --log-file {}: {e}", file.display()))?;
+        let decorator = slog_term::PlainSyncDecorator::new(handle);
         let drain = slog_term::FullFormat::new(decorator).build().fuse();
         slog_async::Async::new(drain)
             .chan_size(8192)
             .overflow_strategy(slog_async::OverflowStrategy::DropAndReport)
             .build_with_guard()
     } else {
-        let handle = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file)
-            .map_err(|e| format!("cannot open --log-file {file}: {e}"))?;
-        let decorator = slog_term::PlainSyncDecorator::new(handle);
+        let decorator = slog_term::TermDecorator::new().stderr().build();
         let drain = slog_term::FullFormat::new(decorator).build().fuse();
         slog_async::Async::new(drain)
             .chan_size(8192)

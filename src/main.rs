@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use slog::{crit, info, warn};
 
 use boltd::tls::{ReloadTrigger, TlsHandle};
 
-use boltd::config::{Cli, Command, Config};
+use boltd::cli::{Cli, Command};
+use boltd::config::Config;
 use boltd::engine::MemoryEngine;
 
 fn main() -> ExitCode {
@@ -49,14 +49,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    let config = match Config::load(&cli) {
+    let config = match Config::load(cli.config.as_deref(), cli.flags()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("boltd: {e}");
             return ExitCode::from(2);
         }
     };
-    let (logger, guard) = match boltd::logging::init(&config.log_level, &config.log_file) {
+    let (logger, guard) = match boltd::logging::init(config.log_level, config.log_file.as_deref()) {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("boltd: {e}");
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(e) => {
                 crit!(logger, "cannot start: {}", e);
-                if !config.log_file.is_empty() {
+                if config.log_file.is_some() {
                     eprintln!("boltd: {e}");
                 }
                 return ExitCode::FAILURE;

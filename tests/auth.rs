@@ -133,7 +133,7 @@ async fn auth_statements_are_refused_inside_explicit_transactions() {
 #[tokio::test]
 async fn users_survive_a_restart() {
     let first = TestServer::plain().await;
-    let data = first.dir.path().join("data").display().to_string();
+    let data = first.dir.path().join("data");
     let mut c = Client::plain(first.addr()).await;
     ok(&mut c, "CREATE USER alice IDENTIFIED BY 'pw'").await;
     drop(c);
@@ -145,7 +145,7 @@ async fn users_survive_a_restart() {
     drop(alice);
     first.server.shutdown().await;
 
-    let second = TestServer::start_plain_with(move |c| c.data_directory = data).await;
+    let second = TestServer::start_plain_with(move |c| c.data_directory = Some(data)).await;
     assert!(Client::plain_as(second.addr(), OFFER_4_4, "alice", "nope")
         .await
         .is_err());

@@ -4,6 +4,7 @@
 mod common;
 
 use boltd::config::Config;
+use boltd::tls::{ClientAuth, MinVersion};
 use common::{bolt_handshake, tls_connect_with, with_client_cert, Client, ResponseExt, TestServer};
 use openssl::ssl::SslVersion;
 
@@ -21,15 +22,15 @@ async fn refused(addr: std::net::SocketAddr, cert: Option<&'static str>) -> bool
     }
 }
 
-fn require_client_certs(c: &mut Config, mode: &str) {
-    c.bolt_ca_file = common::fixture("ca.pem").display().to_string();
-    c.bolt_client_auth = mode.to_owned();
+fn require_client_certs(c: &mut Config, mode: ClientAuth) {
+    c.bolt_ca_file = Some(common::fixture("ca.pem"));
+    c.bolt_client_auth = mode;
 }
 
 #[tokio::test]
 async fn minimum_version_1_3_refuses_tls_1_2_clients() {
     let server = TestServer::tls_with("server.pem", "server.key", |c| {
-        c.bolt_tls_min_version = "1.3".into()
+        c.bolt_tls_min_version = MinVersion::Tls13
     })
     .await;
     let old = tls_connect_with(
@@ -74,8 +75,8 @@ async fn invalid_cipher_list_stops_startup_naming_the_value() {
     let config = Config {
         bolt_address: "127.0.0.1".into(),
         bolt_port: 0,
-        bolt_cert_file: common::fixture("server.pem").display().to_string(),
-        bolt_key_file: common::fixture("server.key").display().to_string(),
+        bolt_cert_file: Some(common::fixture("server.pem")),
+        bolt_key_file: Some(common::fixture("server.key")),
         bolt_tls_ciphers: "NO-SUCH-CIPHER".into(),
         ..Config::default()
     };
@@ -93,7 +94,7 @@ async fn invalid_cipher_list_stops_startup_naming_the_value() {
 #[tokio::test]
 async fn require_refuses_clients_without_a_certificate_from_the_ca() {
     let server = TestServer::tls_with("server.pem", "server.key", |c| {
-        require_client_certs(c, "require")
+        require_client_certs(c, ClientAuth::Require)
     })
     .await;
     // No certificate at all.
@@ -119,7 +120,7 @@ async fn require_refuses_clients_without_a_certificate_from_the_ca() {
 #[tokio::test]
 async fn optional_lets_anonymous_clients_in_but_not_wrong_certificates() {
     let server = TestServer::tls_with("server.pem", "server.key", |c| {
-        require_client_certs(c, "optional")
+        require_client_certs(c, ClientAuth::Optional)
     })
     .await;
     let s = tls_connect_with(server.addr(), |_| {}, None).await.unwrap();
@@ -135,10 +136,10 @@ async fn the_ca_bundle_is_reread_on_reload() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("clients-ca.pem");
     std::fs::copy(common::fixture("ca.pem"), &ca).unwrap();
-    let ca_path = ca.display().to_string();
+    let ca_path = ca.clone();
     let server = TestServer::tls_with("server.pem", "server.key", |c| {
-        c.bolt_ca_file = ca_path;
-        c.bolt_client_auth = "require".into();
+        c.bolt_ca_file = Some(ca_path);
+        c.bolt_client_auth = ClientAuth::Require;
     })
     .await;
     let connect_as = |name: &'static str| {

@@ -61,11 +61,11 @@ async fn kubernetes_style_symlink_swap_is_picked_up() {
     symlink("..2026_1", secret.join("..data")).unwrap();
     symlink("..data/tls.crt", secret.join("tls.crt")).unwrap();
     symlink("..data/tls.key", secret.join("tls.key")).unwrap();
-    let cert = secret.join("tls.crt").display().to_string();
-    let key = secret.join("tls.key").display().to_string();
+    let cert = secret.join("tls.crt");
+    let key = secret.join("tls.key");
     let server = TestServer::tls_with("server.pem", "server.key", |c| {
-        c.bolt_cert_file = cert;
-        c.bolt_key_file = key;
+        c.bolt_cert_file = Some(cert);
+        c.bolt_key_file = Some(key);
         c.bolt_tls_watch = true;
     })
     .await;

@@ -14,14 +14,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use slog::{info, warn, Logger};
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::admin::Dispatcher;
 use crate::auth::Auth;
-use crate::bolt::session::{Limits, SessionContext};
+use crate::bolt::session::SessionContext;
 use crate::config::Config;
 use crate::engine::QueryEngine;
 use crate::metrics::Metrics;
@@ -116,7 +115,7 @@ pub async fn start(
                     .map_err(StartError::Watch)?;
             }
             info!(logger, "Using secure Bolt connection (with SSL)";
-                "cert_file" => &config.bolt_cert_file, "key_file" => &config.bolt_key_file);
+                "cert_file" => %settings.cert.display(), "key_file" => %settings.key.display());
             Some(handle)
         }
         None => {
@@ -178,13 +177,7 @@ pub async fn start(
             dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone())),
             server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
             metrics: Arc::clone(&metrics),
-            limits: Limits {
-                auth_timeout: Duration::from_secs_f64(config.bolt_auth_timeout),
-                inactivity_timeout: (config.bolt_session_inactivity_timeout > 0)
-                    .then(|| Duration::from_secs(config.bolt_session_inactivity_timeout)),
-                max_message: config.bolt_max_message_size,
-                max_message_unauthenticated: config.bolt_max_message_size_unauthenticated,
-            },
+            limits: config.limits(),
         }),
         metrics: Arc::clone(&metrics),
         slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
@@ -193,7 +186,7 @@ pub async fn start(
             .zip(pool.as_ref())
             .map(|(t, p)| handshakes(t, p).counted_in(Arc::clone(&metrics))),
         handshake_timeout: config.handshake_timeout(),
-        newest_bolt: config.newest_bolt(),
+        newest_bolt: config.bolt_max_version,
     });
     let task = tokio::spawn(listener::run(listener, handler, shutdown, logger));
     Ok(RunningServer {

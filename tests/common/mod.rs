@@ -78,10 +78,10 @@ impl TestServer {
             let key_path = dir.path().join("key.pem");
             std::fs::copy(fixture(cert), &cert_path).expect("copy cert");
             std::fs::copy(fixture(key), &key_path).expect("copy key");
-            config.bolt_cert_file = cert_path.to_string_lossy().into_owned();
-            config.bolt_key_file = key_path.to_string_lossy().into_owned();
+            config.bolt_cert_file = Some(cert_path);
+            config.bolt_key_file = Some(key_path);
         }
-        config.data_directory = dir.path().join("data").to_string_lossy().into_owned();
+        config.data_directory = Some(dir.path().join("data"));
         adjust(&mut config);
         let server = boltd::server::start(
             &config,
