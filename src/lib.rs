@@ -2,24 +2,40 @@
 //!
 //! # Layout
 //!
-//! * [`server`]: the `Listener` (accept loop, shutdown) and the per-connection handler, which runs
-//!   the TLS handshake (if configured) and then a Bolt session.
-//! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]) and the `TlsManager`
-//!   actor that owns the live one ([`tls::manager`]).
-//! * [`bolt`]: handshake, chunking, PackStream, messages and the session state machine.
-//! * [`alloc`]: the counting allocator behind `--memory-limit`.
-//! * [`admin`]: the server's own statements (`RELOAD BOLT_SERVER TLS`, Cypher `BEGIN`/`COMMIT`/
-//!   `ROLLBACK`) and the transaction-state guard.
+//! From the socket down to the graph, each room doing one job:
+//!
+//! * [`server`]: the listener (accept loop, connection limit, shutdown) in `listener.rs`, one
+//!   connection's handler (TLS handshake if configured, Bolt handshake, session) in
+//!   `connection.rs`, and the `/metrics` HTTP(S) endpoint in `metrics_endpoint.rs`.
+//! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]), the `TlsManager`
+//!   actor that owns the live one ([`tls::manager`]), the one server-side handshake used by every
+//!   port ([`tls::accept()`]), the handshake threads ([`tls::pool`]) and the file watcher.
+//! * [`bolt`]: handshake, chunking, PackStream, messages, the session state machine (Bolt only:
+//!   phases, FAILED, open results and streaming) and the one Bolt client ([`bolt::client`]).
+//! * [`admin`]: the dispatcher. Each connection's `Conversation` parses a RUN's text once, applies
+//!   the transaction-state guard and the privilege checks, and routes the statement to the engine,
+//!   the users or the TLS manager; Bolt and Cypher `BEGIN`/`COMMIT`/`ROLLBACK` share it.
+//! * [`cypher`]: the statement front end: lexer, parser and AST for every statement the server
+//!   accepts (queries, schema, users, transaction words, server statements).
+//! * [`engine`]: the `QueryEngine` and `Transaction` traits and the embedded in-memory engine.
 //! * [`auth`]: users, roles and privileges, persisted in the data directory.
-//! * [`engine`]: the `QueryEngine` trait and the embedded in-memory engine.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
-//! * [`bench`]: the `boltd bench` load generator.
-//! * [`cert`]: the `boltd cert generate|inspect` tools.
+//! * [`metrics`]: the Prometheus registry (its endpoint is the server's).
 //! * [`cli`]: the command line: subcommands, `--config` and the settings' flags.
-//! * [`config`]: flags, TOML file and environment, layered with figment.
+//! * [`config`]: the settings, each declared once, layered with figment (defaults < TOML file <
+//!   `BOLTD_*` environment < flags).
+//! * [`bench`](mod@bench): the `boltd bench` load generator.
+//! * [`cert`]: the `boltd cert generate|inspect` tools.
+//! * [`alloc`]: the counting allocator behind `--memory-limit`.
 //! * [`logging`]: the slog root logger.
-//! * [`metrics`]: Prometheus counters and the `/metrics` endpoint.
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
+//!
+//! Imports run downwards only: `engine` and `cypher` know nothing of `bolt`, `tls`, `admin` or
+//! `server`, and `bolt` knows nothing of the parser, the engine, users or TLS.
+
+// `unsafe` is allowed only where it is needed, each site with its SAFETY comment: the counting
+// allocator, the handshake threads' priority, and TLS session resumption in the bench.
+#![deny(unsafe_code)]
 
 pub mod admin;
 pub mod alloc;

@@ -1,5 +1,7 @@
 //! The `boltd` binary: flags → configuration → logger → server, until SIGINT or SIGTERM.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

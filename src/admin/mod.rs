@@ -2,7 +2,7 @@
 //!
 //! The Bolt session hands each RUN's text to a [`Conversation`] (one per connection). The text is
 //! parsed once by [`crate::cypher`]; the statement then passes the transaction-state guard
-//! ([`guard`]) and the privilege check ([`privileges`]), and is routed: queries and schema
+//! ([`guard`]) and the privilege check (`privileges.rs`), and is routed: queries and schema
 //! statements to the engine, user statements to [`crate::auth`], `RELOAD BOLT_SERVER TLS` as a
 //! message to the TlsManager, `SHOW BOLT_SERVER TLS INFO` to its status. The session gets back an
 //! [`Outcome`] to stream, or a [`Refused`] with Memgraph's code and text.
@@ -56,7 +56,7 @@ impl Dispatcher {
         Conversation::new(Arc::clone(self), connection_id, peer, logger)
     }
 
-    /// Checks a HELLO or LOGON auth token from `peer` (see [`login`]).
+    /// Checks a HELLO or LOGON auth token from `peer` (see `login.rs`).
     pub async fn login(&self, token: &Map, peer: IpAddr) -> Result<LoggedIn, LoginRefused> {
         login::check(&self.auth, token, peer).await
     }

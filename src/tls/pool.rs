@@ -49,6 +49,7 @@ const NICENESS: libc::c_int = 10;
 
 /// Lowers the calling thread's scheduling priority (Linux applies `setpriority` to one thread
 /// when given its id). Failure only costs the preference, so it is ignored.
+#[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: gettid and setpriority take no pointers and only affect this thread's niceness.
