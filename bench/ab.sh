@@ -3,13 +3,15 @@
 # each round so that drift on a shared machine hits both alike. Workloads: Bolt round trips at 16
 # sessions over TLS and in plaintext, and indexed point lookups from 8 sessions (`boltd bench
 # graph`, fresh server each time). The server is pinned to CPU 0 with one worker and the load
-# generator to CPU 1 (when there are two CPUs). Prints one line per measurement and, per workload,
-# the median of each binary with the ratio after/before.
+# generator to CPU 1 (when there are two CPUs). The load generator is the same for both servers
+# (AFTER_BIN's `boltd bench`, or BENCH_BIN if set), so only the server differs. Prints one line
+# per measurement and, per workload, the median of each binary with the ratio after/before.
 #
 # Usage: bench/ab.sh BEFORE_BIN AFTER_BIN [ROUNDS] [SECONDS]   (defaults: 3 rounds, 5 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=$1 after=$2 rounds=${3:-3} secs=${4:-5}
+load=${BENCH_BIN:-$after}
 
 server_cpu=""; client_cpu=""
 if [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
@@ -35,7 +37,7 @@ run() { # run LABEL BIN WORKLOAD
     --log-level error --data-directory "$work/data" "${tls[@]}" & pid=$!
   wait_port "$port"
   local line
-  line=$($client_cpu "$bin" bench "${bench[@]}" --addr "127.0.0.1:$port" --duration "$secs" --warmup 1 | head -1)
+  line=$($client_cpu "$load" bench "${bench[@]}" --addr "127.0.0.1:$port" --duration "$secs" --warmup 1 | head -1)
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
   local rate
   rate=$(sed -n 's/.* = \([0-9]*\)\/s.*/\1/p' <<<"$line")
