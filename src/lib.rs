@@ -51,6 +51,7 @@ pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;
+pub mod storage;
 pub mod tls;
 pub mod value;
 

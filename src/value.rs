@@ -3,9 +3,12 @@
 //! Both PackStream (which puts values on the wire) and the engine (which computes them) speak this
 //! type, so neither has to import the other. It mirrors Bolt's type system rather than any one
 //! PackStream revision: the version-specific shapes (Bolt 4 vs Bolt 5 node structures, legacy vs
-//! UTC datetimes) are chosen by the encoder, never stored here.
+//! UTC datetimes) are chosen by the encoder, never stored here. The serde forms are what the
+//! storage layer writes to the WAL and snapshots.
 
 use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -14,7 +17,7 @@ use std::fmt;
 pub type Map = BTreeMap<String, Value>;
 
 /// Any value a query can receive as a parameter or return in a record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -65,7 +68,7 @@ pub enum Value {
 }
 
 /// How a zoned datetime names its zone.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TimeZone {
     /// A fixed offset from UTC in seconds (east positive).
     Offset(i32),
@@ -75,7 +78,7 @@ pub enum TimeZone {
 
 /// Bolt's four-part duration: months and days are calendar units and cannot be folded into
 /// seconds, so they are kept apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Duration {
     pub months: i64,
     pub days: i64,
@@ -84,7 +87,7 @@ pub struct Duration {
 }
 
 /// A graph node as returned to clients.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub id: i64,
     pub labels: Vec<String>,
@@ -92,7 +95,7 @@ pub struct Node {
 }
 
 /// A directed, typed relationship between two nodes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relationship {
     pub id: i64,
     pub start: i64,
@@ -104,7 +107,7 @@ pub struct Relationship {
 /// An alternating sequence of nodes and relationships: `relationships[i]` joins `nodes[i]` and
 /// `nodes[i + 1]` in either direction (its `start`/`end` say which). The encoder derives Bolt's
 /// de-duplicated node list and index sequence from this, so the engine never has to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Path {
     pub nodes: Vec<Node>,
     pub relationships: Vec<Relationship>,

@@ -1,0 +1,462 @@
+//! The write-ahead log: segment files and the writer thread that appends and syncs them.
+//!
+//! Committing threads hand their record to one writer thread over a channel and wait for its
+//! answer. The writer takes everything queued at once, appends it in one write and syncs once
+//! (group commit: sixteen sessions committing together pay one `fdatasync`, not sixteen), then
+//! answers them all. With `--storage-wal-file-flush-every-n-tx=1` (the default) an answer means
+//! the record is on disk; with N > 1 it means the record reached the operating system, and the
+//! file is synced every N records, as in Memgraph.
+//!
+//! A failed write or sync (disk full, I/O error) fails every record of the batch: the file is cut
+//! back to its last good length, and the writer refuses records until the store has rolled its
+//! in-memory state back to what is durable and says where to go on ([`Wal::resume`]). Records
+//! queued meanwhile were validated against state that never reached the disk, so they fail too.
+//!
+//! Segments are named by the first sequence number they hold (and their creation time, so that a
+//! segment restarted at the same number after a failure sorts after the one it replaces). A new
+//! segment starts when the current one passes `--storage-wal-file-size-kib`, and at every start.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use slog::{error, info, Logger};
+use tokio::sync::oneshot;
+
+use super::frame;
+use super::record::{self, Header};
+
+/// The first bytes of every segment: a name and a format version.
+pub const MAGIC: &[u8; 12] = b"BOLTDWAL\x01\x00\x00\x00";
+
+/// How the log is written.
+#[derive(Debug, Clone)]
+pub struct WalSettings {
+    pub dir: PathBuf,
+    /// Sync after at most this many records; 1 syncs before every acknowledgement.
+    pub flush_every: u64,
+    /// Start a new segment past this size.
+    pub segment_bytes: u64,
+}
+
+/// A segment file and the range of records it may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentName {
+    pub first_seq: u64,
+    pub created: u128,
+    pub path: PathBuf,
+}
+
+/// The segments in `dir`, oldest first.
+pub fn segments(dir: &Path) -> std::io::Result<Vec<SegmentName>> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name
+            .strip_prefix("wal-")
+            .and_then(|n| n.strip_suffix(".log"))
+        else {
+            continue;
+        };
+        let Some((seq, created)) = stem.split_once('-') else {
+            continue;
+        };
+        if let (Ok(first_seq), Ok(created)) = (seq.parse(), created.parse()) {
+            out.push(SegmentName {
+                first_seq,
+                created,
+                path: entry.path(),
+            });
+        }
+    }
+    out.sort_by_key(|s| (s.first_seq, s.created));
+    Ok(out)
+}
+
+/// A record that could not be logged; nothing of it is durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LogError {
+    pub message: String,
+    /// Every record up to this sequence number is logged (and acknowledged or about to be).
+    pub durable_through: u64,
+}
+
+/// The answer to one appended record.
+pub type Ticket = oneshot::Receiver<Result<(), LogError>>;
+
+enum Job {
+    Append {
+        header: Header,
+        changes: Vec<u8>,
+        done: oneshot::Sender<Result<(), LogError>>,
+    },
+    /// After a failure: the store's state is back to `next_seq - 1`; accept records again.
+    Resume { next_seq: u64 },
+    /// Sync now (clean shutdown, before a snapshot is taken as covering everything).
+    Sync(oneshot::Sender<Result<(), LogError>>),
+    /// Delete segments whose records are all at or below this sequence number.
+    Prune(u64),
+}
+
+/// A record waiting in the writer for its group's write: header, encoded changes, and who waits.
+type Queued = (Header, Vec<u8>, oneshot::Sender<Result<(), LogError>>);
+
+/// The handle committing threads use.
+pub struct Wal {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Wal {
+    /// Starts a new segment after record `last_seq` and the writer thread.
+    pub fn start(settings: WalSettings, last_seq: u64, logger: Logger) -> Result<Wal, String> {
+        fs::create_dir_all(&settings.dir).map_err(|e| {
+            format!(
+                "cannot create the WAL directory {}: {e}",
+                settings.dir.display()
+            )
+        })?;
+        let mut writer = Writer {
+            segment: None,
+            good_len: 0,
+            last_seq,
+            since_sync: 0,
+            poisoned: false,
+            settings,
+            logger,
+        };
+        writer
+            .open_segment()
+            .map_err(|e| format!("cannot start the WAL: {e}"))?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("boltd-wal".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| format!("cannot start the WAL writer thread: {e}"))?;
+        Ok(Wal {
+            jobs: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn send(&self, job: Job) -> bool {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+
+    /// Queues a record; the ticket answers once it is logged. Records must be appended in
+    /// sequence order, which the store guarantees by appending under its commit lock.
+    pub fn append(&self, header: Header, changes: Vec<u8>) -> Ticket {
+        let (done, ticket) = oneshot::channel();
+        let job = Job::Append {
+            header,
+            changes,
+            done,
+        };
+        if !self.send(job) {
+            // The receiver is gone with the sender: the ticket reads as "writer stopped".
+        }
+        ticket
+    }
+
+    /// Accepts records again after a failure, continuing at `next_seq`.
+    pub fn resume(&self, next_seq: u64) {
+        self.send(Job::Resume { next_seq });
+    }
+
+    /// Syncs everything written so far.
+    pub fn sync(&self) -> Ticket {
+        let (done, ticket) = oneshot::channel();
+        self.send(Job::Sync(done));
+        ticket
+    }
+
+    /// Deletes the segments a snapshot at `seq` made unnecessary.
+    pub fn prune(&self, seq: u64) {
+        self.send(Job::Prune(seq));
+    }
+
+    /// Syncs and stops the writer (a clean shutdown).
+    pub fn close(&self) {
+        let sender = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // With the channel closed, the writer finishes what is queued, syncs and returns.
+        drop(sender);
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The open segment.
+struct Segment {
+    file: File,
+    path: PathBuf,
+}
+
+/// The writer thread's state.
+struct Writer {
+    segment: Option<Segment>,
+    /// Bytes of the segment known to be written in full.
+    good_len: u64,
+    last_seq: u64,
+    since_sync: u64,
+    /// A write failed; records are refused until `Resume`.
+    poisoned: bool,
+    settings: WalSettings,
+    logger: Logger,
+}
+
+impl Writer {
+    fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch);
+        }
+        if let Some(segment) = &self.segment {
+            let _ = segment.file.sync_data();
+        }
+    }
+
+    fn process(&mut self, batch: Vec<Job>) {
+        let mut group: Vec<Queued> = Vec::new();
+        for job in batch {
+            match job {
+                Job::Append {
+                    header,
+                    changes,
+                    done,
+                } => {
+                    if self.poisoned {
+                        let _ = done.send(Err(self.refusal()));
+                    } else {
+                        group.push((header, changes, done));
+                    }
+                }
+                Job::Resume { next_seq } => {
+                    self.write_group(std::mem::take(&mut group), false);
+                    if self.poisoned {
+                        self.poisoned = false;
+                        self.last_seq = next_seq.saturating_sub(1);
+                    }
+                }
+                Job::Sync(done) => {
+                    self.write_group(std::mem::take(&mut group), true);
+                    let _ = done.send(self.sync_now());
+                }
+                Job::Prune(seq) => {
+                    self.write_group(std::mem::take(&mut group), false);
+                    self.prune(seq);
+                }
+            }
+        }
+        self.write_group(group, false);
+    }
+
+    fn refusal(&self) -> LogError {
+        LogError {
+            message: "the WAL could not be written (see the previous error); the transaction \
+                      was rolled back"
+                .into(),
+            durable_through: self.last_seq,
+        }
+    }
+
+    /// Appends the group's records in one write, syncs as the settings say, and answers them.
+    fn write_group(
+        &mut self,
+        group: Vec<Queued>,
+        syncing_anyway: bool,
+    ) {
+        if group.is_empty() {
+            return;
+        }
+        let outcome = self.write_records(&group, syncing_anyway);
+        match outcome {
+            Ok(()) => {
+                for (_, _, done) in group {
+                    let _ = done.send(Ok(()));
+                }
+                if self.good_len >= self.settings.segment_bytes {
+                    if let Err(e) = self.roll() {
+                        error!(self.logger, "cannot start a new WAL segment; the next commit retries";
+                            "error" => %e);
+                    }
+                }
+            }
+            Err(message) => {
+                let failure = LogError {
+                    message,
+                    durable_through: self.last_seq,
+                };
+                error!(self.logger, "WAL write failed; transactions rolled back until it works again";
+                    "error" => %failure.message, "durable_through" => failure.durable_through);
+                self.poisoned = true;
+                for (_, _, done) in group {
+                    let _ = done.send(Err(failure.clone()));
+                }
+            }
+        }
+    }
+
+    fn write_records(
+        &mut self,
+        group: &[Queued],
+        syncing_anyway: bool,
+    ) -> Result<(), String> {
+        let mut bytes = Vec::new();
+        let mut seq = self.last_seq;
+        for (header, changes, _) in group {
+            if header.seq != seq + 1 {
+                return Err(format!(
+                    "internal error: WAL record {} follows {seq}",
+                    header.seq
+                ));
+            }
+            seq = header.seq;
+            let payload = record::record_payload(*header, changes).map_err(|e| e.to_string())?;
+            frame::put(&mut bytes, &payload).map_err(|e| e.to_string())?;
+        }
+        if self.segment.is_none() {
+            self.open_segment()?;
+        }
+        let Some(segment) = self.segment.as_mut() else {
+            return Err("no WAL segment is open".into());
+        };
+        let path = segment.path.clone();
+        let written = segment.file.write_all(&bytes).and_then(|()| {
+            let due = self.since_sync + group.len() as u64 >= self.settings.flush_every;
+            if due || syncing_anyway {
+                segment.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => {
+                self.good_len += bytes.len() as u64;
+                self.last_seq = seq;
+                self.since_sync += group.len() as u64;
+                if self.since_sync >= self.settings.flush_every || syncing_anyway {
+                    self.since_sync = 0;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Cut the partial write off, so that no record the clients were told failed can
+                // reappear at recovery. If even that fails, the segment is abandoned: the next
+                // write opens a new one, whose first sequence number supersedes this tail.
+                let cut = segment
+                    .file
+                    .set_len(self.good_len)
+                    .and_then(|()| segment.file.sync_all());
+                if cut.is_err() {
+                    self.segment = None;
+                }
+                Err(format!(
+                    "cannot write the WAL {}: {e}. Free space on the disk of --data-directory \
+                     (or fix the I/O error); writes work again once it can be written",
+                    path.display()
+                ))
+            }
+        }
+    }
+
+    fn sync_now(&mut self) -> Result<(), LogError> {
+        if let Some(segment) = &self.segment {
+            segment.file.sync_data().map_err(|e| LogError {
+                message: format!("cannot sync the WAL {}: {e}", segment.path.display()),
+                durable_through: self.last_seq,
+            })?;
+        }
+        self.since_sync = 0;
+        Ok(())
+    }
+
+    fn roll(&mut self) -> Result<(), String> {
+        if let Some(segment) = self.segment.take() {
+            segment
+                .file
+                .sync_data()
+                .map_err(|e| format!("cannot sync {}: {e}", segment.path.display()))?;
+        }
+        self.open_segment()
+    }
+
+    /// Creates the segment for the records after `last_seq`: header, file sync, directory sync.
+    fn open_segment(&mut self) -> Result<(), String> {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = self
+            .settings
+            .dir
+            .join(format!("wal-{:020}-{created}.log", self.last_seq + 1));
+        let make = || -> std::io::Result<File> {
+            let mut file = OpenOptions::new()
+                .append(true)
+                .create_new(true)
+                .open(&path)?;
+            file.write_all(MAGIC)?;
+            file.sync_all()?;
+            File::open(&self.settings.dir)?.sync_all()?;
+            Ok(file)
+        };
+        match make() {
+            Ok(file) => {
+                self.segment = Some(Segment { file, path });
+                self.good_len = MAGIC.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                Err(format!(
+                    "cannot create the WAL segment {}: {e}",
+                    path.display()
+                ))
+            }
+        }
+    }
+
+    fn prune(&mut self, covered: u64) {
+        let Ok(all) = segments(&self.settings.dir) else {
+            return;
+        };
+        let current = self.segment.as_ref().map(|s| s.path.clone());
+        for pair in all.windows(2) {
+            let (segment, next) = (&pair[0], &pair[1]);
+            let last_in_segment = next.first_seq.saturating_sub(1);
+            if last_in_segment <= covered && Some(&segment.path) != current.as_ref() {
+                match fs::remove_file(&segment.path) {
+                    Ok(()) => info!(self.logger, "WAL segment covered by a snapshot deleted";
+                        "file" => %segment.path.display()),
+                    Err(e) => error!(self.logger, "cannot delete an old WAL segment";
+                        "file" => %segment.path.display(), "error" => %e),
+                }
+            }
+        }
+    }
+}
