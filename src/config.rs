@@ -25,6 +25,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::bolt::handshake::{Version, SUPPORTED};
 use crate::bolt::session::Limits;
 use crate::logging::LogLevel;
+use crate::storage::Durability;
 use crate::tls::{ClientAuth, MinVersion, TlsSettings};
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
@@ -253,11 +254,56 @@ pub struct Config {
     #[arg(long, value_name = "PORT")]
     pub metrics_port: Option<u16>,
 
-    /// Directory for persistent state (users, roles, privileges).
+    /// Directory for persistent state: the graph's WAL and snapshots, users, roles and privileges.
     /// [default: $XDG_DATA_HOME/boltd, else ~/.local/share/boltd, else /var/lib/boltd]
     #[arg(long, value_name = "DIR", value_parser = path)]
     #[serde(deserialize_with = "empty_is_none")]
     pub data_directory: Option<PathBuf>,
+
+    /// Log every commit to the write-ahead log (in --data-directory/wal) before it is
+    /// acknowledged, so that it survives a crash. [default: true]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", hide_default_value = true, action = ArgAction::Set)]
+    pub storage_wal_enabled: bool,
+
+    /// Sync the WAL to disk at least every N commits. 1 (the default) syncs before every
+    /// acknowledgement, so an acknowledged commit survives a power loss; Memgraph's default is
+    /// 100000, which can lose acknowledged commits. [default: 1]
+    #[arg(long, value_name = "N", default_value = "1", hide_default_value = true)]
+    pub storage_wal_file_flush_every_n_tx: u64,
+
+    /// Start a new WAL segment file past this size in KiB. [default: 20480]
+    #[arg(
+        long,
+        value_name = "KIB",
+        default_value = "20480",
+        hide_default_value = true
+    )]
+    pub storage_wal_file_size_kib: u64,
+
+    /// Seconds between periodic snapshots (in --data-directory/snapshots); 0 disables them.
+    /// [default: 300]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value = "300",
+        hide_default_value = true
+    )]
+    pub storage_snapshot_interval_sec: u64,
+
+    /// Write a snapshot on a clean stop (SIGTERM, SIGINT). [default: true]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", hide_default_value = true, action = ArgAction::Set)]
+    pub storage_snapshot_on_exit: bool,
+
+    /// Snapshots kept; WAL segments older than the oldest kept one are deleted. [default: 3]
+    #[arg(long, value_name = "N", default_value = "3", hide_default_value = true)]
+    pub storage_snapshot_retention_count: usize,
+
+    /// Recover the graph from --data-directory on start. With false the server starts empty and
+    /// moves the old WAL and snapshots aside. (--storage-recover-on-startup is the older name.)
+    /// [default: true]
+    #[arg(long, alias = "storage-recover-on-startup", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", hide_default_value = true, action = ArgAction::Set)]
+    #[serde(alias = "storage_recover_on_startup")]
+    pub data_recovery_on_startup: bool,
 
     /// Minimum log level: trace, debug, info, warning, error or critical. [default: info]
     #[arg(long, value_name = "LEVEL", default_value = "info", hide_default_value = true, value_parser = <LogLevel as Setting>::parse)]
@@ -383,6 +429,17 @@ impl Config {
             }
             _ => {}
         }
+        if self.storage_wal_file_flush_every_n_tx == 0 {
+            return Err(ConfigError::Invalid(
+                "--storage-wal-file-flush-every-n-tx must be at least 1 (1 syncs every commit)"
+                    .to_owned(),
+            ));
+        }
+        if self.storage_snapshot_retention_count == 0 {
+            return Err(ConfigError::Invalid(
+                "--storage-snapshot-retention-count must be at least 1".to_owned(),
+            ));
+        }
         let client_auth = self.bolt_client_auth;
         if client_auth != ClientAuth::None && self.bolt_ca_file.is_none() {
             return Err(ConfigError::Invalid(format!(
@@ -458,6 +515,21 @@ impl Config {
                 .then(|| Duration::from_secs(self.bolt_session_inactivity_timeout)),
             max_message: self.bolt_max_message_size,
             max_message_unauthenticated: self.bolt_max_message_size_unauthenticated,
+        }
+    }
+
+    /// How the graph is kept on disk.
+    pub fn durability(&self) -> Durability {
+        Durability {
+            data_dir: self.data_dir(),
+            wal_enabled: self.storage_wal_enabled,
+            flush_every: self.storage_wal_file_flush_every_n_tx.max(1),
+            segment_bytes: self.storage_wal_file_size_kib.saturating_mul(1024),
+            snapshot_interval: (self.storage_snapshot_interval_sec > 0)
+                .then(|| Duration::from_secs(self.storage_snapshot_interval_sec)),
+            snapshot_on_exit: self.storage_snapshot_on_exit,
+            retention: self.storage_snapshot_retention_count.max(1),
+            recover: self.data_recovery_on_startup,
         }
     }
 

@@ -77,15 +77,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(async {
-        let timeout = (config.query_execution_timeout_sec > 0)
-            .then(|| std::time::Duration::from_secs(config.query_execution_timeout_sec));
-        let memory_limit = match config.memory_limit {
-            0 => boltd::alloc::default_limit(),
-            mib => Some(mib.saturating_mul(1 << 20)),
+    let timeout = (config.query_execution_timeout_sec > 0)
+        .then(|| std::time::Duration::from_secs(config.query_execution_timeout_sec));
+    let memory_limit = match config.memory_limit {
+        0 => boltd::alloc::default_limit(),
+        mib => Some(mib.saturating_mul(1 << 20)),
+    };
+    // Recovery runs before the port is bound: a client never sees a graph still being rebuilt.
+    let engine =
+        match MemoryEngine::open(timeout, memory_limit, config.durability(), logger.clone()) {
+            Ok(engine) => Arc::new(engine),
+            Err(e) => {
+                crit!(logger, "cannot start: {}", e);
+                eprintln!("boltd: {e}");
+                return ExitCode::FAILURE;
+            }
         };
-        let engine = Arc::new(MemoryEngine::with_limits(timeout, memory_limit));
-        let server = match boltd::server::start(&config, engine, logger.clone()).await {
+    let code = runtime.block_on(async {
+        let server = match boltd::server::start(&config, engine.clone(), logger.clone()).await {
             Ok(s) => s,
             Err(e) => {
                 crit!(logger, "cannot start: {}", e);
@@ -102,6 +111,10 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     });
     drop(runtime);
+    // After the last connection: the exit snapshot (if asked for) and a synced, closed WAL.
+    if let Err(e) = engine.close() {
+        crit!(logger, "shutdown snapshot failed; the WAL still holds every commit"; "error" => %e);
+    }
     drop(guard);
     code
 }

@@ -63,6 +63,9 @@ fn schema_refusal(command: &SchemaCommand) -> &'static str {
         | SchemaCommand::ShowStorageInfo => {
             "Info reporting not allowed in multicommand transactions."
         }
+        SchemaCommand::CreateSnapshot | SchemaCommand::ShowSnapshots => {
+            "Snapshot queries are not allowed in multicommand transactions."
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! While no user exists nothing is checked (as in Memgraph). Once users exist, each statement
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
 //! constraint statements INDEX or CONSTRAINT, info statements STATS, user management AUTH, and the
-//! TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS).
+//! TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), snapshot statements
+//! DURABILITY.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
 use crate::cypher::ast::{Clause, Query};
@@ -43,6 +44,9 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
             | SchemaCommand::CreateExists { .. }
             | SchemaCommand::DropExists { .. },
         ) => add(&["CONSTRAINT"]),
+        Statement::Schema(SchemaCommand::CreateSnapshot | SchemaCommand::ShowSnapshots) => {
+            add(&["DURABILITY"])
+        }
         Statement::Schema(_) => add(&["STATS"]),
         Statement::Query(query) => {
             let mut next: Option<&Query> = Some(query);

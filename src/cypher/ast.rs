@@ -57,6 +57,10 @@ pub enum SchemaCommand {
     ShowStorageInfo,
     /// `STORAGE MODE IN_MEMORY_TRANSACTIONAL`: what we always are.
     StorageMode(String),
+    /// `CREATE SNAPSHOT`: write one now.
+    CreateSnapshot,
+    /// `SHOW SNAPSHOTS`: the snapshots on disk.
+    ShowSnapshots,
 }
 
 /// A query: clauses in order, optionally followed by `UNION [ALL]` and another query.

@@ -19,6 +19,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("AUTH", "Manage users, roles and privileges"),
     ("CONSTRAINT", "Manage constraints"),
     ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
+    ("DURABILITY", "Create and list snapshots"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -553,6 +553,18 @@ impl<'a> Parser<'a> {
                 SchemaCommand::DropUnique { label, property }
             }));
         }
+        if create && self.keyword_at(1, "SNAPSHOT") {
+            self.advance();
+            self.advance();
+            self.statement_end()?;
+            return Ok(Some(SchemaCommand::CreateSnapshot));
+        }
+        if self.at_keyword("SHOW") && self.keyword_at(1, "SNAPSHOTS") {
+            self.advance();
+            self.advance();
+            self.statement_end()?;
+            return Ok(Some(SchemaCommand::ShowSnapshots));
+        }
         if self.at_keyword("SHOW") {
             self.advance();
             let which = self

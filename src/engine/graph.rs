@@ -56,6 +56,17 @@ impl Props {
     pub fn to_map(&self) -> Map {
         self.0.iter().cloned().collect()
     }
+
+    /// The pairs as stored, for the WAL and snapshots to encode without copying.
+    pub fn as_slice(&self) -> &[(String, Value)] {
+        &self.0
+    }
+
+    /// Pairs as decoded from the WAL or a snapshot (keys are unique: they were a `Props`).
+    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> Self {
+        pairs.shrink_to_fit();
+        Props(pairs)
+    }
 }
 
 impl From<Map> for Props {

@@ -9,42 +9,106 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use slog::Logger;
+
 use super::offload::{self, INLINE_WRITES};
+use super::persist;
+use super::snapshotter::Snapshotter;
 use super::store::{Store, TxState};
 use super::{exec, schema, EngineError, Params, QueryEngine, QueryResult, Transaction};
 use crate::cypher::ast::{Query, SchemaCommand};
+use crate::storage::{Durability, Storage};
 
 /// Memgraph's answer to COMMIT after a failed query in an explicit transaction.
 pub const COMMIT_AFTER_ERROR: &str = "Transaction can't be committed because there was a \
                                       previous error. Please invoke a rollback instead.";
 
 /// The embedded in-memory engine.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryEngine {
     store: Arc<Store>,
     /// How long one query may run (`--query-execution-timeout-sec`); `None` for no limit.
     timeout: Option<Duration>,
     /// Live heap bytes above which queries stop (`--memory-limit`); `None` for no limit.
     memory_limit: Option<usize>,
+    /// Periodic snapshots, when the graph is durable and they are asked for.
+    snapshots: Option<Snapshotter>,
+}
+
+impl std::fmt::Debug for MemoryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryEngine")
+            .field("timeout", &self.timeout)
+            .field("memory_limit", &self.memory_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryEngine {
+    /// An engine whose graph lives in memory only.
     pub fn new() -> Self {
-        MemoryEngine {
-            store: Store::new(),
-            timeout: None,
-            memory_limit: None,
-        }
+        Self::with_limits(None, None)
     }
 
-    /// An engine whose queries give up after `timeout`, or once the server's heap exceeds
-    /// `memory_limit` bytes.
+    /// An in-memory engine whose queries give up after `timeout`, or once the server's heap
+    /// exceeds `memory_limit` bytes.
     pub fn with_limits(timeout: Option<Duration>, memory_limit: Option<usize>) -> Self {
         MemoryEngine {
             store: Store::new(),
             timeout,
             memory_limit,
+            snapshots: None,
         }
+    }
+
+    /// A durable engine: recovers the graph from the data directory, logs every commit, and
+    /// writes periodic snapshots as `durability` says.
+    pub fn open(
+        timeout: Option<Duration>,
+        memory_limit: Option<usize>,
+        durability: Durability,
+        logger: Logger,
+    ) -> Result<Self, String> {
+        let mut builder = persist::Builder::default();
+        let (storage, recovered) = Storage::open(durability.clone(), &mut builder, logger.clone())?;
+        let rebuilt = persist::Rebuilt {
+            graph: builder.finish(),
+            seq: recovered.seq,
+            next_node: recovered.next_node,
+            next_rel: recovered.next_rel,
+        };
+        let store = Store::durable(Arc::new(storage), rebuilt);
+        let snapshots = match durability.snapshot_interval {
+            Some(every) => Some(
+                Snapshotter::start(Arc::clone(&store), every, logger)
+                    .map_err(|e| format!("cannot start the snapshot thread: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(MemoryEngine {
+            store,
+            timeout,
+            memory_limit,
+            snapshots,
+        })
+    }
+
+    /// A clean stop: no more periodic snapshots, the snapshot on exit if asked for, and the WAL
+    /// synced and closed. Blocks (call it where blocking is allowed).
+    pub fn close(&self) -> Result<(), String> {
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.stop();
+        }
+        let Some(storage) = self.store.storage() else {
+            return Ok(());
+        };
+        let snapshot = if storage.settings().snapshot_on_exit {
+            persist::snapshot(&self.store).map(|_| ())
+        } else {
+            Ok(())
+        };
+        storage.close();
+        snapshot
     }
 }
 
@@ -127,10 +191,12 @@ impl Transaction for MemoryTransaction {
         let Some(state) = self.state else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
-        if state.written() <= INLINE_WRITES {
-            return state.commit();
-        }
-        offload::blocking("commit", move || state.commit()).await?
+        let durable = if state.written() <= INLINE_WRITES {
+            state.commit()?
+        } else {
+            offload::blocking("commit", move || state.commit()).await??
+        };
+        durable.wait().await
     }
 
     async fn rollback(self: Box<Self>) {

@@ -23,9 +23,11 @@ pub mod graph;
 pub mod memory;
 pub mod offload;
 pub mod pattern;
+pub mod persist;
 pub mod project;
 pub mod rows;
 pub mod schema;
+pub mod snapshotter;
 pub mod store;
 pub mod temporal;
 

@@ -4,6 +4,8 @@
 //! Memgraph (and so boltd) refuses them inside an explicit one.
 
 use super::graph::Graph;
+use std::sync::Arc;
+
 use super::store::Store;
 use super::{EngineError, QueryResult, QueryType, Row, RowStream};
 use crate::cypher::ast::SchemaCommand;
@@ -25,7 +27,7 @@ fn done() -> QueryResult {
 }
 
 /// Runs a schema statement against the committed graph.
-pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, EngineError> {
+pub fn run(store: &Arc<Store>, command: &SchemaCommand) -> Result<QueryResult, EngineError> {
     match command {
         SchemaCommand::CreateIndex { label, property } => store.alter(|g| {
             match property {
@@ -134,6 +136,40 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
                 )))
             }
         }
+        SchemaCommand::CreateSnapshot => {
+            let written = super::persist::snapshot(store)
+                .map_err(|e| EngineError::database(format!("CREATE SNAPSHOT failed: {e}")))?;
+            Ok(table(
+                &["path"],
+                vec![vec![Value::from(
+                    written.info.path.display().to_string().as_str(),
+                )]],
+            ))
+        }
+        SchemaCommand::ShowSnapshots => {
+            let Some(storage) = store.storage() else {
+                return Ok(table(SNAPSHOT_COLUMNS, Vec::new()));
+            };
+            let rows = storage
+                .snapshots()
+                .into_iter()
+                .rev()
+                .map(|s| {
+                    let nanos = s.created_nanos;
+                    vec![
+                        Value::from(s.path.display().to_string().as_str()),
+                        Value::Int(s.seq as i64),
+                        Value::DateTime {
+                            seconds: (nanos / 1_000_000_000) as i64,
+                            nanos: (nanos % 1_000_000_000) as u32,
+                            zone: crate::value::TimeZone::Offset(0),
+                        },
+                        Value::Int(s.size as i64),
+                    ]
+                })
+                .collect();
+            Ok(table(SNAPSHOT_COLUMNS, rows))
+        }
         SchemaCommand::ShowIndexInfo => Ok(table(
             &["index type", "label", "property", "count"],
             index_rows(&store.committed()),
@@ -182,11 +218,27 @@ pub fn run(store: &Store, command: &SchemaCommand) -> Result<QueryResult, Engine
                     Value::from("isolation_level"),
                     Value::from("SNAPSHOT_ISOLATION"),
                 ],
+                vec![
+                    Value::from("disk_usage"),
+                    Value::Int(store.storage().map_or(0, |s| s.disk_usage()) as i64),
+                ],
+                vec![
+                    Value::from("durability"),
+                    Value::from(match store.storage() {
+                        Some(s) if s.logs() => "WAL and snapshots",
+                        Some(_) => "snapshots only (--storage-wal-enabled=false)",
+                        None => "none (in memory only)",
+                    }),
+                ],
             ];
             Ok(table(&["storage info", "value"], rows))
         }
     }
 }
+
+/// `SHOW SNAPSHOTS`, newest first: the file, the last WAL record it covers, when it was written,
+/// and its size in bytes.
+const SNAPSHOT_COLUMNS: &[&str] = &["path", "timestamp", "creation_time", "size"];
 
 fn index_rows(g: &Graph) -> Vec<Row> {
     let mut rows: Vec<Row> = g

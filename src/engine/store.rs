@@ -14,23 +14,89 @@
 //! Creating or deleting a relationship touches both end nodes (their adjacency changes), so a node
 //! deleted concurrently with a new relationship to it is a conflict rather than a dangling edge.
 //! Uniqueness constraints are checked on the merged graph before it is published.
+//!
+//! With a WAL, publishing is two steps. Under the lock the commit becomes the newest state (what
+//! later commits are checked against) and its record is queued for the log, in sequence order;
+//! the lock is then released and the commit waits for the log. Only once its record is logged is
+//! the commit made visible (to new transactions) and acknowledged. So readers never see a commit
+//! that is not logged, while commits waiting for the same sync overlap (group commit). If the log
+//! cannot be written, every commit not yet logged is failed and the newest state is rolled back to
+//! the visible one.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::graph::{Graph, IndexKey, NodeRec, RelRec};
+use super::persist;
 use super::EngineError;
+use crate::storage::record::Header;
+use crate::storage::wal::{LogError, Ticket};
+use crate::storage::Storage;
 
 /// Memgraph's text for a serialization failure; clients retry on the TransientError code.
 pub const CONFLICT: &str = "Cannot resolve conflicting transactions. You can retry this \
                             transaction when the conflicting transaction is finished.";
 
+/// A commit whose record is being logged: readers see it once the log has it.
+#[derive(Debug)]
+struct Logging {
+    seq: u64,
+    graph: Graph,
+    epoch: u64,
+}
+
 #[derive(Debug, Default)]
 struct Committed {
-    graph: Graph,
-    /// Bumped by every commit and schema change.
-    epoch: u64,
+    /// The newest state, including commits still being logged: what commits are checked against.
+    latest: Graph,
+    latest_epoch: u64,
+    /// What transactions start from: every commit in it is logged.
+    visible: Graph,
+    visible_epoch: u64,
+    /// The last logged record in `visible`.
+    visible_seq: u64,
+    /// Commits being logged, oldest first.
+    logging: VecDeque<Logging>,
+    /// The sequence number of the next record.
+    next_seq: u64,
+    /// Bumped by every commit and schema change; names a state of the graph.
+    epochs: u64,
+    /// WAL failures already rolled back (the writer counts them).
+    failures_handled: u64,
+}
+
+impl Committed {
+    /// Makes the logged commits up to `seq` visible.
+    fn publish_through(&mut self, seq: u64) {
+        while self.logging.front().is_some_and(|l| l.seq <= seq) {
+            if let Some(l) = self.logging.pop_front() {
+                self.visible = l.graph;
+                self.visible_epoch = l.epoch;
+                self.visible_seq = l.seq;
+            }
+        }
+    }
+
+    /// A new newest state; visible at once when nothing is logged.
+    fn advance(&mut self, graph: Graph, logged: Option<u64>) -> u64 {
+        self.epochs += 1;
+        let epoch = self.epochs;
+        match logged {
+            Some(seq) => self.logging.push_back(Logging {
+                seq,
+                graph: graph.clone(),
+                epoch,
+            }),
+            None => {
+                self.visible = graph.clone();
+                self.visible_epoch = epoch;
+            }
+        }
+        self.latest = graph;
+        self.latest_epoch = epoch;
+        epoch
+    }
 }
 
 /// The shared, committed state of the embedded engine.
@@ -39,11 +105,74 @@ pub struct Store {
     committed: Mutex<Committed>,
     next_node: AtomicI64,
     next_rel: AtomicI64,
+    /// The WAL and snapshots; `None` for a graph that lives in memory only.
+    storage: Option<Arc<Storage>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("data_dir", &self.settings().data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a commit still has to wait for before it is acknowledged.
+#[derive(Debug)]
+pub enum Durable {
+    /// Nothing: it is visible already.
+    Done,
+    /// Its WAL record.
+    Logging {
+        store: Arc<Store>,
+        seq: u64,
+        ticket: Ticket,
+    },
+}
+
+impl Durable {
+    /// Waits until the record is logged, then makes the commit visible. A failed write rolls the
+    /// in-memory state back to what is logged and fails the commit.
+    pub async fn wait(self) -> Result<(), EngineError> {
+        match self {
+            Durable::Done => Ok(()),
+            Durable::Logging { store, seq, ticket } => store.logged(seq, ticket.await),
+        }
+    }
+
+    /// [`Durable::wait`] for threads that may block (schema changes run on one).
+    pub fn wait_blocking(self) -> Result<(), EngineError> {
+        match self {
+            Durable::Done => Ok(()),
+            Durable::Logging { store, seq, ticket } => store.logged(seq, ticket.blocking_recv()),
+        }
+    }
 }
 
 impl Store {
     pub fn new() -> Arc<Self> {
         Arc::new(Store::default())
+    }
+
+    /// A store over an opened data directory, starting from the recovered graph.
+    pub fn durable(storage: Arc<Storage>, recovered: persist::Rebuilt) -> Arc<Self> {
+        let committed = Committed {
+            latest: recovered.graph.clone(),
+            visible: recovered.graph,
+            visible_seq: recovered.seq,
+            next_seq: recovered.seq + 1,
+            ..Committed::default()
+        };
+        Arc::new(Store {
+            committed: Mutex::new(committed),
+            next_node: AtomicI64::new(recovered.next_node),
+            next_rel: AtomicI64::new(recovered.next_rel),
+            storage: Some(storage),
+        })
+    }
+
+    pub fn storage(&self) -> Option<&Arc<Storage>> {
+        self.storage.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, Committed> {
@@ -52,46 +181,144 @@ impl Store {
         self.committed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a transaction on the current committed graph.
+    /// Starts a transaction on the current visible graph.
     pub fn begin(self: &Arc<Self>) -> TxState {
         let committed = self.lock();
         TxState {
             store: Arc::clone(self),
-            snapshot: committed.graph.clone(),
-            working: committed.graph.clone(),
-            epoch: committed.epoch,
+            snapshot: committed.visible.clone(),
+            working: committed.visible.clone(),
+            epoch: committed.visible_epoch,
             written_nodes: HashSet::new(),
             written_rels: HashSet::new(),
         }
     }
 
-    /// The committed graph right now (for statements that only report).
+    /// The visible graph right now (for statements that only report).
     pub fn committed(&self) -> Graph {
-        self.lock().graph.clone()
+        self.lock().visible.clone()
     }
 
-    /// Runs a schema change on the committed graph, outside any transaction.
+    /// What a snapshot takes: the visible graph, the last record it holds, and the id counters.
+    pub fn image(&self) -> (Graph, u64, i64, i64) {
+        let committed = self.lock();
+        (
+            committed.visible.clone(),
+            committed.visible_seq,
+            self.next_node.load(Ordering::Relaxed),
+            self.next_rel.load(Ordering::Relaxed),
+        )
+    }
+
+    fn header(&self, seq: u64) -> Header {
+        Header {
+            seq,
+            next_node: self.next_node.load(Ordering::Relaxed),
+            next_rel: self.next_rel.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs a schema change on the newest graph, outside any transaction, and logs the schema
+    /// that results. Blocks until it is logged (schema statements run on a blocking thread).
     pub fn alter<R>(
-        &self,
+        self: &Arc<Self>,
         change: impl FnOnce(&mut Graph) -> Result<R, EngineError>,
     ) -> Result<R, EngineError> {
-        let mut committed = self.lock();
-        let mut graph = committed.graph.clone();
-        let r = change(&mut graph)?;
-        committed.graph = graph;
-        committed.epoch += 1;
-        Ok(r)
+        let durable = {
+            let mut committed = self.lock();
+            let mut graph = committed.latest.clone();
+            let r = change(&mut graph)?;
+            let durable = self.publish(&mut committed, graph, |g| persist::schema_record(g))?;
+            (r, durable)
+        };
+        durable.1.wait_blocking()?;
+        Ok(durable.0)
     }
 
-    fn commit(&self, tx: TxState) -> Result<(), EngineError> {
-        if tx.written_nodes.is_empty() && tx.written_rels.is_empty() {
-            return Ok(());
-        }
+    /// Publishes `graph` as the newest state under the commit lock: logged first when there is a
+    /// WAL (its record made by `record`), visible at once otherwise.
+    fn publish(
+        self: &Arc<Self>,
+        committed: &mut Committed,
+        graph: Graph,
+        record: impl FnOnce(&Graph) -> Result<Vec<u8>, EngineError>,
+    ) -> Result<Durable, EngineError> {
+        let Some(storage) = self.storage.as_ref().filter(|s| s.logs()) else {
+            committed.advance(graph, None);
+            return Ok(Durable::Done);
+        };
+        let changes = record(&graph)?;
+        let seq = committed.next_seq;
+        let Some(ticket) = storage.log(self.header(seq), changes) else {
+            committed.advance(graph, None);
+            return Ok(Durable::Done);
+        };
+        committed.next_seq += 1;
+        committed.advance(graph, Some(seq));
+        Ok(Durable::Logging {
+            store: Arc::clone(self),
+            seq,
+            ticket,
+        })
+    }
+
+    /// The WAL's answer for record `seq`.
+    fn logged(
+        &self,
+        seq: u64,
+        answer: Result<Result<(), LogError>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<(), EngineError> {
+        let failure = match answer {
+            Ok(Ok(())) => {
+                self.lock().publish_through(seq);
+                return Ok(());
+            }
+            Ok(Err(failure)) => failure,
+            Err(_) => LogError {
+                message: "the WAL writer has stopped (the server is shutting down)".into(),
+                durable_through: 0,
+                failure: u64::MAX,
+            },
+        };
         let mut committed = self.lock();
-        let merged = if committed.epoch == tx.epoch {
+        committed.publish_through(failure.durable_through);
+        if failure.failure > committed.failures_handled && failure.failure != u64::MAX {
+            // Everything newer than what is logged was checked against state that never reached
+            // the disk: forget it, and let the writer go on after the last logged record.
+            committed.failures_handled = failure.failure;
+            committed.logging.clear();
+            committed.latest = committed.visible.clone();
+            committed.latest_epoch = committed.visible_epoch;
+            committed.next_seq = committed.visible_seq + 1;
+            if let Some(storage) = &self.storage {
+                storage.resume(committed.next_seq);
+            }
+        }
+        Err(EngineError::database(format!(
+            "The transaction was not committed (it was rolled back): {}",
+            failure.message
+        )))
+    }
+
+    fn commit(self: &Arc<Self>, tx: TxState) -> Result<Durable, EngineError> {
+        if tx.written_nodes.is_empty() && tx.written_rels.is_empty() {
+            return Ok(Durable::Done);
+        }
+        // The record holds the final image of every record written, which is the same in the
+        // transaction's copy and in any merge of it: encode it before taking the lock.
+        let changes = match self.storage.as_ref().filter(|s| s.logs()) {
+            Some(_) => Some(persist::commit_record(
+                &tx.working,
+                &tx.written_nodes,
+                &tx.written_rels,
+            )?),
+            None => None,
+        };
+        let mut committed = self.lock();
+        let merged = if committed.latest_epoch == tx.epoch {
             tx.working
         } else {
-            let mut merged = committed.graph.clone();
+            let mut merged = committed.latest.clone();
             for id in &tx.written_nodes {
                 let before = tx.snapshot.node(*id);
                 let now = merged.node(*id);
@@ -129,9 +356,10 @@ impl Store {
         };
         check_unique(&merged, &tx.written_nodes)?;
         check_existence(&merged, &tx.written_nodes)?;
-        committed.graph = merged;
-        committed.epoch += 1;
-        Ok(())
+        let mut changes = changes;
+        self.publish(&mut committed, merged, |_| {
+            Ok(changes.take().unwrap_or_default())
+        })
     }
 }
 
@@ -203,7 +431,9 @@ impl TxState {
         self.written_nodes.len() + self.written_rels.len()
     }
 
-    pub fn commit(self) -> Result<(), EngineError> {
+    /// Checks and publishes the transaction's writes; the answer says what to wait for before
+    /// the commit may be acknowledged.
+    pub fn commit(self) -> Result<Durable, EngineError> {
         let store = Arc::clone(&self.store);
         store.commit(self)
     }

@@ -91,6 +91,9 @@ pub struct LogError {
     pub message: String,
     /// Every record up to this sequence number is logged (and acknowledged or about to be).
     pub durable_through: u64,
+    /// Which failure of the writer this is (1 for the first), so that the store rolls back once
+    /// per failure however many commits report it.
+    pub failure: u64,
 }
 
 /// The answer to one appended record.
@@ -134,6 +137,7 @@ impl Wal {
             last_seq,
             since_sync: 0,
             poisoned: false,
+            failures: 0,
             settings,
             logger,
         };
@@ -220,6 +224,8 @@ struct Writer {
     since_sync: u64,
     /// A write failed; records are refused until `Resume`.
     poisoned: bool,
+    /// Failures so far.
+    failures: u64,
     settings: WalSettings,
     logger: Logger,
 }
@@ -282,15 +288,12 @@ impl Writer {
                       was rolled back"
                 .into(),
             durable_through: self.last_seq,
+            failure: self.failures,
         }
     }
 
     /// Appends the group's records in one write, syncs as the settings say, and answers them.
-    fn write_group(
-        &mut self,
-        group: Vec<Queued>,
-        syncing_anyway: bool,
-    ) {
+    fn write_group(&mut self, group: Vec<Queued>, syncing_anyway: bool) {
         if group.is_empty() {
             return;
         }
@@ -308,9 +311,11 @@ impl Writer {
                 }
             }
             Err(message) => {
+                self.failures += 1;
                 let failure = LogError {
                     message,
                     durable_through: self.last_seq,
+                    failure: self.failures,
                 };
                 error!(self.logger, "WAL write failed; transactions rolled back until it works again";
                     "error" => %failure.message, "durable_through" => failure.durable_through);
@@ -322,11 +327,7 @@ impl Writer {
         }
     }
 
-    fn write_records(
-        &mut self,
-        group: &[Queued],
-        syncing_anyway: bool,
-    ) -> Result<(), String> {
+    fn write_records(&mut self, group: &[Queued], syncing_anyway: bool) -> Result<(), String> {
         let mut bytes = Vec::new();
         let mut seq = self.last_seq;
         for (header, changes, _) in group {
@@ -390,6 +391,7 @@ impl Writer {
             segment.file.sync_data().map_err(|e| LogError {
                 message: format!("cannot sync the WAL {}: {e}", segment.path.display()),
                 durable_through: self.last_seq,
+                failure: self.failures,
             })?;
         }
         self.since_sync = 0;
