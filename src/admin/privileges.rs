@@ -2,8 +2,8 @@
 //!
 //! While no user exists nothing is checked (as in Memgraph). Once users exist, each statement
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
-//! constraint statements INDEX or CONSTRAINT, info statements STATS, user management AUTH, and the
-//! TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS).
+//! constraint statements INDEX or CONSTRAINT, info statements STATS, `DUMP DATABASE` DUMP, user
+//! management AUTH, and the TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS).
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
 use crate::cypher::ast::{Clause, Query};
@@ -43,6 +43,7 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
             | SchemaCommand::CreateExists { .. }
             | SchemaCommand::DropExists { .. },
         ) => add(&["CONSTRAINT"]),
+        Statement::Schema(SchemaCommand::DumpDatabase) => add(&["DUMP"]),
         Statement::Schema(_) => add(&["STATS"]),
         Statement::Query(query) => {
             let mut next: Option<&Query> = Some(query);
@@ -82,6 +83,7 @@ mod tests {
         assert!(needs("RETURN 1").is_empty());
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
+        assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);
         assert_eq!(
             needs("SHOW BOLT_SERVER TLS INFO"),
             vec![&["STATS", "RELOAD_TLS"][..]]

@@ -57,6 +57,8 @@ pub enum SchemaCommand {
     ShowStorageInfo,
     /// `STORAGE MODE IN_MEMORY_TRANSACTIONAL`: what we always are.
     StorageMode(String),
+    /// `DUMP DATABASE`: the committed graph and its schema as Cypher statements, one per row.
+    DumpDatabase,
 }
 
 /// A query: clauses in order, optionally followed by `UNION [ALL]` and another query.

@@ -19,6 +19,10 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("AUTH", "Manage users, roles and privileges"),
     ("CONSTRAINT", "Manage constraints"),
     ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
+    (
+        "DUMP",
+        "Dump the database as Cypher statements (DUMP DATABASE)",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
