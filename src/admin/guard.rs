@@ -20,6 +20,9 @@ https://memgraph.com/docs";
 /// Memgraph refuses user management inside explicit transactions.
 pub const AUTH_IN_TRANSACTION: &str = "Auth queries are not allowed in multicommand transactions. Run them in an auto-committing (implicit) transaction.";
 
+/// `DUMP DATABASE` inside an explicit transaction, worded like the other schema refusals.
+pub const DUMP_IN_TRANSACTION: &str = "Dump database not allowed in multicommand transactions.";
+
 pub const NESTED_TRANSACTION: &str = "Nested transactions are not supported.";
 pub const NO_TRANSACTION_TO_COMMIT: &str = "No current transaction to commit.";
 pub const NO_TRANSACTION_TO_ROLLBACK: &str = "No current transaction to rollback.";
@@ -66,6 +69,9 @@ fn schema_refusal(command: &SchemaCommand) -> &'static str {
         SchemaCommand::CreateSnapshot | SchemaCommand::ShowSnapshots => {
             "Snapshot queries are not allowed in multicommand transactions."
         }
+        // Memgraph dumps the open transaction's snapshot; ours reads the committed graph, so it
+        // is refused here like the other statements that see only committed state.
+        SchemaCommand::DumpDatabase => DUMP_IN_TRANSACTION,
     }
 }
 
@@ -92,5 +98,10 @@ mod tests {
             "Index manipulation not allowed in multicommand transactions."
         );
         assert!(check(&statement, false).is_ok());
+        let Ok(dump) = crate::cypher::parse("DUMP DATABASE") else {
+            panic!()
+        };
+        assert_eq!(check(&dump, true).unwrap_err().message, DUMP_IN_TRANSACTION);
+        assert!(check(&dump, false).is_ok());
     }
 }

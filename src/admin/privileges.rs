@@ -2,9 +2,9 @@
 //!
 //! While no user exists nothing is checked (as in Memgraph). Once users exist, each statement
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
-//! constraint statements INDEX or CONSTRAINT, info statements STATS, user management AUTH, and the
-//! TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), snapshot statements
-//! DURABILITY.
+//! constraint statements INDEX or CONSTRAINT, info statements STATS, `DUMP DATABASE` DUMP, user
+//! management AUTH, the TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), and
+//! the snapshot statements DURABILITY.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
 use crate::cypher::ast::{Clause, Query};
@@ -47,6 +47,7 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         Statement::Schema(SchemaCommand::CreateSnapshot | SchemaCommand::ShowSnapshots) => {
             add(&["DURABILITY"])
         }
+        Statement::Schema(SchemaCommand::DumpDatabase) => add(&["DUMP"]),
         Statement::Schema(_) => add(&["STATS"]),
         Statement::Query(query) => {
             let mut next: Option<&Query> = Some(query);
@@ -86,6 +87,7 @@ mod tests {
         assert!(needs("RETURN 1").is_empty());
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
+        assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);
         assert_eq!(
             needs("SHOW BOLT_SERVER TLS INFO"),
             vec![&["STATS", "RELOAD_TLS"][..]]

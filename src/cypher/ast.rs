@@ -61,6 +61,8 @@ pub enum SchemaCommand {
     CreateSnapshot,
     /// `SHOW SNAPSHOTS`: the snapshots on disk.
     ShowSnapshots,
+    /// `DUMP DATABASE`: the committed graph and its schema as Cypher statements, one per row.
+    DumpDatabase,
 }
 
 /// A query: clauses in order, optionally followed by `UNION [ALL]` and another query.

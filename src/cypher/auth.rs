@@ -20,6 +20,10 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("CONSTRAINT", "Manage constraints"),
     ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
     ("DURABILITY", "Create and list snapshots"),
+    (
+        "DUMP",
+        "Dump the database as Cypher statements (DUMP DATABASE)",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

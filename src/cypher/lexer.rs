@@ -146,18 +146,14 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
             continue;
         }
         if c == b'`' {
-            match text[i + 1..].find('`') {
-                Some(len) => {
-                    let name = text[i + 1..i + 1 + len].to_owned();
-                    i += len + 2;
-                    tokens.push(Token {
-                        tok: Tok::Ident { name, quoted: true },
-                        start,
-                        end: i,
-                    });
-                }
-                None => return Err(err(start, "unterminated backquoted name")),
-            }
+            let (name, next) =
+                backquoted(text, i).ok_or_else(|| err(start, "unterminated backquoted name"))?;
+            i = next;
+            tokens.push(Token {
+                tok: Tok::Ident { name, quoted: true },
+                start,
+                end: i,
+            });
             continue;
         }
         if c == b'$' {
@@ -211,6 +207,25 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
         end: text.len(),
     });
     Ok(tokens)
+}
+
+/// A backquoted name starting at `start`, and the offset after it. A doubled backquote inside
+/// stands for one (openCypher's escape, which `DUMP DATABASE` output relies on for names that
+/// contain one). `None` when the closing backquote is missing.
+fn backquoted(text: &str, start: usize) -> Option<(String, usize)> {
+    let mut name = String::new();
+    let mut from = start + 1;
+    loop {
+        let len = text[from..].find('`')?;
+        name.push_str(&text[from..from + len]);
+        let after = from + len + 1;
+        if text.as_bytes().get(after) == Some(&b'`') {
+            name.push('`');
+            from = after + 1;
+        } else {
+            return Some((name, after));
+        }
+    }
 }
 
 fn number(text: &str, start: usize) -> Result<(Tok, usize), String> {
@@ -367,6 +382,19 @@ mod tests {
                 Tok::Eof
             ]
         );
+    }
+
+    #[test]
+    fn backquoted_names_unescape_doubled_backquotes() {
+        let quoted = |name: &str| Tok::Ident {
+            name: name.into(),
+            quoted: true,
+        };
+        assert_eq!(
+            toks("`a b` `x``y` ````"),
+            vec![quoted("a b"), quoted("x`y"), quoted("`"), Tok::Eof]
+        );
+        assert!(tokenize("RETURN `open``").is_err());
     }
 
     #[test]

@@ -582,6 +582,12 @@ impl<'a> Parser<'a> {
                 ))),
             };
         }
+        if self.at_keyword("DUMP") && self.keyword_at(1, "DATABASE") {
+            self.advance();
+            self.advance();
+            self.statement_end()?;
+            return Ok(Some(SchemaCommand::DumpDatabase));
+        }
         if self.at_keyword("STORAGE") && self.keyword_at(1, "MODE") {
             self.advance();
             self.advance();
@@ -1309,6 +1315,14 @@ mod tests {
             parse("STORAGE MODE IN_MEMORY_TRANSACTIONAL").unwrap(),
             Statement::Schema(SchemaCommand::StorageMode("IN_MEMORY_TRANSACTIONAL".into()))
         );
+        for text in ["DUMP DATABASE", "dump database;", "Dump  Database ;"] {
+            assert_eq!(
+                parse(text).unwrap(),
+                Statement::Schema(SchemaCommand::DumpDatabase),
+                "{text}"
+            );
+        }
+        assert!(parse("DUMP DATABASE now").is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Memgraph's index, constraint, storage-mode and info statements.
+//! Memgraph's index, constraint, storage-mode and info statements, and `DUMP DATABASE` (whose
+//! statements `dump.rs` writes).
 //!
 //! They change or describe the committed graph directly, outside any transaction, which is why
 //! Memgraph (and so boltd) refuses them inside an explicit one.
@@ -197,6 +198,15 @@ pub fn run(store: &Arc<Store>, command: &SchemaCommand) -> Result<QueryResult, E
             let rows = exists.chain(unique).collect();
             Ok(table(&["constraint type", "label", "properties"], rows))
         }
+        SchemaCommand::DumpDatabase => Ok(QueryResult {
+            fields: vec![super::dump::COLUMN.to_owned()],
+            rows: super::dump::dump(store.committed()),
+            query_type: QueryType::Read,
+            stats: None,
+            // Each row is one entity, but a property can be a long string or list: batches of
+            // them are written where blocking is allowed.
+            heavy: true,
+        }),
         SchemaCommand::ShowStorageInfo => {
             let g = store.committed();
             let (nodes, rels) = (g.nodes.len() as i64, g.rels.len() as i64);

@@ -191,24 +191,32 @@ fn parse_zone(s: &str) -> Option<TimeZone> {
     s.parse::<Tz>().ok().map(|_| TimeZone::Named(s.to_owned()))
 }
 
-/// The UTC instant of a wall-clock time in `zone`.
-fn to_utc(local: NaiveDateTime, zone: &TimeZone) -> Option<DateTime<Utc>> {
+/// The UTC instant of a wall-clock time in `zone`. A wall-clock time that a named zone passes
+/// twice (when clocks go back) is the earlier instant, unless `offset` names the other one:
+/// `2024-10-27T02:30:00+01:00[Europe/Zagreb]` is the second 02:30, which is how `DUMP DATABASE`
+/// writes such a value so that it comes back unchanged.
+fn to_utc(local: NaiveDateTime, zone: &TimeZone, offset: Option<i32>) -> Option<DateTime<Utc>> {
     match zone {
         TimeZone::Offset(o) => FixedOffset::east_opt(*o)?
             .from_local_datetime(&local)
             .earliest()
             .map(|d| d.with_timezone(&Utc)),
-        TimeZone::Named(name) => name
-            .parse::<Tz>()
-            .ok()?
-            .from_local_datetime(&local)
-            .earliest()
-            .map(|d| d.with_timezone(&Utc)),
+        TimeZone::Named(name) => {
+            let candidates = name.parse::<Tz>().ok()?.from_local_datetime(&local);
+            let preferred = candidates
+                .earliest()
+                .into_iter()
+                .chain(candidates.latest())
+                .find(|d| Some(d.offset().fix().local_minus_utc()) == offset);
+            preferred
+                .or_else(|| candidates.earliest())
+                .map(|d| d.with_timezone(&Utc))
+        }
     }
 }
 
-fn zoned(local: NaiveDateTime, zone: TimeZone) -> Result<Value, EngineError> {
-    let utc = to_utc(local, &zone)
+fn zoned(local: NaiveDateTime, zone: TimeZone, offset: Option<i32>) -> Result<Value, EngineError> {
+    let utc = to_utc(local, &zone, offset)
         .ok_or_else(|| bad("datetime", format!("{local} does not exist in {zone:?}")))?;
     Ok(Value::DateTime {
         seconds: utc.timestamp(),
@@ -219,7 +227,7 @@ fn zoned(local: NaiveDateTime, zone: TimeZone) -> Result<Value, EngineError> {
 
 fn date_time(arg: Option<&Value>) -> Result<Value, EngineError> {
     match arg {
-        None => zoned(Utc::now().naive_utc(), TimeZone::Offset(0)),
+        None => zoned(Utc::now().naive_utc(), TimeZone::Offset(0), None),
         Some(Value::String(s)) => {
             let invalid = || {
                 bad(
@@ -241,12 +249,16 @@ fn date_time(arg: Option<&Value>) -> Result<Value, EngineError> {
                 .zip(parse_time(&time_part[..cut]))
                 .map(|(d, t)| d.and_time(t))
                 .ok_or_else(invalid)?;
-            let zone = match (named, &time_part[cut..]) {
-                (Some(name), _) => parse_zone(name).ok_or_else(invalid)?,
-                (None, "") => TimeZone::Offset(0),
-                (None, offset) => parse_zone(offset).ok_or_else(invalid)?,
+            let (zone, offset) = match (named, &time_part[cut..]) {
+                (Some(name), "") => (parse_zone(name).ok_or_else(invalid)?, None),
+                (Some(name), offset) => match parse_zone(offset) {
+                    Some(TimeZone::Offset(o)) => (parse_zone(name).ok_or_else(invalid)?, Some(o)),
+                    _ => return Err(invalid()),
+                },
+                (None, "") => (TimeZone::Offset(0), None),
+                (None, offset) => (parse_zone(offset).ok_or_else(invalid)?, None),
             };
-            zoned(local, zone)
+            zoned(local, zone, offset)
         }
         Some(Value::Map(m)) => {
             let zone = match m.get("timezone") {
@@ -261,7 +273,7 @@ fn date_time(arg: Option<&Value>) -> Result<Value, EngineError> {
             };
             let d = date_from_map(m, "datetime")?;
             let t = time_from_map(m, "datetime")?;
-            zoned(d.and_time(t), zone)
+            zoned(d.and_time(t), zone, None)
         }
         Some(v @ Value::DateTime { .. }) => Ok(v.clone()),
         Some(other) => Err(bad(
