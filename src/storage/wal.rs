@@ -328,8 +328,13 @@ impl Writer {
     }
 
     fn write_records(&mut self, group: &[Queued], syncing_anyway: bool) -> Result<(), String> {
-        let mut bytes = Vec::new();
+        // Each frame is written in three pieces (frame header, record header, changes) so that a
+        // large transaction's changes are never copied: a bulk load's record can be hundreds of
+        // megabytes. The buffer gathers the small pieces; large ones go straight to the file.
+        let mut pieces: Vec<([u8; frame::HEADER], Vec<u8>, &[u8])> =
+            Vec::with_capacity(group.len());
         let mut seq = self.last_seq;
+        let mut total = 0u64;
         for (header, changes, _) in group {
             if header.seq != seq + 1 {
                 return Err(format!(
@@ -338,8 +343,17 @@ impl Writer {
                 ));
             }
             seq = header.seq;
-            let payload = record::record_payload(*header, changes).map_err(|e| e.to_string())?;
-            frame::put(&mut bytes, &payload).map_err(|e| e.to_string())?;
+            let head = record::encode(header).map_err(|e| e.to_string())?;
+            let len = u32::try_from(head.len() + changes.len())
+                .map_err(|_| frame::TooLarge(head.len() + changes.len()).to_string())?;
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&head);
+            crc.update(changes);
+            let mut framing = [0u8; frame::HEADER];
+            framing[..4].copy_from_slice(&len.to_le_bytes());
+            framing[4..].copy_from_slice(&crc.finalize().to_le_bytes());
+            total += (frame::HEADER + head.len() + changes.len()) as u64;
+            pieces.push((framing, head, changes));
         }
         if self.segment.is_none() {
             self.open_segment()?;
@@ -348,7 +362,15 @@ impl Writer {
             return Err("no WAL segment is open".into());
         };
         let path = segment.path.clone();
-        let written = segment.file.write_all(&bytes).and_then(|()| {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, &segment.file);
+        let mut written = pieces.iter().try_for_each(|(framing, head, changes)| {
+            out.write_all(framing)?;
+            out.write_all(head)?;
+            out.write_all(changes)
+        });
+        written = written.and_then(|()| out.flush());
+        drop(out);
+        let written = written.and_then(|()| {
             let due = self.since_sync + group.len() as u64 >= self.settings.flush_every;
             if due || syncing_anyway {
                 segment.file.sync_data()
@@ -358,7 +380,7 @@ impl Writer {
         });
         match written {
             Ok(()) => {
-                self.good_len += bytes.len() as u64;
+                self.good_len += total;
                 self.last_seq = seq;
                 self.since_sync += group.len() as u64;
                 if self.since_sync >= self.settings.flush_every || syncing_anyway {
