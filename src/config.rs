@@ -703,8 +703,36 @@ mod tests {
         assert_eq!(defaults.bolt_client_auth, ClientAuth::None);
         assert_eq!(defaults.log_level, "info");
         let keys = Config::keys();
-        assert_eq!(keys.len(), 31, "{keys:?}");
+        // 31 before the seven durability settings.
+        assert_eq!(keys.len(), 38, "{keys:?}");
+        assert!(
+            keys.iter()
+                .any(|k| k == "storage_wal_file_flush_every_n_tx"),
+            "{keys:?}"
+        );
         assert!(keys.iter().any(|k| k == "bolt_key_password"), "{keys:?}");
+    }
+
+    #[test]
+    fn durability_flags_take_memgraphs_forms() {
+        let c = load(&cli(&[
+            "--storage-wal-enabled=false",
+            "--storage-snapshot-on-exit",
+            "--storage-recover-on-startup=false",
+            "--storage-wal-file-flush-every-n-tx=1000",
+        ]))
+        .unwrap();
+        assert!(!c.storage_wal_enabled);
+        assert!(c.storage_snapshot_on_exit);
+        assert!(!c.data_recovery_on_startup);
+        let d = c.durability();
+        assert_eq!(d.flush_every, 1000);
+        assert_eq!(d.segment_bytes, 20480 * 1024);
+        assert_eq!(d.snapshot_interval, Some(Duration::from_secs(300)));
+        let defaults = Config::default();
+        assert!(defaults.storage_wal_enabled && defaults.data_recovery_on_startup);
+        assert_eq!(defaults.storage_wal_file_flush_every_n_tx, 1);
+        assert!(load(&cli(&["--storage-wal-file-flush-every-n-tx=0"])).is_err());
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! * [`cypher`]: the statement front end: lexer, parser and AST for every statement the server
 //!   accepts (queries, schema, users, transaction words, server statements).
 //! * [`engine`]: the `QueryEngine` and `Transaction` traits and the embedded in-memory engine.
+//! * [`storage`]: durability: the write-ahead log (group commit), snapshots, recovery and the
+//!   data-directory lock. It knows nothing of the graph's in-memory form; `engine/persist.rs`
+//!   translates.
 //! * [`auth`]: users, roles and privileges, persisted in the data directory.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
 //! * [`metrics`]: the Prometheus registry (its endpoint is the server's).
@@ -30,8 +33,9 @@
 //! * [`logging`]: the slog root logger.
 //! * [`shutdown`]: the shutdown signal shared by the listener and connections.
 //!
-//! Imports run downwards only: `engine` and `cypher` know nothing of `bolt`, `tls`, `admin` or
-//! `server`, and `bolt` knows nothing of the parser, the engine, users or TLS.
+//! Imports run downwards only: `engine`, `cypher` and `storage` know nothing of `bolt`, `tls`,
+//! `admin` or `server`; `storage` knows nothing of the engine; and `bolt` knows nothing of the
+//! parser, the engine, users or TLS.
 
 // `unsafe` is allowed only where it is needed, each site with its SAFETY comment: the counting
 // allocator, the handshake threads' priority, and TLS session resumption in the bench.

@@ -14,7 +14,7 @@ use slog::Logger;
 use super::offload::{self, INLINE_WRITES};
 use super::persist;
 use super::snapshotter::Snapshotter;
-use super::store::{Store, TxState};
+use super::store::{Rebuilt, Store, TxState};
 use super::{exec, schema, EngineError, Params, QueryEngine, QueryResult, Transaction};
 use crate::cypher::ast::{Query, SchemaCommand};
 use crate::storage::{Durability, Storage};
@@ -71,7 +71,7 @@ impl MemoryEngine {
     ) -> Result<Self, String> {
         let mut builder = persist::Builder::default();
         let (storage, recovered) = Storage::open(durability.clone(), &mut builder, logger.clone())?;
-        let rebuilt = persist::Rebuilt {
+        let rebuilt = Rebuilt {
             graph: builder.finish(),
             seq: recovered.seq,
             next_node: recovered.next_node,
@@ -103,7 +103,7 @@ impl MemoryEngine {
             return Ok(());
         };
         let snapshot = if storage.settings().snapshot_on_exit {
-            persist::snapshot(&self.store).map(|_| ())
+            self.store.write_snapshot().map(|_| ())
         } else {
             Ok(())
         };

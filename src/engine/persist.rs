@@ -10,11 +10,9 @@
 use std::collections::HashSet;
 
 use super::graph::{Graph, NodeRec, Props, RelRec};
-use super::store::Store;
 use super::EngineError;
 use crate::storage::record::{self, Change, ChangeRef, PropertyIndexDef, Schema};
 use crate::storage::recovery::Sink;
-use crate::storage::snapshot::{SnapshotHeader, Written};
 
 /// The encoded changes of a commit that wrote `nodes` and `rels`, as they are in `graph`.
 pub fn commit_record(
@@ -51,7 +49,8 @@ pub fn schema_record(graph: &Graph) -> Result<Vec<u8>, EngineError> {
         .map_err(|e| EngineError::database(e.to_string()))
 }
 
-fn node_image(id: i64, n: &NodeRec) -> ChangeRef<'_> {
+/// A node's image for the WAL or a snapshot.
+pub fn node_image(id: i64, n: &NodeRec) -> ChangeRef<'_> {
     ChangeRef::PutNode {
         id,
         labels: &n.labels,
@@ -59,7 +58,8 @@ fn node_image(id: i64, n: &NodeRec) -> ChangeRef<'_> {
     }
 }
 
-fn rel_image(id: i64, r: &RelRec) -> ChangeRef<'_> {
+/// A relationship's image for the WAL or a snapshot.
+pub fn rel_image(id: i64, r: &RelRec) -> ChangeRef<'_> {
     ChangeRef::PutRel {
         id,
         start: r.start,
@@ -85,39 +85,6 @@ pub fn schema_of(graph: &Graph) -> Schema {
             .collect(),
         existence: graph.existence.iter().cloned().collect(),
     }
-}
-
-/// Writes a snapshot of the store's visible graph (from an O(1) clone: commits go on meanwhile).
-pub fn snapshot(store: &Store) -> Result<Written, String> {
-    let Some(storage) = store.storage() else {
-        return Err("there is no data directory to write a snapshot to".into());
-    };
-    let (graph, seq, next_node, next_rel) = store.image();
-    let header = SnapshotHeader {
-        seq,
-        next_node,
-        next_rel,
-        created: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-        nodes: graph.nodes.len() as u64,
-        rels: graph.rels.len() as u64,
-    };
-    storage.write_snapshot(
-        header,
-        &schema_of(&graph),
-        graph.nodes.iter().map(|(id, n)| node_image(*id, n)),
-        graph.rels.iter().map(|(id, r)| rel_image(*id, r)),
-    )
-}
-
-/// The graph recovered at start, and where the log goes on.
-#[derive(Debug, Default)]
-pub struct Rebuilt {
-    pub graph: Graph,
-    pub seq: u64,
-    pub next_node: i64,
-    pub next_rel: i64,
 }
 
 /// Rebuilds a graph from recovered changes.

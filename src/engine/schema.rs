@@ -138,7 +138,8 @@ pub fn run(store: &Arc<Store>, command: &SchemaCommand) -> Result<QueryResult, E
             }
         }
         SchemaCommand::CreateSnapshot => {
-            let written = super::persist::snapshot(store)
+            let written = store
+                .write_snapshot()
                 .map_err(|e| EngineError::database(format!("CREATE SNAPSHOT failed: {e}")))?;
             Ok(table(
                 &["path"],

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use slog::{error, Logger};
 
-use super::persist;
 use super::store::Store;
 
 pub struct Snapshotter {
@@ -26,7 +25,7 @@ impl Snapshotter {
             .name("boltd-snapshot".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    if let Err(e) = persist::snapshot(&store) {
+                    if let Err(e) = store.write_snapshot() {
                         error!(logger, "periodic snapshot failed; the older snapshots are kept";
                             "error" => %e);
                     }

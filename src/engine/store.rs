@@ -31,6 +31,7 @@ use super::graph::{Graph, IndexKey, NodeRec, RelRec};
 use super::persist;
 use super::EngineError;
 use crate::storage::record::Header;
+use crate::storage::snapshot::{SnapshotHeader, Written};
 use crate::storage::wal::{LogError, Ticket};
 use crate::storage::Storage;
 
@@ -117,6 +118,15 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// The graph recovered at start, and where the log goes on.
+#[derive(Debug, Default)]
+pub struct Rebuilt {
+    pub graph: Graph,
+    pub seq: u64,
+    pub next_node: i64,
+    pub next_rel: i64,
+}
+
 /// What a commit still has to wait for before it is acknowledged.
 #[derive(Debug)]
 pub enum Durable {
@@ -155,7 +165,7 @@ impl Store {
     }
 
     /// A store over an opened data directory, starting from the recovered graph.
-    pub fn durable(storage: Arc<Storage>, recovered: persist::Rebuilt) -> Arc<Self> {
+    pub fn durable(storage: Arc<Storage>, recovered: Rebuilt) -> Arc<Self> {
         let committed = Committed {
             latest: recovered.graph.clone(),
             visible: recovered.graph,
@@ -207,6 +217,33 @@ impl Store {
             committed.visible_seq,
             self.next_node.load(Ordering::Relaxed),
             self.next_rel.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Writes a snapshot of the visible graph (from an O(1) clone: commits go on meanwhile).
+    pub fn write_snapshot(&self) -> Result<Written, String> {
+        let Some(storage) = self.storage() else {
+            return Err("there is no data directory to write a snapshot to".into());
+        };
+        let (graph, seq, next_node, next_rel) = self.image();
+        let header = SnapshotHeader {
+            seq,
+            next_node,
+            next_rel,
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            nodes: graph.nodes.len() as u64,
+            rels: graph.rels.len() as u64,
+        };
+        storage.write_snapshot(
+            header,
+            &persist::schema_of(&graph),
+            graph
+                .nodes
+                .iter()
+                .map(|(id, n)| persist::node_image(*id, n)),
+            graph.rels.iter().map(|(id, r)| persist::rel_image(*id, r)),
         )
     }
 
