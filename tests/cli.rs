@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 
 use common::fixture;
 
+/// A `boltd` command on a data directory of its own: tests run in parallel, and a data directory
+/// admits one server at a time.
 fn boltd() -> Command {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_boltd"));
-    let data = std::env::temp_dir().join(format!("boltd-cli-test-{}", std::process::id()));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = std::env::temp_dir().join(format!("boltd-cli-test-{}-{n}", std::process::id()));
     cmd.env_remove("BOLTD_BOLT_PORT")
         .args(["--bolt-address", "127.0.0.1", "--bolt-port", "0"])
         .arg(format!("--data-directory={}", data.display()))
