@@ -1024,3 +1024,143 @@ async fn a_damaged_newest_snapshot_falls_back_to_an_older_one_and_the_wal() {
     assert_eq!(ds(&rows), (0..60).collect::<Vec<_>>());
     server.kill();
 }
+
+// ---------------------------------------------------------------------------------------------
+// A full disk.
+
+/// A tmpfs mounted for one test; unmounted when dropped (after the server on it is gone).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` at `dir`, or None when this machine does not allow it.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            println!("mount: {}", String::from_utf8_lossy(&out.stderr).trim_end());
+            return None;
+        }
+        Some(Tmpfs(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !unmounted {
+            // Busy (a process still has a file open): detach it now, freed once closed.
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+/// With the data directory on a full disk, writes fail with an error naming the WAL, reads go on,
+/// the server stays up, and once space is freed writes work again without a restart; after a
+/// restart exactly the acknowledged commits are there.
+#[tokio::test]
+async fn a_full_disk_fails_writes_keeps_reads_and_recovers_when_space_is_freed() {
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("mnt");
+    // Declared before the server, so dropped after it: the mount outlives the process.
+    let Some(_tmpfs) = Tmpfs::mount(&mnt, "2m") else {
+        println!("skipped: cannot mount a tmpfs (needs root)");
+        return;
+    };
+    let data = mnt.join("data");
+    let mut logs = Logs::new(&base.path().join("logs"));
+    let flags = [
+        "--storage-snapshot-interval-sec=0",
+        "--storage-snapshot-on-exit=false",
+    ];
+    let server = start(&data, &mut logs, &flags);
+    let mut c = Bolt::connect(server.addr).await.unwrap();
+    let pad = Value::String("f".repeat(4000));
+    let create = |i: i64| params(&[("i", Value::Int(i)), ("pad", pad.clone())]);
+    const CREATE: &str = "CREATE (:F {i: $i, pad: $pad})";
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        c.run(CREATE, create(i)).await.expect("room for these");
+        acked.push(i);
+    }
+
+    // Fill the file system, then give back a little: a few more commits fit, then none.
+    let filler = mnt.join("filler");
+    {
+        use std::io::Write;
+        let mut f = fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        let mut full = false;
+        for _ in 0..1000 {
+            if f.write_all(&chunk).and_then(|()| f.sync_all()).is_err() {
+                full = true;
+                break;
+            }
+        }
+        assert!(full, "a 2 MiB tmpfs took 64 MiB");
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(64 << 10)).unwrap();
+    }
+    let mut next = 10;
+    let message = loop {
+        assert!(next < 500, "writes never failed on a full disk");
+        match c.run(CREATE, create(next)).await {
+            Ok(_) => acked.push(next),
+            Err(Failed::Refused(m)) => break m,
+            Err(Failed::Broken(e)) => panic!("the server went away on a full disk: {e}"),
+        }
+        next += 1;
+    };
+    println!("{} commits, then: {message}", acked.len());
+    let mut failed = vec![next];
+    assert!(acked.len() > 10, "no commit fitted in the space given back");
+    assert!(message.contains("WAL"), "{message}");
+    assert!(message.to_lowercase().contains("space"), "{message}");
+    // Still full: more writes fail the same way, and none of them becomes visible.
+    for i in next + 1..next + 4 {
+        match c.run(CREATE, create(i)).await {
+            Err(Failed::Refused(m)) => assert!(m.contains("WAL"), "{m}"),
+            other => panic!("a write on a full disk: {other:?}"),
+        }
+        failed.push(i);
+    }
+    let rows = query(server.addr, "MATCH (x:F) RETURN x.i").await;
+    assert_eq!(
+        ds(&rows),
+        acked,
+        "reads see exactly the acknowledged commits"
+    );
+    let mut server = server;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+
+    fs::remove_file(&filler).unwrap();
+    for i in 1000..1005 {
+        c.run(CREATE, create(i))
+            .await
+            .unwrap_or_else(|e| panic!("a write after space was freed: {e:?}"));
+        acked.push(i);
+    }
+    let rows = query(server.addr, "MATCH (x:F) RETURN x.i").await;
+    assert_eq!(ds(&rows), acked);
+
+    server.kill();
+    let server = start(&data, &mut logs, &flags);
+    let rows = query(server.addr, "MATCH (x:F) RETURN x.i").await;
+    let recovered = ds(&rows);
+    assert_eq!(
+        recovered, acked,
+        "after a restart: the acknowledged commits, and only those"
+    );
+    assert!(failed.iter().all(|i| !recovered.contains(i)));
+    server.kill();
+}
