@@ -335,6 +335,17 @@ struct Ledger {
     round_ids: Vec<i64>,
 }
 
+impl Ledger {
+    /// The acknowledged commits, to check without holding the writers' lock.
+    fn copy(&self) -> Ledger {
+        Ledger {
+            singles: self.singles.clone(),
+            txs: self.txs.clone(),
+            round_ids: Vec::new(),
+        }
+    }
+}
+
 /// Writer `w` of round `round` until the server goes away or `max` iterations: alternately an
 /// auto-commit CREATE and an explicit transaction of three CREATEs; each recorded only after
 /// its SUCCESS.
@@ -503,33 +514,21 @@ async fn crash_loop(data: &Path, logs: &mut Logs, plan: CrashLoop<'_>) -> Ledger
             );
         }
         server = start(data, logs, plan.flags);
-        let found = {
-            let l = ledger.lock().unwrap();
-            println!(
-                "round {round}: killed after {delay} ms; {} acknowledged nodes this round, {} \
-                 singles and {} transactions acknowledged so far",
-                new_ids.len(),
-                l.singles.len(),
-                l.txs.len()
-            );
-            let snapshot = Ledger {
-                singles: l.singles.clone(),
-                txs: l.txs.clone(),
-                round_ids: Vec::new(),
-            };
-            drop(l);
-            verify(server.addr, &snapshot, round).await
-        };
+        let acknowledged = ledger.lock().unwrap().copy();
+        println!(
+            "round {round}: killed after {delay} ms; {} acknowledged nodes this round, {} \
+             singles and {} transactions acknowledged so far",
+            new_ids.len(),
+            acknowledged.singles.len(),
+            acknowledged.txs.len()
+        );
+        let found = verify(server.addr, &acknowledged, round).await;
         old_ids.extend(found);
         old_ids.extend(new_ids);
     }
     server.kill();
-    let l = ledger.lock().unwrap();
-    Ledger {
-        singles: l.singles.clone(),
-        txs: l.txs.clone(),
-        round_ids: Vec::new(),
-    }
+    let acknowledged = ledger.lock().unwrap().copy();
+    acknowledged
 }
 
 /// Recovery after SIGKILL keeps every acknowledged commit, invents nothing, splits no
@@ -639,7 +638,6 @@ async fn sigkill_during_snapshots_and_segment_rolls_loses_nothing_acknowledged()
         .join("snapshots")
         .join(".snapshot-00000000000000999999-1.tmp");
     fs::write(&leftover, b"BOLTDSNP\x01\x00\x00\x00 half a snapshot").unwrap();
-    let seen_segments: HashSet<String> = segments(&data).into_iter().map(|(_, n)| n).collect();
 
     let server = start(&data, &mut logs, &flags);
     assert!(
@@ -677,11 +675,11 @@ async fn sigkill_during_snapshots_and_segment_rolls_loses_nothing_acknowledged()
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(oldest > 0, "the snapshots cover nothing");
-    let gone = seen_segments
-        .iter()
-        .filter(|s| !left.iter().any(|(_, n)| n == *s))
-        .count();
-    assert!(gone > 0, "no WAL segment was ever deleted: {left:?}");
+    // Every start opens a segment, the first one at record 1: pruning has deleted it.
+    assert!(
+        left[0].0 > 1,
+        "the first WAL segments were never deleted: {left:?}"
+    );
     server.kill();
 }
 

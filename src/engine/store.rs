@@ -228,7 +228,7 @@ impl Store {
             let mut committed = self.lock();
             let mut graph = committed.latest.clone();
             let r = change(&mut graph)?;
-            let durable = self.publish(&mut committed, graph, |g| persist::schema_record(g))?;
+            let durable = self.publish(&mut committed, graph, persist::schema_record)?;
             (r, durable)
         };
         durable.1.wait_blocking()?;
