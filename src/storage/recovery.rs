@@ -168,7 +168,10 @@ fn replay(
                         // systems extend a file before its data is written.
                         _ => claimed_len(rest).is_some_and(|n| n >= rest.len()),
                     };
-                    if newest && last_frame {
+                    // A damaged length can also make a record seem to run past the end of the
+                    // file; the intact records after it show that it is no torn write, and cutting
+                    // there would drop acknowledged commits.
+                    if newest && last_frame && !record_follows(rest, expected) {
                         cut(path, offset as u64)?;
                         found.cut = Some((path.clone(), offset as u64));
                         break;
@@ -205,6 +208,27 @@ fn replay(
         }
     }
     Ok(())
+}
+
+/// Whether a whole, checksummed record numbered after `expected` starts anywhere after the
+/// frame at the start of `bytes` (whose own length cannot be trusted).
+///
+/// A torn write is the unfinished tail of the last write: nothing complete follows it. Every
+/// offset is tried, the header (a few bytes) first, so that the checksum is computed only for
+/// the rare candidate whose sequence number is plausible.
+fn record_follows(bytes: &[u8], expected: u64) -> bool {
+    // Each record after `expected` takes at least a frame header, which bounds the numbers.
+    let highest = expected.saturating_add((bytes.len() / frame::HEADER) as u64);
+    (1..bytes.len()).any(|start| {
+        let candidate = &bytes[start..];
+        let plausible = candidate
+            .get(frame::HEADER..)
+            .and_then(|payload| postcard::take_from_bytes::<record::Header>(payload).ok())
+            .is_some_and(|(h, _)| h.seq > expected && h.seq <= highest);
+        plausible
+            && frame::parse(candidate)
+                .is_ok_and(|(payload, _)| record::decode_record(payload).is_ok())
+    })
 }
 
 fn claimed_len(bytes: &[u8]) -> Option<usize> {
@@ -432,5 +456,88 @@ mod tests {
         segment(dir.path(), 6, 2, 6..=7);
         let err = recover(dir.path(), &mut Collect::default()).unwrap_err();
         assert!(err.contains("4 to 5 are missing"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod damage_tests {
+    use super::*;
+    use crate::storage::record::{ChangeRef, Header};
+    use crate::value::Value;
+
+    #[derive(Default)]
+    struct Collect(Vec<Change>);
+
+    impl Sink for Collect {
+        fn apply(&mut self, change: Change) {
+            self.0.push(change);
+        }
+        fn clear(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    /// A data directory whose one WAL segment holds records 1..=n, each creating node i; returns
+    /// the segment's path, its bytes and each frame's offset.
+    fn segment_of(n: u64) -> (tempfile::TempDir, PathBuf, Vec<u8>, Vec<usize>) {
+        let dir = tempfile::tempdir().unwrap();
+        let wal_dir = dir.path().join("wal");
+        fs::create_dir_all(&wal_dir).unwrap();
+        let mut bytes = wal::MAGIC.to_vec();
+        let mut offsets = Vec::new();
+        let labels = vec!["L".to_owned()];
+        for seq in 1..=n {
+            let props = vec![("i".to_owned(), Value::Int(seq as i64))];
+            let change = ChangeRef::PutNode {
+                id: seq as i64,
+                labels: &labels,
+                props: &props,
+            };
+            let changes = record::encode_changes(1, std::iter::once(change)).unwrap();
+            let header = Header {
+                seq,
+                next_node: seq as i64 + 1,
+                next_rel: 0,
+            };
+            offsets.push(bytes.len());
+            frame::put(
+                &mut bytes,
+                &record::record_payload(header, &changes).unwrap(),
+            )
+            .unwrap();
+        }
+        let path = wal_dir.join("wal-00000000000000000001-1.log");
+        fs::write(&path, &bytes).unwrap();
+        (dir, path, bytes, offsets)
+    }
+
+    #[test]
+    fn a_damaged_length_with_records_after_it_is_refused_not_cut() {
+        let (dir, path, mut bytes, offsets) = segment_of(10);
+        // The high byte of record 5's length: it now claims to run far past the end of the file,
+        // as a torn write would, but records 6 to 10 follow it.
+        bytes[offsets[4] + 3] ^= 0x40;
+        fs::write(&path, &bytes).unwrap();
+        let err = recover(dir.path(), &mut Collect::default()).unwrap_err();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("records follow it"), "{err}");
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            bytes,
+            "the damaged file was changed"
+        );
+    }
+
+    #[test]
+    fn a_torn_last_record_is_still_cut() {
+        let (dir, path, bytes, offsets) = segment_of(10);
+        let torn = offsets[9] + 11;
+        fs::write(&path, &bytes[..torn]).unwrap();
+        let mut sink = Collect::default();
+        let found = recover(dir.path(), &mut sink).unwrap();
+        assert_eq!(found.seq, 9);
+        assert_eq!(sink.0.len(), 9);
+        assert_eq!(found.cut, Some((path.clone(), offsets[9] as u64)));
+        assert_eq!(fs::read(&path).unwrap(), &bytes[..offsets[9]]);
     }
 }

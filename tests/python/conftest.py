@@ -57,7 +57,11 @@ class Boltd:
             self.install(cert, key)
             args += [f"--bolt-cert-file={self.cert_path}", f"--bolt-key-file={self.key_path}"]
         args += list(extra)
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._args = args
+        self._spawn()
+
+    def _spawn(self):
+        self.proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,6 +72,18 @@ class Boltd:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("boltd did not start listening")
+
+    def restart(self, kill=False):
+        """Stops the process (SIGTERM and a clean exit, or SIGKILL when `kill`) and starts it again
+        with the same flags on the same data directory and port; returns the stop's exit code."""
+        if kill:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            code = self.proc.returncode
+        else:
+            code = self.stop()
+        self._spawn()
+        return code
 
     def install(self, cert, key):
         """Replaces the served files (atomically, as a deploy tool would)."""
