@@ -3,6 +3,7 @@
 //! Layout, as Memgraph's: `<data-directory>/wal/` holds the log segments, `snapshots/` the
 //! snapshots, `boltd.lock` the lock (and `auth.json` the users, kept by [`crate::auth`]).
 //!
+//! * [`files`]: how WAL segments and snapshots are named and listed.
 //! * [`frame`]: checksummed, length-prefixed frames, the unit of every file.
 //! * [`record`]: what is logged (the final image of each record a transaction touched, the schema)
 //!   and its encoding.
@@ -16,6 +17,7 @@
 //! graph's in-memory form: the engine hands it images ([`record::ChangeRef`]) and takes back
 //! changes ([`record::Change`]) through a [`recovery::Sink`].
 
+pub mod files;
 pub mod frame;
 pub mod lock;
 pub mod record;

@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::files;
 use super::frame;
 use super::record::{self, Change, ChangeRef, Schema};
 
@@ -206,36 +207,15 @@ pub fn read(path: &Path, apply: &mut dyn FnMut(Change)) -> Result<SnapshotHeader
 
 /// The snapshots in `dir`, oldest first (by covered sequence number, then creation).
 pub fn list(dir: &Path) -> std::io::Result<Vec<SnapshotInfo>> {
-    let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name
-            .strip_prefix("snapshot-")
-            .and_then(|n| n.strip_suffix(".snap"))
-        else {
-            continue;
-        };
-        let Some((seq, created)) = stem.split_once('-') else {
-            continue;
-        };
-        if let (Ok(seq), Ok(created_nanos)) = (seq.parse(), created.parse()) {
-            out.push(SnapshotInfo {
-                path: entry.path(),
-                seq,
-                created_nanos,
-                size: entry.metadata().map_or(0, |m| m.len()),
-            });
-        }
-    }
-    out.sort_by_key(|s| (s.seq, s.created_nanos));
-    Ok(out)
+    Ok(files::list(dir, "snapshot-", ".snap")?
+        .into_iter()
+        .map(|f| SnapshotInfo {
+            path: f.path,
+            seq: f.seq,
+            created_nanos: f.created,
+            size: f.size,
+        })
+        .collect())
 }
 
 /// Removes temporary files of snapshots a crash interrupted.

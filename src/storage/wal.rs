@@ -27,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use slog::{error, info, Logger};
 use tokio::sync::oneshot;
 
+use super::files;
 use super::frame;
 use super::record::{self, Header};
 
@@ -53,35 +54,14 @@ pub struct SegmentName {
 
 /// The segments in `dir`, oldest first.
 pub fn segments(dir: &Path) -> std::io::Result<Vec<SegmentName>> {
-    let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name
-            .strip_prefix("wal-")
-            .and_then(|n| n.strip_suffix(".log"))
-        else {
-            continue;
-        };
-        let Some((seq, created)) = stem.split_once('-') else {
-            continue;
-        };
-        if let (Ok(first_seq), Ok(created)) = (seq.parse(), created.parse()) {
-            out.push(SegmentName {
-                first_seq,
-                created,
-                path: entry.path(),
-            });
-        }
-    }
-    out.sort_by_key(|s| (s.first_seq, s.created));
-    Ok(out)
+    Ok(files::list(dir, "wal-", ".log")?
+        .into_iter()
+        .map(|f| SegmentName {
+            first_seq: f.seq,
+            created: f.created,
+            path: f.path,
+        })
+        .collect())
 }
 
 /// A record that could not be logged; nothing of it is durable.
