@@ -13,9 +13,9 @@ use openssl::ssl::{
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
-use crate::bolt::client::{self, Client, Stream};
+use crate::bolt::client::{self, Client, Response, Stream};
 use crate::bolt::handshake::Version;
-use crate::value::Map;
+use crate::value::{Map, Value};
 
 use super::{BenchArgs, Error, TlsVersionArg};
 
@@ -110,4 +110,35 @@ pub(super) async fn session(args: &BenchArgs, connector: &SslConnector) -> Resul
 /// RUN + PULL of `query` without parameters; the number of records.
 pub(super) async fn query(bolt: &mut Bolt, query: &str) -> Result<u64, Error> {
     Ok(bolt.count_records(query, Map::new()).await?)
+}
+
+/// RUN + PULL of `query` with `params`; the records, decoded. For the few queries whose answer a
+/// mode reads (`SHOW SNAPSHOTS`) and for loads whose failure should say why: the server's
+/// message is the error.
+pub(super) async fn records(
+    bolt: &mut Bolt,
+    query: &str,
+    params: Map,
+) -> Result<Vec<Vec<Value>>, Error> {
+    bolt.run(query, params, Map::new())?;
+    bolt.pull(-1)?;
+    let mut rows = Vec::new();
+    // RUN's SUCCESS, then the records, then PULL's SUCCESS.
+    let mut successes = 0;
+    loop {
+        match bolt.recv().await? {
+            Response::Success(_) => {
+                successes += 1;
+                if successes == 2 {
+                    return Ok(rows);
+                }
+            }
+            Response::Record(r) => rows.push(r),
+            failure @ Response::Failure(_) => {
+                let message = failure.message().unwrap_or("no message").to_owned();
+                return Err(format!("{query}: {message}").into());
+            }
+            Response::Ignored => return Err(format!("{query}: ignored by the server").into()),
+        }
+    }
 }

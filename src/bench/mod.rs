@@ -9,9 +9,13 @@
 //! This file holds the flags and picks the mode. `connect` opens connections (TLS, and Bolt
 //! sessions through [`crate::bolt::client`]), `sample` records latencies in the measured window,
 //! `report` turns them into the printed figures, and one file per family of modes does the work:
-//! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream` and `graph`.
+//! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream`, `graph`, `commits`
+//! (small write transactions, on `timed`'s runner) and `durability` (the bulk load and snapshot
+//! that bench/durability.sh restarts servers around).
 
+mod commits;
 mod connect;
+mod durability;
 mod graph;
 mod reload;
 mod report;
@@ -43,6 +47,14 @@ pub enum Mode {
     /// The embedded graph engine: bulk load of --rows nodes, indexed point lookups per second at
     /// --concurrency sessions, and two-hop MATCH on a --hop-nodes graph. Use a fresh server.
     Graph,
+    /// Auto-commit `CREATE (:C {i: $i})` at --concurrency sessions: commits per second and commit
+    /// latency (each one logged, and by default synced, before it is acknowledged).
+    Commits,
+    /// Bulk load: --rows nodes `:N {id}`, an index on :N(id), then --rels relationships in
+    /// transactions of --batch; seconds and rates of each step. Use a fresh server.
+    Bulk,
+    /// CREATE SNAPSHOT, timed, and the size of the snapshot file (from SHOW SNAPSHOTS).
+    Snapshot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,9 +108,15 @@ pub struct BenchArgs {
     pub pair_a: Vec<PathBuf>,
     #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
     pub pair_b: Vec<PathBuf>,
-    /// Rows for `stream`.
+    /// Rows for `stream`; nodes for `graph` and `bulk`.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: i64,
+    /// Relationships for `bulk`.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub rels: i64,
+    /// Relationships per transaction for `bulk`.
+    #[arg(long, default_value_t = 100_000)]
+    pub batch: i64,
     /// Nodes of the two-hop graph for `graph`.
     #[arg(long, default_value_t = 100_000)]
     pub hop_nodes: i64,
@@ -123,6 +141,9 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         Mode::Reload => reload::run(&args).await,
         Mode::Stream => stream::run(&args).await,
         Mode::Graph => graph::run(&args).await,
+        Mode::Commits => timed::run(&args, commits::commit_task).await,
+        Mode::Bulk => durability::bulk(&args).await,
+        Mode::Snapshot => durability::snapshot(&args).await,
     };
     report.map_err(|e| e.to_string())
 }

@@ -1,0 +1,56 @@
+//! `commits`: small write transactions back to back, the workload a write-ahead log slows down.
+//! Each of `--concurrency` sessions runs the auto-commit `CREATE (:C {i: $i})` until the window
+//! closes; every one is a commit the server logs (and, by default, syncs) before it answers, so
+//! operations per second is commits per second and the latency is the commit's.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use openssl::ssl::SslConnector;
+
+use crate::value::{Map, Value};
+
+use super::connect;
+use super::sample::{Sample, Window};
+use super::BenchArgs;
+
+/// The next `$i`, shared by the run's tasks so that every node is distinct (a parameter, so the
+/// server parses one query text however many commits there are).
+static NEXT: AtomicI64 = AtomicI64::new(1);
+
+/// One task of `commits`: a Bolt session creating one node per transaction until the window
+/// closes or a commit fails.
+pub(super) async fn commit_task(
+    args: Arc<BenchArgs>,
+    connector: Arc<SslConnector>,
+    window: Arc<Window>,
+) -> Sample {
+    let mut sample = Sample::default();
+    let Ok(mut bolt) = connect::session(&args, &connector).await else {
+        sample.failures += 1;
+        return sample;
+    };
+    while !window.done() {
+        let mut params = Map::new();
+        params.insert("i".into(), Value::Int(NEXT.fetch_add(1, Ordering::Relaxed)));
+        let t = Instant::now();
+        let ok = bolt
+            .count_records("CREATE (:C {i: $i})", params)
+            .await
+            .is_ok();
+        if window.measuring() {
+            if ok {
+                sample.latencies.push(t.elapsed().as_micros() as u64);
+            } else {
+                sample.failures += 1;
+            }
+        }
+        if !ok {
+            // The session is FAILED until a RESET; a failed commit ends this task, as a failed
+            // round trip ends one of `roundtrip`.
+            break;
+        }
+    }
+    sample
+}
