@@ -8,6 +8,7 @@
 //! are built once at the end, which is much faster than keeping them up to date record by record.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::graph::{Graph, NodeRec, Props, RelRec};
 use super::EngineError;
@@ -15,12 +16,21 @@ use crate::storage::record::{self, Change, ChangeRef, PropertyIndexDef, Schema};
 use crate::storage::recovery::Sink;
 
 /// The encoded changes of a commit that wrote `nodes` and `rels`, as they are in `graph`.
+/// `before` is the graph the transaction started from: a node touched only because a
+/// relationship to it was created or deleted keeps its very record (the same `Arc`) and is left
+/// out, since replay rebuilds adjacency from the relationships. A relationship load would
+/// otherwise log both end nodes of every relationship.
 pub fn commit_record(
+    before: &Graph,
     graph: &Graph,
     nodes: &HashSet<i64>,
     rels: &HashSet<i64>,
 ) -> Result<Vec<u8>, EngineError> {
-    let mut node_ids: Vec<i64> = nodes.iter().copied().collect();
+    let unchanged = |id: i64| match (before.node(id), graph.node(id)) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    let mut node_ids: Vec<i64> = nodes.iter().copied().filter(|id| !unchanged(*id)).collect();
     let mut rel_ids: Vec<i64> = rels.iter().copied().collect();
     node_ids.sort_unstable();
     rel_ids.sort_unstable();

@@ -345,6 +345,7 @@ impl Store {
         // transaction's copy and in any merge of it: encode it before taking the lock.
         let changes = match self.storage.as_ref().filter(|s| s.logs()) {
             Some(_) => Some(persist::commit_record(
+                &tx.snapshot,
                 &tx.working,
                 &tx.written_nodes,
                 &tx.written_rels,
