@@ -348,7 +348,16 @@ impl Graph {
 
     fn index(&mut self, id: i64, rec: &NodeRec) {
         for label in &rec.labels {
-            self.labels.entry(label.clone()).or_default().insert(id);
+            // Look up before inserting: `entry` would need an owned key, a String allocation per
+            // label of every node created or recovered.
+            match self.labels.get_mut(label) {
+                Some(ids) => {
+                    ids.insert(id);
+                }
+                None => {
+                    self.labels.insert(label.clone(), OrdSet::unit(id));
+                }
+            }
         }
         for (label, prop) in self.indexed_keys(rec) {
             if let Some(key) = rec.props.get(&prop).and_then(IndexKey::of) {
