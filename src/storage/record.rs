@@ -18,6 +18,11 @@ use crate::value::Value;
 /// once per level on the committing thread's stack.
 pub const MAX_NESTING: usize = 1000;
 
+/// The largest sequence number a record or snapshot may carry. Recovery and the store compute the
+/// number after the last one recovered, so `u64::MAX` itself would overflow them; no log reaches
+/// it one commit at a time, so a file claiming it is damaged.
+pub const MAX_SEQ: u64 = u64::MAX - 1;
+
 /// One change, owned (as decoded).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub enum Change {
@@ -144,6 +149,12 @@ pub fn record_payload(header: Header, changes: &[u8]) -> Result<Vec<u8>, EncodeE
 /// Decodes a WAL record's payload.
 pub fn decode_record(payload: &[u8]) -> Result<Record, DecodeError> {
     let (header, rest) = take::<Header>(payload)?;
+    if header.seq > MAX_SEQ {
+        return Err(DecodeError(format!(
+            "record number {} is beyond the last one a log can hold",
+            header.seq
+        )));
+    }
     let changes = decode_changes(rest)?;
     Ok(Record { header, changes })
 }
@@ -348,6 +359,26 @@ mod tests {
         let mut bytes = vec![1u8, 0, 1, 1, 0, 1, 1, b'p'];
         bytes.extend(std::iter::repeat_n([6u8, 1], 100_000).flatten());
         assert!(decode_changes(&bytes).is_err());
+    }
+
+    /// Recovery computes `seq + 1` after the last record it applies, which overflowed for a
+    /// checksummed record numbered `u64::MAX` (found with a hand-built input for the `storage`
+    /// fuzz target).
+    #[test]
+    fn a_record_numbered_u64_max_is_damage() {
+        let body = encode_changes(0, std::iter::empty()).unwrap();
+        let header = Header {
+            seq: u64::MAX,
+            next_node: 0,
+            next_rel: 0,
+        };
+        let err = decode_record(&record_payload(header, &body).unwrap()).unwrap_err();
+        assert!(err.0.contains("beyond the last"), "{err}");
+        let header = Header {
+            seq: MAX_SEQ,
+            ..header
+        };
+        assert!(decode_record(&record_payload(header, &body).unwrap()).is_ok());
     }
 
     #[test]

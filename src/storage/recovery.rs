@@ -541,3 +541,57 @@ mod damage_tests {
         assert_eq!(fs::read(&path).unwrap(), &bytes[..offsets[9]]);
     }
 }
+
+#[cfg(test)]
+mod sequence_tests {
+    use super::*;
+    use crate::storage::record::Schema;
+    use crate::storage::snapshot::SnapshotHeader;
+
+    #[derive(Default)]
+    struct Count(usize);
+
+    impl Sink for Count {
+        fn apply(&mut self, _: Change) {
+            self.0 += 1;
+        }
+
+        fn clear(&mut self) {
+            self.0 = 0;
+        }
+    }
+
+    /// A snapshot claiming to cover record `u64::MAX`, with a WAL after it, overflowed computing
+    /// the first record the WAL must hold. It is passed over as damaged.
+    #[test]
+    fn a_snapshot_at_the_end_of_the_sequence_space_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = SnapshotHeader {
+            seq: u64::MAX,
+            next_node: 0,
+            next_rel: 0,
+            created: 0,
+            nodes: 0,
+            rels: 0,
+        };
+        let snaps = dir.path().join("snapshots");
+        snapshot::write(
+            &snaps,
+            header,
+            &Schema::default(),
+            [].into_iter(),
+            [].into_iter(),
+        )
+        .unwrap();
+        fs::create_dir(dir.path().join("wal")).unwrap();
+        fs::write(
+            dir.path().join("wal").join(format!("wal-{:020}-0.log", 1)),
+            wal::MAGIC,
+        )
+        .unwrap();
+        let found = recover(dir.path(), &mut Count::default()).unwrap();
+        assert_eq!(found.seq, 0);
+        assert_eq!(found.snapshot, None);
+        assert_eq!(found.skipped_snapshots.len(), 1);
+    }
+}

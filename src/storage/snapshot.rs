@@ -178,6 +178,13 @@ pub fn read(path: &Path, apply: &mut dyn FnMut(Change)) -> Result<SnapshotHeader
     };
     let payload = next(&mut input, &mut remaining)?;
     let (header, _) = record::take::<SnapshotHeader>(&payload).map_err(|e| fail(e.to_string()))?;
+    if header.seq > record::MAX_SEQ {
+        // Recovery would overflow computing the record after it (see `record::MAX_SEQ`).
+        return Err(fail(format!(
+            "it claims to cover record {}, beyond the last one a log can hold",
+            header.seq
+        )));
+    }
     for change in record::decode_changes(&next(&mut input, &mut remaining)?)
         .map_err(|e| fail(e.to_string()))?
     {
@@ -309,6 +316,31 @@ mod tests {
             let err = read(&written.info.path, &mut |_| {}).unwrap_err();
             assert!(err.contains("damaged"), "cut at {cut}: {err}");
         }
+    }
+
+    /// A checksummed snapshot claiming to cover record `u64::MAX` made recovery overflow computing
+    /// the record after it; it is refused as damaged.
+    #[test]
+    fn a_snapshot_covering_u64_max_is_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = SnapshotHeader {
+            seq: u64::MAX,
+            next_node: 0,
+            next_rel: 0,
+            created: 0,
+            nodes: 0,
+            rels: 0,
+        };
+        let written = write(
+            dir.path(),
+            header,
+            &Schema::default(),
+            std::iter::empty(),
+            std::iter::empty(),
+        )
+        .unwrap();
+        let err = read(&written.info.path, &mut |_| {}).unwrap_err();
+        assert!(err.contains("beyond the last"), "{err}");
     }
 
     #[test]
