@@ -261,9 +261,9 @@ mod tests {
     use crate::storage::record::{ChangeRef, Header, Schema};
     use crate::storage::snapshot::SnapshotHeader;
 
-    /// Collects what recovery applies.
+    /// Collects what recovery applies (shared by the test modules below).
     #[derive(Default)]
-    struct Collect(Vec<Change>);
+    pub(super) struct Collect(pub(super) Vec<Change>);
 
     impl Sink for Collect {
         fn apply(&mut self, change: Change) {
@@ -461,21 +461,10 @@ mod tests {
 
 #[cfg(test)]
 mod damage_tests {
+    use super::tests::Collect;
     use super::*;
     use crate::storage::record::{ChangeRef, Header};
     use crate::value::Value;
-
-    #[derive(Default)]
-    struct Collect(Vec<Change>);
-
-    impl Sink for Collect {
-        fn apply(&mut self, change: Change) {
-            self.0.push(change);
-        }
-        fn clear(&mut self) {
-            self.0.clear();
-        }
-    }
 
     /// A data directory whose one WAL segment holds records 1..=n, each creating node i; returns
     /// the segment's path, its bytes and each frame's offset.
@@ -544,22 +533,10 @@ mod damage_tests {
 
 #[cfg(test)]
 mod sequence_tests {
+    use super::tests::Collect;
     use super::*;
     use crate::storage::record::Schema;
     use crate::storage::snapshot::SnapshotHeader;
-
-    #[derive(Default)]
-    struct Count(usize);
-
-    impl Sink for Count {
-        fn apply(&mut self, _: Change) {
-            self.0 += 1;
-        }
-
-        fn clear(&mut self) {
-            self.0 = 0;
-        }
-    }
 
     /// A snapshot claiming to cover record `u64::MAX`, with a WAL after it, overflowed computing
     /// the first record the WAL must hold. It is passed over as damaged.
@@ -589,7 +566,7 @@ mod sequence_tests {
             wal::MAGIC,
         )
         .unwrap();
-        let found = recover(dir.path(), &mut Count::default()).unwrap();
+        let found = recover(dir.path(), &mut Collect::default()).unwrap();
         assert_eq!(found.seq, 0);
         assert_eq!(found.snapshot, None);
         assert_eq!(found.skipped_snapshots.len(), 1);
