@@ -102,7 +102,11 @@ impl MemoryEngine {
         let Some(storage) = self.store.storage() else {
             return Ok(());
         };
-        let snapshot = if storage.settings().snapshot_on_exit {
+        // With the WAL on, a snapshot that already covers the last record (or an empty log with
+        // no snapshot) would only repeat what is on disk: a large unchanged graph stops at once.
+        let newest = storage.snapshots().last().map_or(0, |s| s.seq);
+        let unchanged = storage.logs() && newest == self.store.image().1;
+        let snapshot = if storage.settings().snapshot_on_exit && !unchanged {
             self.store.write_snapshot().map(|_| ())
         } else {
             Ok(())
@@ -1267,5 +1271,28 @@ mod tests {
         let e = open(d);
         assert_eq!(one(&e, "MATCH (a:A) RETURN count(a)").await, Value::Int(1));
         assert!(!dir.path().join("wal").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_exit_snapshot_is_skipped_when_it_would_repeat_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = durability(dir.path());
+        d.snapshot_on_exit = true;
+        let count = || std::fs::read_dir(dir.path().join("snapshots")).map_or(0, |e| e.count());
+        let e = open(d.clone());
+        e.close().unwrap();
+        drop(e);
+        assert_eq!(count(), 0, "nothing was ever committed");
+        let e = open(d.clone());
+        rows(&e, "CREATE (:X)").await;
+        e.close().unwrap();
+        drop(e);
+        assert_eq!(count(), 1);
+        let e = open(d.clone());
+        e.close().unwrap();
+        drop(e);
+        assert_eq!(count(), 1, "unchanged since the last snapshot");
+        let e = open(d);
+        assert_eq!(one(&e, "MATCH (x:X) RETURN count(x)").await, Value::Int(1));
     }
 }
