@@ -110,14 +110,6 @@ pub struct Store {
     storage: Option<Arc<Storage>>,
 }
 
-impl std::fmt::Debug for Storage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage")
-            .field("data_dir", &self.settings().data_dir)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The graph recovered at start, and where the log goes on.
 #[derive(Debug, Default)]
 pub struct Rebuilt {

@@ -63,6 +63,14 @@ pub struct Storage {
     logger: Logger,
 }
 
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("data_dir", &self.settings.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Storage {
     /// Locks the data directory, recovers it into `sink` (unless recovery is off), and starts the
     /// WAL after the recovered state.
