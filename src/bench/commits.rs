@@ -5,14 +5,13 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use openssl::ssl::SslConnector;
 
 use crate::value::{Map, Value};
 
-use super::connect;
 use super::sample::{Sample, Window};
+use super::timed;
 use super::BenchArgs;
 
 /// The next `$i`, shared by the run's tasks so that every node is distinct (a parameter, so the
@@ -26,31 +25,10 @@ pub(super) async fn commit_task(
     connector: Arc<SslConnector>,
     window: Arc<Window>,
 ) -> Sample {
-    let mut sample = Sample::default();
-    let Ok(mut bolt) = connect::session(&args, &connector).await else {
-        sample.failures += 1;
-        return sample;
-    };
-    while !window.done() {
+    timed::query_loop(args, connector, window, "CREATE (:C {i: $i})", || {
         let mut params = Map::new();
         params.insert("i".into(), Value::Int(NEXT.fetch_add(1, Ordering::Relaxed)));
-        let t = Instant::now();
-        let ok = bolt
-            .count_records("CREATE (:C {i: $i})", params)
-            .await
-            .is_ok();
-        if window.measuring() {
-            if ok {
-                sample.latencies.push(t.elapsed().as_micros() as u64);
-            } else {
-                sample.failures += 1;
-            }
-        }
-        if !ok {
-            // The session is FAILED until a RESET; a failed commit ends this task, as a failed
-            // round trip ends one of `roundtrip`.
-            break;
-        }
-    }
-    sample
+        params
+    })
+    .await
 }

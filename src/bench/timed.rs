@@ -12,6 +12,7 @@ use super::connect::{self, connector, tls};
 use super::report::report;
 use super::sample::{Sample, Window};
 use super::{BenchArgs, Error, Mode};
+use crate::value::Map;
 
 /// Runs `task` on `--concurrency` tasks for warm-up + duration; only the measured window counts.
 pub(super) async fn run<F, Fut>(args: &Arc<BenchArgs>, task: F) -> Result<String, Error>
@@ -93,14 +94,28 @@ pub(super) async fn roundtrip_task(
     connector: Arc<SslConnector>,
     window: Arc<Window>,
 ) -> Sample {
+    query_loop(args, connector, window, "RETURN 1", Map::new).await
+}
+
+/// A Bolt session running `query` (with fresh `params` each time) until the window closes or a
+/// query fails, timing each RUN + PULL. A failure ends the task: the session is FAILED until a
+/// RESET, and a load generator that carried on would measure IGNORED answers.
+pub(super) async fn query_loop(
+    args: Arc<BenchArgs>,
+    connector: Arc<SslConnector>,
+    window: Arc<Window>,
+    query: &str,
+    mut params: impl FnMut() -> Map,
+) -> Sample {
     let mut sample = Sample::default();
     let Ok(mut bolt) = connect::session(&args, &connector).await else {
         sample.failures += 1;
         return sample;
     };
     while !window.done() {
+        let params = params();
         let t = Instant::now();
-        let ok = connect::query(&mut bolt, "RETURN 1").await.is_ok();
+        let ok = bolt.count_records(query, params).await.is_ok();
         if window.measuring() {
             if ok {
                 sample.latencies.push(t.elapsed().as_micros() as u64);
