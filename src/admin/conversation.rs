@@ -69,8 +69,12 @@ impl Conversation {
                 Some(QueryKind::Transaction)
             }
             Statement::ReloadTls | Statement::ShowTlsInfo => Some(QueryKind::Admin),
+            Statement::Server(_) => Some(QueryKind::Admin),
             // Known from the result.
-            Statement::Query(_) | Statement::Schema(_) => None,
+            Statement::Query(_)
+            | Statement::Schema(_)
+            | Statement::Explain(_)
+            | Statement::Profile(_) => None,
         };
         self.carry_out(statement, params)
             .await
@@ -106,6 +110,9 @@ impl Conversation {
                     }
                 }
             },
+            Statement::Explain(_) | Statement::Profile(_) | Statement::Server(_) => {
+                Err(EngineError::client("This statement is not supported yet.").into())
+            }
             Statement::Schema(command) => Ok(Outcome::query(
                 dispatcher.engine.schema(command).await?,
                 None,

@@ -38,6 +38,9 @@ pub fn check(statement: &Statement, in_explicit_transaction: bool) -> Result<(),
         Statement::Auth(_) => AUTH_IN_TRANSACTION,
         Statement::Schema(command) => schema_refusal(command),
         Statement::Query(_)
+        | Statement::Explain(_)
+        | Statement::Profile(_)
+        | Statement::Server(_)
         | Statement::ShowTlsInfo
         | Statement::Begin
         | Statement::Commit

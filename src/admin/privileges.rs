@@ -49,7 +49,8 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         }
         Statement::Schema(SchemaCommand::DumpDatabase) => add(&["DUMP"]),
         Statement::Schema(_) => add(&["STATS"]),
-        Statement::Query(query) => {
+        Statement::Server(_) => {}
+        Statement::Query(query) | Statement::Explain(query) | Statement::Profile(query) => {
             let mut next: Option<&Query> = Some(query);
             while let Some(q) = next {
                 for clause in &q.clauses {
@@ -61,6 +62,10 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
                         Clause::Remove(_) => add(&["REMOVE"]),
                         Clause::Delete { .. } => add(&["DELETE"]),
                         Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
+                        Clause::Foreach { .. }
+                        | Clause::LoadCsv(_)
+                        | Clause::CallProcedure(_)
+                        | Clause::CallSubquery(_) => {}
                     }
                 }
                 next = q.union.as_ref().map(|(_, n)| n.as_ref());

@@ -22,6 +22,29 @@ pub enum Statement {
     ReloadTls,
     /// `SHOW BOLT_SERVER TLS INFO`.
     ShowTlsInfo,
+    /// `EXPLAIN query`: the plan, not run.
+    Explain(Query),
+    /// `PROFILE query`: run, and the plan with hits and times per operator.
+    Profile(Query),
+    /// A server statement tools send (`SHOW CONFIG`, `SHOW TRANSACTIONS`, ...).
+    Server(ServerStatement),
+}
+
+/// Server statements answered by the dispatcher, not the graph engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerStatement {
+    ShowConfig,
+    ShowVersion,
+    ShowBuildInfo,
+    ShowDatabases,
+    /// `USE DATABASE name`: there is one database, `memgraph`.
+    UseDatabase(String),
+    ShowTransactions,
+    /// `TERMINATE TRANSACTIONS 'id', ...`.
+    TerminateTransactions(Vec<String>),
+    ShowNodeLabelsInfo,
+    ShowEdgeTypesInfo,
+    ShowActiveUsersInfo,
 }
 
 /// Index, constraint and storage statements. They run outside explicit transactions only.
@@ -101,6 +124,43 @@ pub enum Clause {
         detach: bool,
         targets: Vec<Expr>,
     },
+    /// `FOREACH (variable IN list | clauses)`: updating clauses run once per element.
+    Foreach {
+        variable: String,
+        list: Expr,
+        clauses: Vec<Clause>,
+    },
+    /// Memgraph's `LOAD CSV FROM source WITH HEADER|NO HEADER [IGNORE BAD] [DELIMITER d]
+    /// [QUOTE q] [NULLIF s] AS variable`.
+    LoadCsv(LoadCsv),
+    /// `CALL name(args) [YIELD ...] [WHERE ...]`.
+    CallProcedure(ProcedureCall),
+    /// `CALL { query }`: runs once per incoming row; its RETURN columns join the row.
+    CallSubquery(Box<Query>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadCsv {
+    pub source: Expr,
+    /// `WITH HEADER`: each row is a map keyed by the header; otherwise a list.
+    pub header: bool,
+    pub ignore_bad: bool,
+    pub delimiter: Option<Expr>,
+    pub quote: Option<Expr>,
+    pub nullif: Option<Expr>,
+    pub variable: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcedureCall {
+    /// The dotted name, e.g. `db.labels`.
+    pub name: String,
+    pub args: Vec<Expr>,
+    /// `YIELD field [AS alias], ...`; `None` when there is no YIELD (every field, by its name);
+    /// `YIELD *` is also `None`.
+    pub yields: Option<Vec<(String, String)>>,
+    /// `YIELD ... WHERE predicate`.
+    pub filter: Option<Expr>,
 }
 
 impl Clause {
@@ -113,7 +173,17 @@ impl Clause {
                 | Clause::Set(_)
                 | Clause::Remove(_)
                 | Clause::Delete { .. }
-        )
+                | Clause::Foreach { .. }
+                | Clause::LoadCsv(_)
+        ) || matches!(self, Clause::CallSubquery(q) if q.writes())
+    }
+}
+
+impl Query {
+    /// Whether any clause of the query (or of a query UNIONed to it) changes the graph.
+    pub fn writes(&self) -> bool {
+        self.clauses.iter().any(Clause::writes)
+            || self.union.as_ref().is_some_and(|(_, next)| next.writes())
     }
 }
 
@@ -315,6 +385,16 @@ pub enum Expr {
         variable: String,
         list: Box<Expr>,
         expr: Box<Expr>,
+    },
+    /// `EXISTS { query }` (or `EXISTS { pattern [WHERE ...] }`, parsed as a MATCH).
+    ExistsSubquery(Box<Query>),
+    /// `COUNT { query }`: how many rows the subquery yields.
+    CountSubquery(Box<Query>),
+    /// `[p = (a)-->(b) WHERE pred | expr]`.
+    PatternComprehension {
+        pattern: Box<PatternPart>,
+        predicate: Option<Box<Expr>>,
+        projection: Box<Expr>,
     },
     /// `[x IN list WHERE pred | expr]`.
     ListComprehension {

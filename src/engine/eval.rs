@@ -210,6 +210,9 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             "Aggregation function count(*) is only allowed in WITH and RETURN.",
         )),
         Expr::Pattern(p) => pattern_holds(p, env),
+        Expr::ExistsSubquery(_) | Expr::CountSubquery(_) | Expr::PatternComprehension { .. } => {
+            Err(EngineError::client("Subqueries are not supported yet."))
+        }
         Expr::HasLabels(target, labels) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),

@@ -51,7 +51,7 @@ impl Stats {
 
 /// Whether any clause of the query (or of a query UNIONed to it) changes the graph.
 pub fn query_writes(q: &Query) -> bool {
-    q.clauses.iter().any(Clause::writes) || q.union.as_ref().is_some_and(|(_, n)| query_writes(n))
+    q.writes()
 }
 
 fn returns(q: &Query) -> bool {

@@ -214,6 +214,9 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
         | Expr::Parameter(_)
         | Expr::Variable(_)
         | Expr::Pattern(_)
+        | Expr::ExistsSubquery(_)
+        | Expr::CountSubquery(_)
+        | Expr::PatternComprehension { .. }
         | Expr::Quantified { .. }
         | Expr::Reduce { .. }
         | Expr::ListComprehension { .. } => e.clone(),
