@@ -51,28 +51,37 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         Statement::Schema(_) => add(&["STATS"]),
         Statement::Server(_) => {}
         Statement::Query(query) | Statement::Explain(query) | Statement::Profile(query) => {
-            let mut next: Option<&Query> = Some(query);
-            while let Some(q) = next {
-                for clause in &q.clauses {
-                    match clause {
-                        Clause::Match { .. } => add(&["MATCH"]),
-                        Clause::Create(_) => add(&["CREATE"]),
-                        Clause::Merge { .. } => add(&["MERGE"]),
-                        Clause::Set(_) => add(&["SET"]),
-                        Clause::Remove(_) => add(&["REMOVE"]),
-                        Clause::Delete { .. } => add(&["DELETE"]),
-                        Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
-                        Clause::Foreach { .. }
-                        | Clause::LoadCsv(_)
-                        | Clause::CallProcedure(_)
-                        | Clause::CallSubquery(_) => {}
-                    }
-                }
-                next = q.union.as_ref().map(|(_, n)| n.as_ref());
-            }
+            query_privileges(query, &mut add);
         }
     }
     out
+}
+
+/// A query's clause privileges in clause order, including those of subquery bodies and
+/// FOREACH (their nesting is bounded by the parser).
+fn query_privileges(query: &Query, add: &mut impl FnMut(&'static [&'static str])) {
+    let mut next: Option<&Query> = Some(query);
+    while let Some(q) = next {
+        clause_privileges(&q.clauses, add);
+        next = q.union.as_ref().map(|(_, n)| n.as_ref());
+    }
+}
+
+fn clause_privileges(clauses: &[Clause], add: &mut impl FnMut(&'static [&'static str])) {
+    for clause in clauses {
+        match clause {
+            Clause::Match { .. } => add(&["MATCH"]),
+            Clause::Create(_) => add(&["CREATE"]),
+            Clause::Merge { .. } => add(&["MERGE"]),
+            Clause::Set(_) => add(&["SET"]),
+            Clause::Remove(_) => add(&["REMOVE"]),
+            Clause::Delete { .. } => add(&["DELETE"]),
+            Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
+            Clause::Foreach { clauses, .. } => clause_privileges(clauses, add),
+            Clause::CallSubquery(body) => query_privileges(body, add),
+            Clause::LoadCsv(_) | Clause::CallProcedure(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +99,10 @@ mod tests {
             vec![&["MATCH"][..], &["CREATE"], &["SET"], &["DELETE"]]
         );
         assert!(needs("RETURN 1").is_empty());
+        assert_eq!(
+            needs("CALL { MATCH (n) CREATE (m) RETURN m } RETURN m"),
+            vec![&["MATCH"][..], &["CREATE"]]
+        );
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
         assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);

@@ -147,8 +147,18 @@ impl<'a> Parser<'a> {
         if *self.peek() == Tok::Eof {
             return Err(SyntaxError::new("The query is empty."));
         }
+        self.query_until(&Tok::Eof)
+    }
+
+    /// Clauses up to `end` (the end of the text, or the `}` closing a subquery, left unconsumed).
+    fn query_until(&mut self, end: &Tok) -> Result<Query, SyntaxError> {
         let mut clauses = Vec::new();
         loop {
+            if self.at_keyword("CALL") && *self.peek_at(1) == Tok::LBrace {
+                self.advance();
+                clauses.push(Clause::CallSubquery(Box::new(self.subquery_body()?)));
+                continue;
+            }
             if let Some(kw) = UNSUPPORTED_CLAUSES.iter().find(|kw| self.at_keyword(kw)) {
                 return Err(SyntaxError::new(format!(
                     "{kw} is not supported by boltd's embedded engine."
@@ -157,15 +167,20 @@ impl<'a> Parser<'a> {
             if self.at_keyword("RETURN") {
                 self.advance();
                 clauses.push(Clause::Return(self.projection()?));
-                return self.query_end(clauses);
+                return self.query_end(clauses, end);
             }
             match self.clause()? {
                 Some(clause) => clauses.push(clause),
                 None => {
-                    let last_writes = clauses.last().is_some_and(Clause::writes);
-                    if last_writes && (*self.peek() == Tok::Eof || *self.peek() == Tok::Semicolon) {
-                        return self.query_end(clauses);
+                    // A subquery may end without RETURN (EXISTS { MATCH ... }, unit CALL { }).
+                    let unit = clauses.last().is_some_and(Clause::writes)
+                        || (*end == Tok::RBrace && !clauses.is_empty());
+                    let at_end = *self.peek() == *end
+                        || (*end == Tok::Eof && *self.peek() == Tok::Semicolon);
+                    if unit && (at_end || self.at_keyword("UNION")) {
+                        return self.query_end(clauses, end);
                     }
+                    let last_writes = clauses.last().is_some_and(Clause::writes);
                     return Err(self.error(if clauses.is_empty() {
                         "a clause (MATCH, CREATE, MERGE, UNWIND, WITH, RETURN, ...)"
                     } else if last_writes {
@@ -179,13 +194,22 @@ impl<'a> Parser<'a> {
     }
 
     /// After the last clause: an optional `UNION [ALL]` and another query, or the end.
-    fn query_end(&mut self, clauses: Vec<Clause>) -> Result<Query, SyntaxError> {
+    fn query_end(&mut self, clauses: Vec<Clause>, end: &Tok) -> Result<Query, SyntaxError> {
         if self.eat_keyword("UNION") {
             let all = self.eat_keyword("ALL");
-            let next = self.query()?;
+            let next = self.query_until(end)?;
             return Ok(Query {
                 clauses,
                 union: Some((all, Box::new(next))),
+            });
+        }
+        if *end == Tok::RBrace {
+            if *self.peek() != Tok::RBrace {
+                return Err(self.error("'}' closing the subquery"));
+            }
+            return Ok(Query {
+                clauses,
+                union: None,
             });
         }
         self.eat(&Tok::Semicolon);
@@ -950,6 +974,14 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.advance();
+                if *self.peek() == Tok::LBrace && !quoted {
+                    if name.eq_ignore_ascii_case("EXISTS") {
+                        return Ok(Expr::ExistsSubquery(Box::new(self.subquery_body()?)));
+                    }
+                    if name.eq_ignore_ascii_case("COUNT") {
+                        return Ok(Expr::CountSubquery(Box::new(self.subquery_body()?)));
+                    }
+                }
                 if *self.peek() == Tok::LParen && !quoted {
                     if let Some(e) = self.list_function(&name)? {
                         return Ok(e);
@@ -968,6 +1000,35 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `{ query }` after `CALL`, `EXISTS` or `COUNT`, from the `{`. `{ pattern [WHERE ...] }`
+    /// (EXISTS and COUNT only) is read as a MATCH of that pattern.
+    fn subquery_body(&mut self) -> Result<Query, SyntaxError> {
+        self.expect(&Tok::LBrace, "'{'")?;
+        self.nest()?;
+        let query = if *self.peek() == Tok::LParen
+            || matches!(self.peek(), Tok::Ident { .. }) && *self.peek_at(1) == Tok::Eq
+        {
+            let patterns = self.pattern_list()?;
+            let filter = self.where_clause()?;
+            Query {
+                clauses: vec![Clause::Match {
+                    optional: false,
+                    patterns,
+                    filter,
+                }],
+                union: None,
+            }
+        } else {
+            if *self.peek() == Tok::RBrace {
+                return Err(self.error("a query inside '{ }'"));
+            }
+            self.query_until(&Tok::RBrace)?
+        };
+        self.expect(&Tok::RBrace, "'}'")?;
+        self.depth -= 1;
+        Ok(query)
+    }
+
     /// `(a)-->(b)` inside an expression. A parenthesised expression is tried when this fails, so
     /// anything that is not a pattern with at least one relationship is left alone.
     fn try_pattern_predicate(&mut self) -> Option<PatternPart> {
@@ -980,6 +1041,48 @@ impl<'a> Parser<'a> {
                 None
             }
         }
+    }
+
+    /// `[p = (a)-->(b) WHERE pred | expr]`, after the `[`; `None` (nothing consumed) when the
+    /// list does not start with a relationship pattern followed by `WHERE` or `|`.
+    fn try_pattern_comprehension(&mut self) -> Result<Option<Expr>, SyntaxError> {
+        let starts_pattern = *self.peek() == Tok::LParen
+            || matches!(self.peek(), Tok::Ident { .. })
+                && *self.peek_at(1) == Tok::Eq
+                && *self.peek_at(2) == Tok::LParen;
+        if !starts_pattern {
+            return Ok(None);
+        }
+        let (pos, depth) = (self.pos, self.depth);
+        let pattern = match self.pattern_part() {
+            Ok(part) if !part.steps.is_empty() => part,
+            _ => {
+                self.pos = pos;
+                self.depth = depth;
+                return Ok(None);
+            }
+        };
+        if !self.at_keyword("WHERE") && *self.peek() != Tok::Pipe {
+            self.pos = pos;
+            self.depth = depth;
+            return Ok(None);
+        }
+        let predicate = if self.eat_keyword("WHERE") {
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        self.expect(
+            &Tok::Pipe,
+            "'|' and the expression of the pattern comprehension",
+        )?;
+        let projection = Box::new(self.expr()?);
+        self.expect(&Tok::RBracket, "']'")?;
+        Ok(Some(Expr::PatternComprehension {
+            pattern: Box::new(pattern),
+            predicate,
+            projection,
+        }))
     }
 
     /// `any/all/none/single(x IN list WHERE pred)` and `reduce(acc = init, x IN list | expr)`;
@@ -1082,6 +1185,9 @@ impl<'a> Parser<'a> {
                 predicate,
                 projection,
             });
+        }
+        if let Some(e) = self.try_pattern_comprehension()? {
+            return Ok(e);
         }
         let mut items = Vec::new();
         if self.eat(&Tok::RBracket) {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::functions;
 use super::graph::Graph;
 use super::pattern;
+use super::subquery;
 use super::{EngineError, Params};
 use crate::cypher::ast::{BinaryOp, Expr, PatternPart, Quantifier};
 use crate::cypher::{RED_ZONE, STACK_GROWTH};
@@ -210,9 +211,13 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             "Aggregation function count(*) is only allowed in WITH and RETURN.",
         )),
         Expr::Pattern(p) => pattern_holds(p, env),
-        Expr::ExistsSubquery(_) | Expr::CountSubquery(_) | Expr::PatternComprehension { .. } => {
-            Err(EngineError::client("Subqueries are not supported yet."))
-        }
+        Expr::ExistsSubquery(query) => subquery::exists(query, env).map(Value::Bool),
+        Expr::CountSubquery(query) => subquery::count(query, env).map(Value::Int),
+        Expr::PatternComprehension {
+            pattern,
+            predicate,
+            projection,
+        } => subquery::comprehension(pattern, predicate.as_deref(), projection, env),
         Expr::HasLabels(target, labels) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),

@@ -16,6 +16,7 @@ use super::graph::{Graph, NodeRec, Props, RelRec};
 use super::pattern::{self, Hint, CONTINUE};
 use super::project::{project, row_key, Envs};
 use super::store::TxState;
+use super::subquery;
 use super::{EngineError, Params, QueryResult, QueryType, Row, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, PatternPart, Query, RemoveItem, SetItem};
 use crate::value::{Map, Path, Value};
@@ -80,7 +81,7 @@ pub fn run(
     let mut root = Env::new(params);
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
-    let (fields, rows) = run_union(&query, tx, writes, &root, &mut stats)?;
+    let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
         (true, false) => QueryType::Write,
@@ -172,10 +173,11 @@ fn has_aggregate(e: &Expr) -> bool {
     }
 }
 
-/// Runs a query and the queries UNIONed to it.
-fn run_union(
+/// Runs a query and the queries UNIONed to it. Without a transaction (a subquery inside an
+/// expression or a reading `CALL { }`) it reads `root`'s graph and may not write.
+pub(super) fn run_union(
     query: &Query,
-    tx: &mut TxState,
+    mut tx: Option<&mut TxState>,
     writes: bool,
     root: &Env,
     stats: &mut Stats,
@@ -192,7 +194,7 @@ fn run_union(
     let mut fields: Option<Vec<String>> = None;
     let mut streams: Vec<RowStream> = Vec::new();
     for part in parts {
-        let (f, rows) = single(&part.clauses, tx, writes, root, stats)?;
+        let (f, rows) = single(&part.clauses, tx.as_deref_mut(), writes, root, stats)?;
         match &fields {
             Some(existing) if *existing != f => {
                 return Err(EngineError::client(
@@ -217,17 +219,24 @@ fn run_union(
 /// Runs one query without UNION.
 fn single(
     clauses: &[Clause],
-    tx: &mut TxState,
+    mut tx: Option<&mut TxState>,
     writes: bool,
     root: &Env,
     stats: &mut Stats,
 ) -> Result<(Vec<String>, RowStream), EngineError> {
-    let mut graph = Arc::new(tx.working.clone());
+    let mut graph = match tx.as_deref() {
+        Some(tx) => Arc::new(tx.working.clone()),
+        None => root
+            .graph
+            .clone()
+            .ok_or_else(|| EngineError::database("a subquery ran without a graph"))?,
+    };
     let mut root = root.clone();
     root.graph = Some(Arc::clone(&graph));
     let params = &root.params;
     let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
-    let mut scope: Vec<String> = Vec::new();
+    // A subquery starts with the variables of its outer row in scope.
+    let mut scope: Vec<String> = root.vars.iter().map(|(n, _)| n.to_string()).collect();
     let add_scope = |scope: &mut Vec<String>, names: Vec<String>| {
         for n in names {
             if !scope.contains(&n) {
@@ -237,6 +246,12 @@ fn single(
     };
     for (i, clause) in clauses.iter().enumerate() {
         if clause.writes() {
+            let Some(tx) = tx.as_deref_mut() else {
+                return Err(EngineError::client(
+                    "A subquery inside an expression cannot change the graph; use CALL { } \
+                     as a clause for updates.",
+                ));
+            };
             // The rows after the last clause are not needed: a bulk `UNWIND ... CREATE` keeps
             // none of them.
             let keep_rows = i + 1 < clauses.len();
@@ -303,8 +318,16 @@ fn single(
                 let rows: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
                 return Ok((fields, finish(rows, writes)?));
             }
+            Clause::CallSubquery(query) => {
+                add_scope(&mut scope, subquery::returned(query));
+                envs = subquery::call_reading(envs, Arc::new(query.as_ref().clone()), g);
+            }
             _ => return Err(EngineError::database("unexpected clause")),
         }
+    }
+    // A subquery read without RETURN (EXISTS { MATCH ... }) yields one empty row per match.
+    if tx.is_none() {
+        return Ok((Vec::new(), Box::new(envs.map(|e| e.map(|_| Vec::new())))));
     }
     // An updating query without RETURN: run it for its effects.
     for env in envs {
@@ -464,6 +487,7 @@ fn written_variables(clause: &Clause) -> Vec<String> {
     match clause {
         Clause::Create(parts) => pattern::variables(parts),
         Clause::Merge { pattern, .. } => pattern::variables(std::slice::from_ref(pattern)),
+        Clause::CallSubquery(query) => subquery::returned(query),
         _ => Vec::new(),
     }
 }
@@ -531,6 +555,7 @@ fn write(
             }
             out.push(env);
         }
+        Clause::CallSubquery(query) => subquery::call_writing(tx, query, env, stats, out)?,
         _ => return Err(EngineError::database("not an updating clause")),
     }
     Ok(())

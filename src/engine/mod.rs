@@ -32,7 +32,10 @@ pub mod rows;
 pub mod schema;
 pub mod snapshotter;
 pub mod store;
+pub mod subquery;
 pub mod temporal;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use memory::MemoryEngine;
 pub use rows::Rows;
