@@ -8,7 +8,7 @@
 //!
 //! Files: [`lexer`] makes tokens with byte spans; [`words`] recognises the transaction words and
 //! server statements; [`auth`] the user and privilege statements; [`parser`] queries and schema
-//! statements into the [`ast`].
+//! statements into the [`ast`]; [`semantic`] checks a parsed query before anything runs.
 //!
 //! This module knows nothing of the engine, sockets or the dispatcher: it speaks tokens, the AST
 //! and [`crate::value`]. Its error texts (with line and column) are what clients see, so they stay
@@ -18,6 +18,7 @@ pub mod ast;
 pub mod auth;
 pub mod lexer;
 pub mod parser;
+pub mod semantic;
 pub mod words;
 
 pub use ast::{SchemaCommand, Statement};
@@ -62,7 +63,11 @@ pub fn parse(text: &str) -> Result<Statement, SyntaxError> {
     if let Some(statement) = words::recognise(text, &tokens)? {
         return Ok(statement);
     }
-    parser::parse_tokens(text, tokens)
+    let statement = parser::parse_tokens(text, tokens)?;
+    if let Statement::Query(q) | Statement::Explain(q) | Statement::Profile(q) = &statement {
+        semantic::check(q)?;
+    }
+    Ok(statement)
 }
 
 #[cfg(test)]

@@ -1380,10 +1380,12 @@ mod tests {
 
     #[test]
     fn unions_and_schema() {
-        let q = query("RETURN 1 AS x UNION ALL RETURN 2 AS x UNION RETURN 3 AS x");
+        let q = query("RETURN 1 AS x UNION ALL RETURN 2 AS x UNION ALL RETURN 3 AS x");
         let (all, next) = q.union.unwrap();
         assert!(all);
-        assert!(!next.union.unwrap().0);
+        assert!(next.union.unwrap().0);
+        let q = query("RETURN 1 AS x UNION RETURN 2 AS x");
+        assert!(!q.union.unwrap().0);
         assert_eq!(
             parse("CREATE INDEX ON :Person(name)").unwrap(),
             Statement::Schema(SchemaCommand::CreateIndex {

@@ -748,10 +748,15 @@ fn slice(target: Value, from: Option<Value>, to: Option<Value>) -> Result<Value,
 mod tests {
     use super::*;
     use crate::cypher::ast::Clause;
-    use crate::cypher::parse;
 
+    /// Evaluates `expr` as RETURN would. The text is parsed without the semantic pass, so the
+    /// evaluator's own runtime checks (its fallback) are what these tests see.
     fn run(expr: &str) -> Result<Value, EngineError> {
-        let Ok(crate::cypher::ast::Statement::Query(q)) = parse(&format!("RETURN {expr}")) else {
+        let text = format!("RETURN {expr}");
+        let tokens = crate::cypher::lexer::tokenize(&text)?;
+        let Ok(crate::cypher::ast::Statement::Query(q)) =
+            crate::cypher::parser::parse_tokens(&text, tokens)
+        else {
             panic!()
         };
         let Some(Clause::Return(p)) = q.clauses.into_iter().last() else {

@@ -1,0 +1,1327 @@
+//! Semantic analysis: the checks openCypher makes after parsing and before anything runs.
+//!
+//! A query that rebinds a variable, uses one variable as both node and relationship, names a
+//! variable nothing bound, aggregates where no aggregation is allowed, or asks `SKIP`/`LIMIT` for
+//! something that is not a constant is refused here, so it fails before it changes the graph,
+//! whatever the data. The pass walks the AST once, clause by clause, keeping the variables in
+//! scope with what is statically known of each one's kind (node, relationship, path, or a value
+//! of a known type). Only what can be decided without data is checked; everything else is left
+//! to the executor, which keeps its own runtime checks as a fallback.
+//!
+//! Scoping follows openCypher: `WITH` and `RETURN` replace the scope with their columns, except
+//! that a `WHERE` directly on a `WITH`, and the `ORDER BY` of a `WITH` or `RETURN`, also see the
+//! variables from before the projection when it does not aggregate (and, for `ORDER BY`, is not
+//! `DISTINCT`). Subqueries in expressions (`EXISTS { }`, `COUNT { }`, pattern comprehensions) and
+//! `FOREACH` see the outer scope; `CALL { }` sees only what its leading `WITH` imports.
+//!
+//! Texts are Memgraph's where it has one ("Unbound variable: x.", "Redeclaring variable: x.").
+//! This module knows nothing of the engine: it reads the AST and answers with a [`SyntaxError`],
+//! which reaches clients under Memgraph's one client error code.
+
+use super::ast::{
+    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Query, RelPattern,
+    RemoveItem, ReturnItem, SetItem,
+};
+use super::parser::{RED_ZONE, STACK_GROWTH};
+use super::SyntaxError;
+use crate::value::Value;
+
+/// Checks a parsed query. `Ok` means nothing the pass can see statically is wrong.
+pub fn check(query: &Query) -> Result<(), SyntaxError> {
+    Analyzer.query(query, &Scope::default()).map(|_| ())
+}
+
+/// What is statically known of a variable's or an expression's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Node,
+    Rel,
+    /// The list of relationships a variable-length pattern binds.
+    RelList,
+    Path,
+    Bool,
+    Number,
+    Str,
+    List,
+    Map,
+    /// Anything, or null: nothing is checked against it.
+    Any,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Node => "node",
+            Kind::Rel => "relationship",
+            Kind::RelList => "list of relationships",
+            Kind::Path => "path",
+            Kind::Bool => "boolean",
+            Kind::Number => "number",
+            Kind::Str => "string",
+            Kind::List => "list",
+            Kind::Map => "map",
+            Kind::Any => "value",
+        }
+    }
+
+    fn of_value(v: &Value) -> Kind {
+        match v {
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) | Value::Float(_) => Kind::Number,
+            Value::String(_) => Kind::Str,
+            Value::List(_) => Kind::List,
+            Value::Map(_) => Kind::Map,
+            _ => Kind::Any,
+        }
+    }
+
+    /// Whether a value of this kind can be a predicate (WHERE, AND, NOT, ...).
+    fn may_be_bool(self) -> bool {
+        matches!(self, Kind::Bool | Kind::Any)
+    }
+
+    /// Whether a value of this kind is a scalar that has no properties, for `x.key`.
+    fn lacks_properties(self) -> bool {
+        matches!(
+            self,
+            Kind::Bool | Kind::Number | Kind::Str | Kind::List | Kind::Path | Kind::RelList
+        )
+    }
+}
+
+/// The variables visible at one point of a query.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    vars: Vec<(String, Kind)>,
+    /// Set after `CALL proc()` without `YIELD`: its columns are not known here, so no name is
+    /// reported as unbound from then on.
+    open: bool,
+}
+
+impl Scope {
+    fn get(&self, name: &str) -> Option<Kind> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, k)| *k)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn bind(&mut self, name: &str, kind: Kind) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = kind,
+            None => self.vars.push((name.to_owned(), kind)),
+        }
+    }
+
+    /// `inner` on top of `self`: names of `inner` shadow ours.
+    fn with(&self, inner: &Scope) -> Scope {
+        let mut s = self.clone();
+        for (n, k) in &inner.vars {
+            s.bind(n, *k);
+        }
+        s.open |= inner.open;
+        s
+    }
+}
+
+/// Whether aggregate functions may appear where an expression is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agg {
+    /// In a projection item (or an ORDER BY after an aggregating projection).
+    Allowed,
+    /// Inside an aggregate's argument: another aggregate would nest.
+    Inside,
+    /// Anywhere else; the text names the place for the message.
+    Forbidden(&'static str),
+}
+
+/// How an expression is being checked.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    agg: Agg,
+    /// After DISTINCT or aggregation, an ORDER BY expression may repeat a projected expression
+    /// (`RETURN DISTINCT a.name ORDER BY a.name`) even though its variables are gone.
+    projected: Option<&'a [ReturnItem]>,
+}
+
+impl<'a> Ctx<'a> {
+    fn forbid(place: &'static str) -> Ctx<'a> {
+        Ctx {
+            agg: Agg::Forbidden(place),
+            projected: None,
+        }
+    }
+
+    fn with_agg(self, agg: Agg) -> Ctx<'a> {
+        Ctx { agg, ..self }
+    }
+}
+
+/// Aggregate functions, as the executor knows them.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "collect",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "percentileDisc",
+    "percentileCont",
+    "stDev",
+    "stDevP",
+];
+
+fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+fn err(message: impl Into<String>) -> SyntaxError {
+    SyntaxError::new(message)
+}
+
+fn unbound(name: &str) -> SyntaxError {
+    err(format!("Unbound variable: {name}."))
+}
+
+fn redeclared(name: &str) -> SyntaxError {
+    err(format!("Redeclaring variable: {name}."))
+}
+
+fn mismatch(name: &str, was: Kind, now: Kind) -> SyntaxError {
+    err(format!(
+        "Type mismatch: {name} already defined as a {}, but it is used as a {}.",
+        was.name(),
+        now.name()
+    ))
+}
+
+/// How a pattern binds its variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    /// MATCH and pattern comprehensions: new variables are bound, known ones are matched.
+    Match,
+    /// CREATE: everything new is created; known nodes are only joined.
+    Create,
+    /// MERGE: like CREATE for what it may create.
+    Merge,
+    /// A pattern used as a predicate: it may not introduce variables.
+    Predicate,
+}
+
+impl Binding {
+    fn clause(self) -> &'static str {
+        match self {
+            Binding::Match => "MATCH",
+            Binding::Create => "CREATE",
+            Binding::Merge => "MERGE",
+            Binding::Predicate => "a pattern expression",
+        }
+    }
+}
+
+/// The pass; it holds no state between calls (scopes are passed along), so that the recursion
+/// is easy to follow.
+struct Analyzer;
+
+impl Analyzer {
+    /// Checks a query and the queries UNIONed to it, starting from `outer`; returns the columns.
+    fn query(&self, q: &Query, outer: &Scope) -> Result<Vec<(String, Kind)>, SyntaxError> {
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            let columns = self.clauses(&q.clauses, outer.clone())?;
+            let mut next = q.union.as_ref();
+            let mut all_kind: Option<bool> = None;
+            while let Some((all, part)) = next {
+                if all_kind.is_some_and(|k| k != *all) {
+                    return Err(err(
+                        "Invalid combination of UNION and UNION ALL.",
+                    ));
+                }
+                all_kind = Some(*all);
+                let other = self.clauses(&part.clauses, outer.clone())?;
+                let names = |c: &[(String, Kind)]| c.iter().map(|(n, _)| n.clone()).collect();
+                let (a, b): (Vec<String>, Vec<String>) = (names(&columns), names(&other));
+                if a != b {
+                    return Err(err(
+                        "All subqueries in an UNION must have the same column names.",
+                    ));
+                }
+                next = part.union.as_ref();
+            }
+            Ok(columns)
+        })
+    }
+
+    /// Checks one query's clauses from `scope`; returns RETURN's columns (none for a query that
+    /// ends with an updating clause).
+    fn clauses(
+        &self,
+        clauses: &[Clause],
+        mut scope: Scope,
+    ) -> Result<Vec<(String, Kind)>, SyntaxError> {
+        for clause in clauses {
+            if let Clause::Return(projection) = clause {
+                let (columns, _) = self.projection(projection, &scope, "RETURN", None)?;
+                return Ok(columns.vars);
+            }
+            self.clause(clause, &mut scope)?;
+        }
+        Ok(Vec::new())
+    }
+
+    fn clause(&self, clause: &Clause, scope: &mut Scope) -> Result<(), SyntaxError> {
+        match clause {
+            Clause::Match {
+                patterns, filter, ..
+            } => {
+                let mut rels = Vec::new();
+                for part in patterns {
+                    self.pattern(part, scope, Binding::Match, &mut rels)?;
+                }
+                if let Some(f) = filter {
+                    self.predicate(f, scope, "WHERE")?;
+                }
+            }
+            Clause::Unwind { expr, variable } => {
+                let kind = self.expr(expr, scope, Ctx::forbid("UNWIND"))?;
+                if scope.has(variable) {
+                    return Err(redeclared(variable));
+                }
+                let element = match expr {
+                    Expr::List(items) => common_kind(items.iter().map(literal_kind)),
+                    _ => Kind::Any,
+                };
+                if !matches!(kind, Kind::List | Kind::Any) {
+                    // UNWIND of a single value yields it once; its kind carries over.
+                    scope.bind(variable, kind);
+                } else {
+                    scope.bind(variable, element);
+                }
+            }
+            Clause::With { projection, filter } => {
+                let (next, visible) = self.projection(projection, scope, "WITH", filter.as_ref())?;
+                if let Some(f) = filter {
+                    self.predicate(f, &visible, "WHERE")?;
+                }
+                *scope = next;
+            }
+            Clause::Return(projection) => {
+                self.projection(projection, scope, "RETURN", None)?;
+            }
+            Clause::Create(parts) => {
+                let mut rels = Vec::new();
+                for part in parts {
+                    self.pattern(part, scope, Binding::Create, &mut rels)?;
+                }
+            }
+            Clause::Merge {
+                pattern,
+                on_create,
+                on_match,
+            } => {
+                self.pattern(pattern, scope, Binding::Merge, &mut Vec::new())?;
+                self.set_items(on_create, scope)?;
+                self.set_items(on_match, scope)?;
+            }
+            Clause::Set(items) => self.set_items(items, scope)?,
+            Clause::Remove(items) => {
+                for item in items {
+                    match item {
+                        RemoveItem::Property { target, .. } => {
+                            self.entity_target(target, scope, "REMOVE")?;
+                        }
+                        RemoveItem::Labels { variable, .. } => {
+                            self.variable_target(variable, scope, "REMOVE")?;
+                        }
+                    }
+                }
+            }
+            Clause::Delete { targets, .. } => {
+                for target in targets {
+                    if let Expr::HasLabels(..) = target {
+                        return Err(err(
+                            "DELETE removes nodes, relationships and paths; to remove a label \
+                             use REMOVE n:Label.",
+                        ));
+                    }
+                    let kind = self.expr(target, scope, Ctx::forbid("DELETE"))?;
+                    if matches!(kind, Kind::Bool | Kind::Number | Kind::Str | Kind::Map) {
+                        return Err(err(format!(
+                            "DELETE can only remove nodes, relationships and paths, not a {}.",
+                            kind.name()
+                        )));
+                    }
+                }
+            }
+            Clause::Foreach {
+                variable,
+                list,
+                clauses,
+            } => {
+                let kind = self.expr(list, scope, Ctx::forbid("FOREACH"))?;
+                if matches!(kind, Kind::Bool | Kind::Number | Kind::Str | Kind::Map) {
+                    return Err(err(format!(
+                        "FOREACH needs a list to iterate over, not a {}.",
+                        kind.name()
+                    )));
+                }
+                let mut inner = scope.clone();
+                inner.bind(variable, Kind::Any);
+                for c in clauses {
+                    self.clause(c, &mut inner)?;
+                }
+            }
+            Clause::LoadCsv(load) => {
+                let place = Ctx::forbid("LOAD CSV");
+                for e in [&load.delimiter, &load.quote, &load.nullif]
+                    .into_iter()
+                    .flatten()
+                    .chain(std::iter::once(&load.source))
+                {
+                    self.expr(e, scope, place)?;
+                }
+                if scope.has(&load.variable) {
+                    return Err(redeclared(&load.variable));
+                }
+                let kind = if load.header { Kind::Map } else { Kind::List };
+                scope.bind(&load.variable, kind);
+            }
+            Clause::CallProcedure(call) => {
+                for a in &call.args {
+                    self.expr(a, scope, Ctx::forbid("procedure arguments"))?;
+                }
+                match &call.yields {
+                    Some(yields) => {
+                        let mut fresh: Vec<&str> = Vec::new();
+                        for (_, alias) in yields {
+                            if scope.has(alias) || fresh.contains(&alias.as_str()) {
+                                return Err(redeclared(alias));
+                            }
+                            fresh.push(alias);
+                        }
+                        for alias in fresh {
+                            scope.bind(alias, Kind::Any);
+                        }
+                    }
+                    None => scope.open = true,
+                }
+                if let Some(f) = &call.filter {
+                    self.predicate(f, scope, "WHERE")?;
+                }
+            }
+            Clause::CallSubquery(query) => {
+                let imports = matches!(query.clauses.first(), Some(Clause::With { projection, .. })
+                    if projection.star
+                        || projection.items.iter().all(|i| matches!(&i.expr, Expr::Variable(v) if *v == i.name)));
+                let start = if imports {
+                    scope.clone()
+                } else {
+                    Scope {
+                        vars: Vec::new(),
+                        open: scope.open,
+                    }
+                };
+                let columns = self.query(query, &start)?;
+                for (name, kind) in columns {
+                    if scope.has(&name) {
+                        return Err(err(format!(
+                            "Variable '{name}' in subquery already declared in outer scope!"
+                        )));
+                    }
+                    scope.bind(&name, kind);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `WHERE`: no aggregation, and it must be able to be a boolean.
+    fn predicate(&self, e: &Expr, scope: &Scope, place: &'static str) -> Result<(), SyntaxError> {
+        let kind = self.expr(e, scope, Ctx::forbid(place))?;
+        if !kind.may_be_bool() {
+            return Err(err(format!(
+                "{place} needs a boolean predicate, not a {}.",
+                kind.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn variable_target(
+        &self,
+        variable: &str,
+        scope: &Scope,
+        clause: &str,
+    ) -> Result<Kind, SyntaxError> {
+        match scope.get(variable) {
+            Some(k) if k.lacks_properties() || k == Kind::Map => Err(err(format!(
+                "{clause} can only change nodes and relationships, but {variable} is a {}.",
+                k.name()
+            ))),
+            Some(k) => Ok(k),
+            None if scope.open => Ok(Kind::Any),
+            None => Err(unbound(variable)),
+        }
+    }
+
+    fn entity_target(&self, target: &Expr, scope: &Scope, clause: &str) -> Result<(), SyntaxError> {
+        match target {
+            Expr::Variable(v) => self.variable_target(v, scope, clause).map(|_| ()),
+            other => self
+                .expr(other, scope, Ctx::forbid("SET and REMOVE"))
+                .map(|_| ()),
+        }
+    }
+
+    fn set_items(&self, items: &[SetItem], scope: &Scope) -> Result<(), SyntaxError> {
+        let place = Ctx::forbid("SET");
+        for item in items {
+            match item {
+                SetItem::Property { target, value, .. } => {
+                    self.entity_target(target, scope, "SET")?;
+                    self.expr(value, scope, place)?;
+                }
+                SetItem::Replace { variable, value } | SetItem::Merge { variable, value } => {
+                    self.variable_target(variable, scope, "SET")?;
+                    let kind = self.expr(value, scope, place)?;
+                    if matches!(
+                        kind,
+                        Kind::Bool | Kind::Number | Kind::Str | Kind::List | Kind::Path
+                    ) {
+                        return Err(err(format!(
+                            "SET {variable} = ... needs a map of properties, not a {}.",
+                            kind.name()
+                        )));
+                    }
+                }
+                SetItem::Labels { variable, .. } => {
+                    self.variable_target(variable, scope, "SET")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds (or checks) a pattern's variables in `scope`. `rels` collects the relationship
+    /// variables of the clause so far: one clause may not use a relationship variable twice.
+    fn pattern(
+        &self,
+        part: &PatternPart,
+        scope: &mut Scope,
+        binding: Binding,
+        rels: &mut Vec<String>,
+    ) -> Result<(), SyntaxError> {
+        if let Some(p) = &part.path_variable {
+            if scope.has(p) {
+                return Err(redeclared(p));
+            }
+            if binding == Binding::Predicate {
+                return Err(err(
+                    "A pattern expression cannot bind a path variable; use a MATCH clause.",
+                ));
+            }
+        }
+        // The path variable names the whole pattern: no element of it may reuse the name.
+        let mentions = |name: &Option<String>| name.is_some() && *name == part.path_variable;
+        if mentions(&part.start.variable) || part.steps.iter().any(|(r, n)| mentions(&r.variable) || mentions(&n.variable)) {
+            return Err(redeclared(part.path_variable.as_deref().unwrap_or_default()));
+        }
+        let alone = part.steps.is_empty();
+        self.node(&part.start, scope, binding, alone)?;
+        for (rel, node) in &part.steps {
+            self.rel(rel, scope, binding, rels)?;
+            self.node(node, scope, binding, false)?;
+        }
+        if let Some(p) = &part.path_variable {
+            scope.bind(p, Kind::Path);
+        }
+        Ok(())
+    }
+
+    fn properties(
+        &self,
+        properties: &Option<Expr>,
+        scope: &Scope,
+        binding: Binding,
+    ) -> Result<(), SyntaxError> {
+        let Some(props) = properties else {
+            return Ok(());
+        };
+        if let Expr::Parameter(name) = props {
+            if matches!(binding, Binding::Match | Binding::Merge | Binding::Predicate) {
+                return Err(err(format!(
+                    "Parameter maps cannot be used in {} patterns; write the properties out, \
+                     e.g. {{key: ${name}.key}}.",
+                    binding.clause()
+                )));
+            }
+        }
+        self.expr(props, scope, Ctx::forbid("pattern properties"))?;
+        Ok(())
+    }
+
+    fn node(
+        &self,
+        node: &NodePattern,
+        scope: &mut Scope,
+        binding: Binding,
+        alone: bool,
+    ) -> Result<(), SyntaxError> {
+        // Properties are read before the node is bound: `(a {x: a.y})` cannot see itself.
+        self.properties(&node.properties, scope, binding)?;
+        let Some(v) = &node.variable else {
+            return Ok(());
+        };
+        match scope.get(v) {
+            None if binding == Binding::Predicate && !scope.open => return Err(unbound(v)),
+            None => scope.bind(v, Kind::Node),
+            Some(Kind::Path) => return Err(redeclared(v)),
+            Some(k @ (Kind::Node | Kind::Any)) => {
+                if matches!(binding, Binding::Create | Binding::Merge)
+                    && (alone || !node.labels.is_empty() || node.properties.is_some())
+                {
+                    return Err(redeclared(v));
+                }
+                if k == Kind::Any {
+                    scope.bind(v, Kind::Node);
+                }
+            }
+            Some(k) => return Err(mismatch(v, k, Kind::Node)),
+        }
+        Ok(())
+    }
+
+    fn rel(
+        &self,
+        rel: &RelPattern,
+        scope: &mut Scope,
+        binding: Binding,
+        rels: &mut Vec<String>,
+    ) -> Result<(), SyntaxError> {
+        if matches!(binding, Binding::Create | Binding::Merge) {
+            let clause = binding.clause();
+            if rel.length.is_some() {
+                return Err(err(format!(
+                    "Variable-length relationships cannot be used in {clause}."
+                )));
+            }
+            if rel.types.len() != 1 {
+                return Err(err(format!(
+                    "A relationship in {clause} must have exactly one type, e.g. -[:KNOWS]->."
+                )));
+            }
+            if binding == Binding::Create && rel.direction == Direction::Either {
+                return Err(err(
+                    "Relationships must be directed to be created: use -[]-> or <-[]-.",
+                ));
+            }
+        }
+        self.properties(&rel.properties, scope, binding)?;
+        let Some(v) = &rel.variable else {
+            return Ok(());
+        };
+        if rels.contains(v) {
+            return Err(err(format!(
+                "The relationship variable {v} is used more than once in one pattern; each \
+                 relationship of a pattern is a different one."
+            )));
+        }
+        rels.push(v.clone());
+        let kind = if rel.length.is_some() {
+            Kind::RelList
+        } else {
+            Kind::Rel
+        };
+        match scope.get(v) {
+            None if binding == Binding::Predicate && !scope.open => Err(unbound(v)),
+            None => {
+                scope.bind(v, kind);
+                Ok(())
+            }
+            Some(_) if matches!(binding, Binding::Create | Binding::Merge) => Err(redeclared(v)),
+            Some(Kind::Path) => Err(redeclared(v)),
+            Some(Kind::Any) => {
+                scope.bind(v, kind);
+                Ok(())
+            }
+            Some(k) if k == kind => Ok(()),
+            // A list (of relationships, one hopes) can be walked as a variable-length path.
+            Some(Kind::List) if kind == Kind::RelList => Ok(()),
+            Some(k) => Err(mismatch(v, k, kind)),
+        }
+    }
+
+    /// Checks a WITH or RETURN. Returns the scope after it and the scope its WHERE sees.
+    fn projection(
+        &self,
+        p: &Projection,
+        scope: &Scope,
+        clause: &'static str,
+        filter: Option<&Expr>,
+    ) -> Result<(Scope, Scope), SyntaxError> {
+        let mut next = Scope {
+            vars: Vec::new(),
+            open: scope.open,
+        };
+        if p.star {
+            // `WITH *` over nothing passes nothing on, which is harmless; `RETURN *` would
+            // return no columns at all.
+            if clause == "RETURN" && scope.vars.is_empty() && !scope.open {
+                return Err(err("There are no variables in scope to use for '*'."));
+            }
+            next.vars = scope.vars.clone();
+        }
+        let mut aggregating = false;
+        for item in &p.items {
+            let kind = self.expr(&item.expr, scope, Ctx { agg: Agg::Allowed, projected: None })?;
+            aggregating |= has_aggregate(&item.expr);
+            if clause == "WITH" && !aliased(item) {
+                return Err(err(format!(
+                    "Expression in WITH must be aliased (use AS): {}.",
+                    item.name
+                )));
+            }
+            if next.has(&item.name) {
+                return Err(err(format!(
+                    "Multiple results with the same name '{}' are not allowed.",
+                    item.name
+                )));
+            }
+            let kind = match &item.expr {
+                Expr::Variable(v) => scope.get(v).unwrap_or(kind),
+                _ => kind,
+            };
+            next.vars.push((item.name.clone(), kind));
+        }
+        if aggregating {
+            ambiguous_aggregation(&p.items)?;
+        }
+        let sees_old = !aggregating;
+        let order_scope = if sees_old && !p.distinct {
+            scope.with(&next)
+        } else {
+            next.clone()
+        };
+        let order_ctx = Ctx {
+            agg: if aggregating {
+                Agg::Allowed
+            } else {
+                Agg::Forbidden("ORDER BY after a WITH or RETURN that does not aggregate")
+            },
+            projected: (aggregating || p.distinct).then_some(p.items.as_slice()),
+        };
+        for s in &p.order_by {
+            self.expr(&s.expr, &order_scope, order_ctx)?;
+            if aggregating && has_aggregate(&s.expr) {
+                ambiguous_order(&s.expr, &p.items)?;
+            }
+        }
+        for (what, e) in [("SKIP", &p.skip), ("LIMIT", &p.limit)] {
+            if let Some(e) = e {
+                self.count(e, what)?;
+            }
+        }
+        let visible = match filter {
+            Some(_) if sees_old => scope.with(&next),
+            _ => next.clone(),
+        };
+        Ok((next, visible))
+    }
+
+    /// SKIP and LIMIT: constants (literals, parameters and what is computed from them only).
+    fn count(&self, e: &Expr, what: &'static str) -> Result<(), SyntaxError> {
+        if !constant(e) {
+            return Err(err(format!(
+                "{what} must be a constant (a literal or a parameter); it cannot use variables."
+            )));
+        }
+        let kind = self.expr(e, &Scope::default(), Ctx::forbid(what))?;
+        match e {
+            Expr::Literal(Value::Int(n)) if *n < 0 => Err(err(format!(
+                "{what} must be a non-negative integer, got {n}."
+            ))),
+            Expr::Literal(Value::Float(f)) => Err(err(format!(
+                "{what} must be a non-negative integer, got the float {f}."
+            ))),
+            _ if matches!(kind, Kind::Bool | Kind::Str | Kind::List | Kind::Map) => Err(err(
+                format!("{what} must be a non-negative integer, not a {}.", kind.name()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks an expression and returns its kind.
+    fn expr(&self, e: &Expr, scope: &Scope, ctx: Ctx) -> Result<Kind, SyntaxError> {
+        if let Some(items) = ctx.projected {
+            if !matches!(e, Expr::Literal(_) | Expr::Parameter(_))
+                && items.iter().any(|i| i.expr == *e)
+            {
+                return Ok(Kind::Any);
+            }
+        }
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.expr_inner(e, scope, ctx))
+    }
+
+    fn expr_inner(&self, e: &Expr, scope: &Scope, ctx: Ctx) -> Result<Kind, SyntaxError> {
+        let sub = |x: &Expr| self.expr(x, scope, ctx);
+        Ok(match e {
+            Expr::Literal(v) => Kind::of_value(v),
+            Expr::Parameter(_) => Kind::Any,
+            Expr::Variable(v) => match scope.get(v) {
+                Some(k) => k,
+                None if scope.open => Kind::Any,
+                None => return Err(unbound(v)),
+            },
+            Expr::List(items) => {
+                for i in items {
+                    sub(i)?;
+                }
+                Kind::List
+            }
+            Expr::Map(entries) => {
+                for (_, v) in entries {
+                    sub(v)?;
+                }
+                Kind::Map
+            }
+            Expr::Property(target, key) => {
+                let k = sub(target)?;
+                if k.lacks_properties() {
+                    return Err(err(format!(
+                        "Cannot read the property {key} of a {}; only nodes, relationships, maps \
+                         and temporal values have properties.",
+                        k.name()
+                    )));
+                }
+                Kind::Any
+            }
+            Expr::Index(target, index) => {
+                sub(target)?;
+                sub(index)?;
+                Kind::Any
+            }
+            Expr::Slice(target, from, to) => {
+                sub(target)?;
+                for x in [from, to].into_iter().flatten() {
+                    sub(x)?;
+                }
+                Kind::List
+            }
+            Expr::Binary(op, l, r) => {
+                let (a, b) = (sub(l)?, sub(r)?);
+                binary_kind(*op, a, b)?
+            }
+            Expr::Not(x) => {
+                let k = sub(x)?;
+                if !k.may_be_bool() {
+                    return Err(err(format!("NOT needs a boolean, not a {}.", k.name())));
+                }
+                Kind::Bool
+            }
+            Expr::Negate(x) => {
+                let k = sub(x)?;
+                if !matches!(k, Kind::Number | Kind::Any) {
+                    return Err(err(format!("Cannot negate a {}.", k.name())));
+                }
+                k
+            }
+            Expr::IsNull(x, _) => {
+                sub(x)?;
+                Kind::Bool
+            }
+            Expr::CountStar => {
+                self.aggregate("count(*)", ctx)?;
+                Kind::Number
+            }
+            Expr::Call { name, args, .. } => {
+                let inner = if is_aggregate(name) {
+                    self.aggregate(name, ctx)?;
+                    ctx.with_agg(Agg::Inside)
+                } else {
+                    ctx
+                };
+                let mut kinds = Vec::with_capacity(args.len());
+                for a in args {
+                    kinds.push(self.expr(a, scope, inner)?);
+                }
+                call_kind(name, &kinds)?
+            }
+            Expr::Case {
+                subject,
+                whens,
+                otherwise,
+            } => {
+                if let Some(s) = subject {
+                    sub(s)?;
+                }
+                let mut kinds = Vec::new();
+                for (w, t) in whens {
+                    sub(w)?;
+                    kinds.push(sub(t)?);
+                }
+                if let Some(o) = otherwise {
+                    kinds.push(sub(o)?);
+                }
+                common_kind(kinds.into_iter())
+            }
+            Expr::HasLabels(x, _) => {
+                let k = sub(x)?;
+                if !matches!(k, Kind::Node | Kind::Rel | Kind::Any) {
+                    return Err(err(format!(
+                        "Only nodes (and relationships) have labels, not a {}.",
+                        k.name()
+                    )));
+                }
+                Kind::Bool
+            }
+            Expr::Pattern(part) => {
+                let mut inner = scope.clone();
+                self.pattern(part, &mut inner, Binding::Predicate, &mut Vec::new())?;
+                Kind::Bool
+            }
+            Expr::Quantified {
+                variable,
+                list,
+                predicate,
+                ..
+            } => {
+                let element = self.list_element(list, scope, ctx)?;
+                let mut inner = scope.clone();
+                inner.bind(variable, element);
+                let k = self.expr(predicate, &inner, self.local(ctx))?;
+                if !k.may_be_bool() {
+                    return Err(err(format!(
+                        "The predicate of a quantifier must be a boolean, not a {}.",
+                        k.name()
+                    )));
+                }
+                Kind::Bool
+            }
+            Expr::Reduce {
+                accumulator,
+                init,
+                variable,
+                list,
+                expr,
+            } => {
+                sub(init)?;
+                let element = self.list_element(list, scope, ctx)?;
+                let mut inner = scope.clone();
+                inner.bind(accumulator, Kind::Any);
+                inner.bind(variable, element);
+                self.expr(expr, &inner, self.local(ctx))?;
+                Kind::Any
+            }
+            Expr::ListComprehension {
+                variable,
+                list,
+                predicate,
+                projection,
+            } => {
+                let element = self.list_element(list, scope, ctx)?;
+                let mut inner = scope.clone();
+                inner.bind(variable, element);
+                if let Some(p) = predicate {
+                    self.expr(p, &inner, self.local(ctx))?;
+                }
+                if let Some(p) = projection {
+                    self.expr(p, &inner, self.local(ctx))?;
+                }
+                Kind::List
+            }
+            Expr::PatternComprehension {
+                pattern,
+                predicate,
+                projection,
+            } => {
+                let mut inner = scope.clone();
+                self.pattern(pattern, &mut inner, Binding::Match, &mut Vec::new())?;
+                if let Some(p) = predicate {
+                    self.expr(p, &inner, self.local(ctx))?;
+                }
+                self.expr(projection, &inner, self.local(ctx))?;
+                Kind::List
+            }
+            Expr::ExistsSubquery(q) | Expr::CountSubquery(q) => {
+                if q.writes() {
+                    return Err(err(
+                        "A subquery inside an expression cannot change the graph; use CALL { } \
+                         as a clause for updates.",
+                    ));
+                }
+                self.query(q, scope)?;
+                if matches!(e, Expr::ExistsSubquery(_)) {
+                    Kind::Bool
+                } else {
+                    Kind::Number
+                }
+            }
+        })
+    }
+
+    /// The context for the body of a comprehension, quantifier or reduce: it runs once per
+    /// element, where no aggregate can be computed.
+    fn local<'a>(&self, ctx: Ctx<'a>) -> Ctx<'a> {
+        match ctx.agg {
+            Agg::Forbidden(_) => ctx,
+            _ => Ctx {
+                agg: Agg::Forbidden("list comprehensions, quantifiers and reduce"),
+                projected: None,
+            },
+        }
+    }
+
+    /// Checks the list of a comprehension and returns what is known of its elements.
+    fn list_element(&self, list: &Expr, scope: &Scope, ctx: Ctx) -> Result<Kind, SyntaxError> {
+        let k = self.expr(list, scope, ctx)?;
+        if matches!(k, Kind::Bool | Kind::Number | Kind::Str | Kind::Map | Kind::Node | Kind::Rel) {
+            return Err(err(format!("Expected a list to iterate over, got a {}.", k.name())));
+        }
+        Ok(match list {
+            Expr::List(items) => common_kind(items.iter().map(literal_kind)),
+            _ if k == Kind::RelList => Kind::Rel,
+            _ => Kind::Any,
+        })
+    }
+
+    fn aggregate(&self, name: &str, ctx: Ctx) -> Result<(), SyntaxError> {
+        match ctx.agg {
+            Agg::Allowed => Ok(()),
+            Agg::Inside => Err(err(format!(
+                "Aggregations cannot be nested: {name}() is inside another aggregation."
+            ))),
+            Agg::Forbidden(place) => Err(err(format!(
+                "Aggregation functions such as {name}() are not allowed in {place}; aggregate \
+                 in a WITH and use its alias."
+            ))),
+        }
+    }
+}
+
+/// The kind of a literal element of a list (anything else is unknown).
+fn literal_kind(e: &Expr) -> Kind {
+    match e {
+        Expr::Literal(v) => Kind::of_value(v),
+        Expr::List(_) => Kind::List,
+        Expr::Map(_) => Kind::Map,
+        _ => Kind::Any,
+    }
+}
+
+/// The one kind every value has, or `Any`.
+fn common_kind(mut kinds: impl Iterator<Item = Kind>) -> Kind {
+    let Some(first) = kinds.next() else {
+        return Kind::Any;
+    };
+    if kinds.all(|k| k == first) {
+        first
+    } else {
+        Kind::Any
+    }
+}
+
+fn binary_kind(op: BinaryOp, a: Kind, b: Kind) -> Result<Kind, SyntaxError> {
+    use BinaryOp::*;
+    let wrong = |k: Kind| {
+        err(format!(
+            "The operator {} cannot be applied to a {}.",
+            op.symbol(),
+            k.name()
+        ))
+    };
+    Ok(match op {
+        Or | Xor | And => {
+            for k in [a, b] {
+                if !k.may_be_bool() {
+                    return Err(wrong(k));
+                }
+            }
+            Kind::Bool
+        }
+        Eq | Neq | Lt | Gt | Le | Ge => Kind::Bool,
+        In => {
+            if !matches!(b, Kind::List | Kind::RelList | Kind::Any) {
+                return Err(err(format!(
+                    "IN needs a list on its right, not a {}.",
+                    b.name()
+                )));
+            }
+            Kind::Bool
+        }
+        StartsWith | EndsWith | Contains | RegexMatch => Kind::Bool,
+        Add => match (a, b) {
+            (Kind::List | Kind::RelList, _) | (_, Kind::List | Kind::RelList) => Kind::List,
+            (Kind::Str, Kind::Str | Kind::Number) | (Kind::Number, Kind::Str) => Kind::Str,
+            (Kind::Number, Kind::Number) => Kind::Number,
+            (k @ (Kind::Node | Kind::Rel | Kind::Path), _)
+            | (_, k @ (Kind::Node | Kind::Rel | Kind::Path))
+            | (k @ Kind::Bool, Kind::Bool | Kind::Number)
+            | (Kind::Number, k @ Kind::Bool) => return Err(wrong(k)),
+            (Kind::Str, _) | (_, Kind::Str) => Kind::Str,
+            _ => Kind::Any,
+        },
+        Sub | Mul | Div | Mod | Pow => {
+            for k in [a, b] {
+                if !matches!(k, Kind::Number | Kind::Any) {
+                    return Err(wrong(k));
+                }
+            }
+            if a == Kind::Number && b == Kind::Number {
+                Kind::Number
+            } else {
+                Kind::Any
+            }
+        }
+    })
+}
+
+/// Checks the arguments of the functions whose argument kinds the TCK pins down, and returns the
+/// kind of the result where it is known.
+fn call_kind(name: &str, args: &[Kind]) -> Result<Kind, SyntaxError> {
+    let lower = name.to_ascii_lowercase();
+    let first = args.first().copied().unwrap_or(Kind::Any);
+    let accepts: &[Kind] = match lower.as_str() {
+        "labels" => &[Kind::Node],
+        "type" | "startnode" | "endnode" => &[Kind::Rel],
+        "length" => &[Kind::Path, Kind::Str, Kind::List],
+        "size" => &[Kind::Str, Kind::List, Kind::RelList, Kind::Map],
+        "nodes" | "relationships" => &[Kind::Path],
+        "properties" | "keys" => &[Kind::Node, Kind::Rel, Kind::Map],
+        _ => &[],
+    };
+    if !accepts.is_empty() && first != Kind::Any && !accepts.contains(&first) {
+        return Err(err(format!(
+            "Function {name}() cannot take a {} as its argument.",
+            first.name()
+        )));
+    }
+    Ok(match lower.as_str() {
+        "count" | "sum" | "avg" | "size" | "length" | "abs" | "tointeger" | "tofloat" | "id" => {
+            Kind::Number
+        }
+        "collect" | "labels" | "keys" | "nodes" | "relationships" | "range" | "tail" => Kind::List,
+        "tostring" | "type" | "tolower" | "toupper" | "trim" | "substring" | "replace" => {
+            Kind::Str
+        }
+        "properties" => Kind::Map,
+        "startnode" | "endnode" => Kind::Node,
+        _ => Kind::Any,
+    })
+}
+
+fn has_aggregate(e: &Expr) -> bool {
+    let mut found = false;
+    walk_outside_subqueries(e, &mut |x| {
+        if matches!(x, Expr::CountStar)
+            || matches!(x, Expr::Call { name, .. } if is_aggregate(name))
+        {
+            found = true;
+        }
+    });
+    found
+}
+
+/// Whether an expression uses no variable (SKIP, LIMIT).
+fn constant(e: &Expr) -> bool {
+    let mut ok = true;
+    walk_outside_subqueries(e, &mut |x| {
+        if matches!(
+            x,
+            Expr::Variable(_)
+                | Expr::Pattern(_)
+                | Expr::ExistsSubquery(_)
+                | Expr::CountSubquery(_)
+                | Expr::PatternComprehension { .. }
+        ) {
+            ok = false;
+        }
+    });
+    ok
+}
+
+/// Whether a WITH item was written with `AS` (or is a bare variable, which names itself). The
+/// AST keeps only the column name, and an unaliased item's name is its text, which is never a
+/// plain identifier unless the item is a variable (or a literal such as `true`).
+fn aliased(item: &ReturnItem) -> bool {
+    if let Expr::Variable(v) = &item.expr {
+        if *v == item.name {
+            return true;
+        }
+    }
+    let identifier = item
+        .name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && item.name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let literal_text = matches!(&item.expr, Expr::Literal(Value::Bool(_) | Value::Null))
+        && ["true", "false", "null"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&item.name));
+    identifier && !literal_text
+}
+
+/// In an aggregating projection, an item that aggregates may use outside its aggregates only
+/// grouping keys: variables projected as themselves, or property reads projected as they are
+/// (`RETURN me.age, me.age + count(*)`). Anything else has no one value per group.
+fn ambiguous_aggregation(items: &[ReturnItem]) -> Result<(), SyntaxError> {
+    let keys: Vec<&ReturnItem> = items.iter().filter(|i| !has_aggregate(&i.expr)).collect();
+    for item in items.iter().filter(|i| has_aggregate(&i.expr)) {
+        grouped(&item.expr, &keys, &[], &item.name)?;
+    }
+    Ok(())
+}
+
+/// The same rule for an ORDER BY expression after aggregation; the projected names count as
+/// grouping keys too.
+fn ambiguous_order(e: &Expr, items: &[ReturnItem]) -> Result<(), SyntaxError> {
+    let keys: Vec<&ReturnItem> = items.iter().filter(|i| !has_aggregate(&i.expr)).collect();
+    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+    grouped(e, &keys, &names, "ORDER BY")
+}
+
+fn grouped(
+    e: &Expr,
+    keys: &[&ReturnItem],
+    names: &[String],
+    what: &str,
+) -> Result<(), SyntaxError> {
+    let is_key = |x: &Expr| keys.iter().any(|k| k.expr == *x);
+    let ambiguous = || {
+        err(format!(
+            "Aggregation in {what} mixes an aggregate with an expression that is not a grouping \
+             key; project that expression on its own in the same WITH or RETURN."
+        ))
+    };
+    match e {
+        Expr::CountStar => Ok(()),
+        Expr::Call { name, .. } if is_aggregate(name) => Ok(()),
+        Expr::Variable(v) => {
+            let key = keys
+                .iter()
+                .any(|k| matches!(&k.expr, Expr::Variable(x) if x == v) || k.name == *v);
+            if key || names.contains(v) {
+                Ok(())
+            } else {
+                Err(ambiguous())
+            }
+        }
+        Expr::Property(target, _) if is_key(e) || matches!(target.as_ref(), Expr::Variable(_)) => {
+            if is_key(e) {
+                Ok(())
+            } else {
+                grouped(target, keys, names, what)
+            }
+        }
+        Expr::ExistsSubquery(_)
+        | Expr::CountSubquery(_)
+        | Expr::PatternComprehension { .. }
+        | Expr::Pattern(_)
+        | Expr::Quantified { .. }
+        | Expr::Reduce { .. }
+        | Expr::ListComprehension { .. } => Ok(()),
+        _ => {
+            let mut result = Ok(());
+            children(e, &mut |c| {
+                if result.is_ok() {
+                    result = grouped(c, keys, names, what);
+                }
+            });
+            result
+        }
+    }
+}
+
+/// Calls `f` on `e` and every expression inside it, except inside subqueries and patterns,
+/// which have scopes of their own.
+fn walk_outside_subqueries(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+        f(e);
+        children(e, &mut |c| walk_outside_subqueries(c, f));
+    })
+}
+
+/// The direct sub-expressions of `e` (not those inside subqueries or patterns).
+fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    match e {
+        Expr::Literal(_)
+        | Expr::Parameter(_)
+        | Expr::Variable(_)
+        | Expr::CountStar
+        | Expr::Pattern(_)
+        | Expr::ExistsSubquery(_)
+        | Expr::CountSubquery(_) => {}
+        Expr::List(items) => items.iter().for_each(f),
+        Expr::Map(entries) => entries.iter().for_each(|(_, v)| f(v)),
+        Expr::Property(x, _)
+        | Expr::Not(x)
+        | Expr::Negate(x)
+        | Expr::IsNull(x, _)
+        | Expr::HasLabels(x, _) => f(x),
+        Expr::Index(a, b) | Expr::Binary(_, a, b) => {
+            f(a);
+            f(b);
+        }
+        Expr::Slice(a, b, c) => {
+            f(a);
+            for x in [b, c].into_iter().flatten() {
+                f(x);
+            }
+        }
+        Expr::Call { args, .. } => args.iter().for_each(f),
+        Expr::Case {
+            subject,
+            whens,
+            otherwise,
+        } => {
+            if let Some(s) = subject {
+                f(s);
+            }
+            for (w, t) in whens {
+                f(w);
+                f(t);
+            }
+            if let Some(o) = otherwise {
+                f(o);
+            }
+        }
+        Expr::Quantified {
+            list, predicate, ..
+        } => {
+            f(list);
+            f(predicate);
+        }
+        Expr::Reduce {
+            init, list, expr, ..
+        } => {
+            f(init);
+            f(list);
+            f(expr);
+        }
+        Expr::ListComprehension {
+            list,
+            predicate,
+            projection,
+            ..
+        } => {
+            f(list);
+            for x in [predicate, projection].into_iter().flatten() {
+                f(x);
+            }
+        }
+        Expr::PatternComprehension {
+            predicate,
+            projection,
+            ..
+        } => {
+            if let Some(p) = predicate {
+                f(p);
+            }
+            f(projection);
+        }
+    }
+}
