@@ -295,10 +295,21 @@ fn single(
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
                 envs = Box::new(rows.filter_map(move |r| {
-                    let (row, _) = match r {
+                    let (row, scoped) = match r {
                         Ok(r) => r,
                         Err(e) => return Some(Err(e)),
                     };
+                    // The WHERE of a WITH is evaluated where the projection was: with the
+                    // columns and, when the projection does not aggregate, the variables from
+                    // before it too, as openCypher scopes it (the semantic pass has refused any
+                    // other use of an old variable).
+                    if filter.is_some() {
+                        match keep(scoped, filter.as_ref()) {
+                            Some(Ok(_)) => {}
+                            None => return None,
+                            Some(Err(e)) => return Some(Err(e)),
+                        }
+                    }
                     let env = Env {
                         params: Arc::clone(&params),
                         vars: fields
@@ -310,7 +321,7 @@ fn single(
                         deadline,
                         memory_limit,
                     };
-                    keep(env, filter.as_ref())
+                    Some(Ok(env))
                 }));
             }
             Clause::Return(projection) => {
@@ -978,5 +989,80 @@ mod tests {
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN x ORDER BY x"));
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN count(x) + 1"));
         assert!(is_heavy("RETURN 1 AS x UNION MATCH (n) RETURN n.x AS x"));
+    }
+
+    use crate::engine::testing::{ints, one, run_in};
+    use crate::engine::MemoryEngine;
+
+    async fn count(e: &MemoryEngine, q: &str) -> i64 {
+        match one(e, q).await {
+            Value::Int(n) => n,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_the_semantic_pass_refuses_changes_nothing() {
+        let e = MemoryEngine::new();
+        one(&e, "CREATE (a:A {x: 1}) RETURN a.x").await;
+        for q in [
+            // Each of these would write before reaching its mistake if it ran.
+            "MATCH (a:A) CREATE (b:B) SET b.y = missing",
+            "MATCH (a:A) SET a.x = 2 CREATE (a:A)",
+            "CREATE (n:N) WITH n MATCH ()-[n]-() RETURN n",
+            "MATCH (a:A) DETACH DELETE a WITH a RETURN a, a",
+            "MATCH (a:A) SET a.x = 3 RETURN a LIMIT -1",
+            "UNWIND [1, 2] AS i CREATE (:N {i: i}) WITH count(*) AS c WHERE c > i RETURN c",
+        ] {
+            let err = run_in(&e, q).await.err();
+            assert!(err.is_some(), "{q} should be refused");
+        }
+        assert_eq!(count(&e, "MATCH (n) RETURN count(n)").await, 1);
+        assert_eq!(count(&e, "MATCH (a:A) RETURN a.x").await, 1);
+    }
+
+    #[tokio::test]
+    async fn with_where_sees_the_variables_before_a_non_aggregating_projection() {
+        let e = MemoryEngine::new();
+        one(
+            &e,
+            "UNWIND range(1, 4) AS i CREATE (:P {i: i, even: i % 2 = 0}) RETURN count(*)",
+        )
+        .await;
+        let (_, rows, _) = run_in(
+            &e,
+            "MATCH (p:P) WITH p.i AS i WHERE p.even RETURN i ORDER BY i",
+        )
+        .await
+        .unwrap();
+        assert_eq!(ints(rows), vec![2, 4]);
+        // The old variable is visible to the WHERE only, not to the clauses after it.
+        assert!(run_in(&e, "MATCH (p:P) WITH p.i AS i WHERE p.even RETURN p")
+            .await
+            .is_err());
+        // A projected name shadows the old variable of the same name.
+        let (_, rows, _) = run_in(&e, "MATCH (p:P) WITH p.i AS p WHERE p > 2 RETURN p ORDER BY p")
+            .await
+            .unwrap();
+        assert_eq!(ints(rows), vec![3, 4]);
+        // After aggregation only the columns are visible.
+        assert!(run_in(
+            &e,
+            "MATCH (p:P) WITH p.even AS even, count(*) AS c WHERE p.i > 1 RETURN c"
+        )
+        .await
+        .is_err());
+        let (_, rows, _) = run_in(
+            &e,
+            "MATCH (p:P) WITH p.even AS even, count(*) AS c WHERE even RETURN c",
+        )
+        .await
+        .unwrap();
+        assert_eq!(ints(rows), vec![2]);
+        // ORDER BY of a RETURN sees the old variables too.
+        let (_, rows, _) = run_in(&e, "MATCH (p:P) RETURN p.i AS i ORDER BY p.i DESC")
+            .await
+            .unwrap();
+        assert_eq!(ints(rows), vec![4, 3, 2, 1]);
     }
 }
