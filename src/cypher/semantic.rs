@@ -237,9 +237,7 @@ impl Analyzer {
             let mut all_kind: Option<bool> = None;
             while let Some((all, part)) = next {
                 if all_kind.is_some_and(|k| k != *all) {
-                    return Err(err(
-                        "Invalid combination of UNION and UNION ALL.",
-                    ));
+                    return Err(err("Invalid combination of UNION and UNION ALL."));
                 }
                 all_kind = Some(*all);
                 let other = self.clauses(&part.clauses, outer.clone())?;
@@ -303,7 +301,8 @@ impl Analyzer {
                 }
             }
             Clause::With { projection, filter } => {
-                let (next, visible) = self.projection(projection, scope, "WITH", filter.as_ref())?;
+                let (next, visible) =
+                    self.projection(projection, scope, "WITH", filter.as_ref())?;
                 if let Some(f) = filter {
                     self.predicate(f, &visible, "WHERE")?;
                 }
@@ -527,8 +526,15 @@ impl Analyzer {
         }
         // The path variable names the whole pattern: no element of it may reuse the name.
         let mentions = |name: &Option<String>| name.is_some() && *name == part.path_variable;
-        if mentions(&part.start.variable) || part.steps.iter().any(|(r, n)| mentions(&r.variable) || mentions(&n.variable)) {
-            return Err(redeclared(part.path_variable.as_deref().unwrap_or_default()));
+        if mentions(&part.start.variable)
+            || part
+                .steps
+                .iter()
+                .any(|(r, n)| mentions(&r.variable) || mentions(&n.variable))
+        {
+            return Err(redeclared(
+                part.path_variable.as_deref().unwrap_or_default(),
+            ));
         }
         let alone = part.steps.is_empty();
         self.node(&part.start, scope, binding, alone)?;
@@ -552,7 +558,10 @@ impl Analyzer {
             return Ok(());
         };
         if let Expr::Parameter(name) = props {
-            if matches!(binding, Binding::Match | Binding::Merge | Binding::Predicate) {
+            if matches!(
+                binding,
+                Binding::Match | Binding::Merge | Binding::Predicate
+            ) {
                 return Err(err(format!(
                     "Parameter maps cannot be used in {} patterns; write the properties out, \
                      e.g. {{key: ${name}.key}}.",
@@ -677,7 +686,14 @@ impl Analyzer {
         }
         let mut aggregating = false;
         for item in &p.items {
-            let kind = self.expr(&item.expr, scope, Ctx { agg: Agg::Allowed, projected: None })?;
+            let kind = self.expr(
+                &item.expr,
+                scope,
+                Ctx {
+                    agg: Agg::Allowed,
+                    projected: None,
+                },
+            )?;
             aggregating |= has_aggregate(&item.expr);
             if clause == "WITH" && !aliased(item) {
                 return Err(err(format!(
@@ -747,9 +763,12 @@ impl Analyzer {
             Expr::Literal(Value::Float(f)) => Err(err(format!(
                 "{what} must be a non-negative integer, got the float {f}."
             ))),
-            _ if matches!(kind, Kind::Bool | Kind::Str | Kind::List | Kind::Map) => Err(err(
-                format!("{what} must be a non-negative integer, not a {}.", kind.name()),
-            )),
+            _ if matches!(kind, Kind::Bool | Kind::Str | Kind::List | Kind::Map) => {
+                Err(err(format!(
+                    "{what} must be a non-negative integer, not a {}.",
+                    kind.name()
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -978,8 +997,14 @@ impl Analyzer {
     /// Checks the list of a comprehension and returns what is known of its elements.
     fn list_element(&self, list: &Expr, scope: &Scope, ctx: Ctx) -> Result<Kind, SyntaxError> {
         let k = self.expr(list, scope, ctx)?;
-        if matches!(k, Kind::Bool | Kind::Number | Kind::Str | Kind::Map | Kind::Node | Kind::Rel) {
-            return Err(err(format!("Expected a list to iterate over, got a {}.", k.name())));
+        if matches!(
+            k,
+            Kind::Bool | Kind::Number | Kind::Str | Kind::Map | Kind::Node | Kind::Rel
+        ) {
+            return Err(err(format!(
+                "Expected a list to iterate over, got a {}.",
+                k.name()
+            )));
         }
         Ok(match list {
             Expr::List(items) => common_kind(items.iter().map(literal_kind)),
@@ -1104,9 +1129,7 @@ fn call_kind(name: &str, args: &[Kind]) -> Result<Kind, SyntaxError> {
             Kind::Number
         }
         "collect" | "labels" | "keys" | "nodes" | "relationships" | "range" | "tail" => Kind::List,
-        "tostring" | "type" | "tolower" | "toupper" | "trim" | "substring" | "replace" => {
-            Kind::Str
-        }
+        "tostring" | "type" | "tolower" | "toupper" | "trim" | "substring" | "replace" => Kind::Str,
         "properties" => Kind::Map,
         "startnode" | "endnode" => Kind::Node,
         _ => Kind::Any,
@@ -1144,25 +1167,29 @@ fn constant(e: &Expr) -> bool {
 }
 
 /// Whether a WITH item was written with `AS` (or is a bare variable, which names itself). The
-/// AST keeps only the column name, and an unaliased item's name is its text, which is never a
-/// plain identifier unless the item is a variable (or a literal such as `true`).
+/// AST keeps only the column name, and an unaliased item's name is its source text: so an item
+/// is unaliased exactly when its name parses back into its expression. (An alias spelling out
+/// its own expression, `WITH a.x AS `a.x``, is taken for none; nobody needs that.)
 fn aliased(item: &ReturnItem) -> bool {
     if let Expr::Variable(v) = &item.expr {
         if *v == item.name {
             return true;
         }
     }
-    let identifier = item
-        .name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && item.name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    let literal_text = matches!(&item.expr, Expr::Literal(Value::Bool(_) | Value::Null))
-        && ["true", "false", "null"]
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(&item.name));
-    identifier && !literal_text
+    let text = format!("RETURN {}", item.name);
+    let Ok(tokens) = super::lexer::tokenize(&text) else {
+        return true;
+    };
+    match super::parser::parse_tokens(&text, tokens) {
+        Ok(super::ast::Statement::Query(Query {
+            clauses,
+            union: None,
+        })) => !matches!(
+            clauses.as_slice(),
+            [Clause::Return(p)] if p.items.len() == 1 && p.items[0].expr == item.expr
+        ),
+        _ => true,
+    }
 }
 
 /// In an aggregating projection, an item that aggregates may use outside its aggregates only
@@ -1323,5 +1350,636 @@ fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
             f(projection);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cypher::ast::{LoadCsv, ProcedureCall, Statement};
+    use crate::cypher::parse;
+
+    /// The message the pass refuses `q` with; panics when `q` is accepted or does not parse.
+    fn refused(q: &str) -> String {
+        let tokens = crate::cypher::lexer::tokenize(q).expect("lexes");
+        match crate::cypher::parser::parse_tokens(q, tokens) {
+            Ok(Statement::Query(query)) => match check(&query) {
+                Err(e) => e.message,
+                Ok(()) => panic!("{q}: accepted"),
+            },
+            other => panic!("{q}: does not parse: {other:?}"),
+        }
+    }
+
+    fn accepted(q: &str) {
+        if let Err(e) = parse(q) {
+            panic!("{q}: {}", e.message);
+        }
+    }
+
+    /// Each wrong query fails with a message holding `needle`; its valid neighbour passes.
+    fn pairs(cases: &[(&str, &str, &str)]) {
+        for (wrong, needle, right) in cases {
+            let message = refused(wrong);
+            assert!(message.contains(needle), "{wrong}: {message}");
+            accepted(right);
+        }
+    }
+
+    #[test]
+    fn unknown_variables() {
+        pairs(&[
+            (
+                "MATCH (n) WHERE n.v = nope RETURN n",
+                "Unbound variable: nope.",
+                "MATCH (n) WHERE n.v = 1 RETURN n",
+            ),
+            (
+                "MATCH (n) RETURN m",
+                "Unbound variable: m.",
+                "MATCH (m) RETURN m",
+            ),
+            (
+                "CREATE (n {v: other}) RETURN n",
+                "Unbound variable: other.",
+                "WITH 1 AS other CREATE (n {v: other}) RETURN n",
+            ),
+            (
+                "MATCH (n) SET n.v = w",
+                "Unbound variable: w.",
+                "MATCH (n) SET n.v = n.w",
+            ),
+            (
+                "MATCH (n) SET m:L",
+                "Unbound variable: m.",
+                "MATCH (n) SET n:L",
+            ),
+            (
+                "MATCH (n) DELETE m",
+                "Unbound variable: m.",
+                "MATCH (n) DELETE n",
+            ),
+            (
+                "MERGE (n) ON CREATE SET m.v = 1",
+                "Unbound variable: m.",
+                "MERGE (n) ON CREATE SET n.v = 1",
+            ),
+            (
+                "UNWIND [1] AS x RETURN x ORDER BY y",
+                "Unbound variable: y.",
+                "UNWIND [1] AS x RETURN x ORDER BY x",
+            ),
+            (
+                "RETURN [x IN [1, 2] | y] AS l",
+                "Unbound variable: y.",
+                "RETURN [x IN [1, 2] | x] AS l",
+            ),
+            (
+                "RETURN [x IN [1] | x] AS l, x",
+                "Unbound variable: x.",
+                "WITH 5 AS x RETURN [x IN [1] | x] AS l, x",
+            ),
+            (
+                "RETURN reduce(s = 0, x IN [1] | s + t) AS r",
+                "Unbound variable: t.",
+                "RETURN reduce(s = 0, x IN [1] | s + x) AS r",
+            ),
+            (
+                "RETURN all(x IN [1] WHERE y > 0) AS r",
+                "Unbound variable: y.",
+                "RETURN all(x IN [1] WHERE x > 0) AS r",
+            ),
+            // A pattern used as a predicate introduces no variables.
+            (
+                "MATCH (n) WHERE (n)-->(m) RETURN n",
+                "Unbound variable: m.",
+                "MATCH (n), (m) WHERE (n)-->(m) RETURN n",
+            ),
+            // A pattern comprehension does, for its own body only.
+            (
+                "MATCH (n) RETURN [(n)-->(m) | m.v] AS vs, m",
+                "Unbound variable: m.",
+                "MATCH (n) RETURN [(n)-->(m) WHERE m.v > 1 | m.v] AS vs",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn with_replaces_the_scope() {
+        pairs(&[
+            (
+                "MATCH (a), (b) WITH a RETURN b",
+                "Unbound variable: b.",
+                "MATCH (a), (b) WITH a, b RETURN b",
+            ),
+            // WHERE on WITH and ORDER BY see the old variables when nothing aggregates...
+            (
+                "MATCH (a), (b) WITH a WITH a WHERE b.v = 1 RETURN a",
+                "Unbound variable: b.",
+                "MATCH (a), (b) WITH a WHERE b.v = 1 RETURN a",
+            ),
+            (
+                "MATCH (a), (b) WITH a WITH a ORDER BY b.v RETURN a",
+                "Unbound variable: b.",
+                "MATCH (a), (b) WITH a ORDER BY b.v RETURN a",
+            ),
+            // ...but not after aggregation...
+            (
+                "MATCH (a) WITH a.k AS k, count(*) AS c WHERE a.v > 1 RETURN k",
+                "Unbound variable: a.",
+                "MATCH (a) WITH a.k AS k, count(*) AS c WHERE c > 1 RETURN k",
+            ),
+            (
+                "MATCH (a) RETURN count(*) AS c ORDER BY a.v",
+                "Unbound variable: a.",
+                "MATCH (a) RETURN a.v, count(*) AS c ORDER BY a.v",
+            ),
+            // ...and ORDER BY not after DISTINCT, unless it repeats a projected expression.
+            (
+                "MATCH (a) RETURN DISTINCT a.k ORDER BY a.v",
+                "Unbound variable: a.",
+                "MATCH (a) RETURN DISTINCT a.k ORDER BY a.k",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn variables_bound_twice() {
+        pairs(&[
+            (
+                "MATCH (a) CREATE (a)",
+                "Redeclaring variable: a.",
+                "MATCH (a) CREATE (a)-[:R]->()",
+            ),
+            (
+                "MATCH (a) CREATE (a:L)-[:R]->()",
+                "Redeclaring variable: a.",
+                "MATCH (a) SET a:L CREATE (a)-[:R]->()",
+            ),
+            (
+                "CREATE (a:X), (a:Y)",
+                "Redeclaring variable: a.",
+                "CREATE (a:X), (a)-[:R]->(:Y)",
+            ),
+            (
+                "CREATE (a), (a)",
+                "Redeclaring variable: a.",
+                "CREATE (a), (b)",
+            ),
+            (
+                "MATCH (a) MERGE (a)",
+                "Redeclaring variable: a.",
+                "MATCH (a) MERGE (a)-[:R]->()",
+            ),
+            (
+                "MATCH ()-[r]->() CREATE ()-[r:R]->()",
+                "Redeclaring variable: r.",
+                "MATCH ()-[r]->() CREATE ()-[s:R]->()",
+            ),
+            (
+                "MATCH ()-[r]->() MERGE ()-[r:R]->()",
+                "Redeclaring variable: r.",
+                "MATCH ()-[r]->() MERGE ()-[s:R]->()",
+            ),
+            (
+                "MATCH (p) MATCH p = ()-->() RETURN p",
+                "Redeclaring variable: p.",
+                "MATCH (q) MATCH p = (q)-->() RETURN p",
+            ),
+            (
+                "MATCH p = (p)-->() RETURN p",
+                "Redeclaring variable: p.",
+                "MATCH p = (q)-->() RETURN p",
+            ),
+            (
+                "WITH 1 AS x UNWIND [1] AS x RETURN x",
+                "Redeclaring variable: x.",
+                "WITH 1 AS x UNWIND [1] AS y RETURN x, y",
+            ),
+            (
+                "MATCH (a) CALL { RETURN 1 AS a } RETURN a",
+                "already declared in outer scope",
+                "MATCH (a) CALL { RETURN 1 AS b } RETURN a, b",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn kinds_of_variables_conflict() {
+        pairs(&[
+            (
+                "MATCH ()-[r]->() MATCH (r) RETURN r",
+                "Type mismatch: r already defined as a relationship",
+                "MATCH ()-[r]->() MATCH ()-[r]->() RETURN r",
+            ),
+            (
+                "MATCH (n) MATCH ()-[n]->() RETURN n",
+                "Type mismatch: n already defined as a node",
+                "MATCH (n) MATCH (n)-->() RETURN n",
+            ),
+            (
+                "MATCH (x)-[x]->() RETURN x",
+                "Type mismatch",
+                "MATCH (x)-[y]->() RETURN x, y",
+            ),
+            (
+                "WITH 'text' AS n MATCH (n) RETURN n",
+                "already defined as a string",
+                "WITH 'text' AS t MATCH (n {name: t}) RETURN n",
+            ),
+            (
+                "MATCH (a) WITH [a] AS l MATCH (l)-->() RETURN l",
+                "already defined as a list",
+                "MATCH (a) WITH [a] AS l UNWIND l AS n MATCH (n)-->() RETURN n",
+            ),
+            (
+                "MATCH p = ()-->() MATCH (p) RETURN p",
+                "Redeclaring variable: p.",
+                "MATCH p = (q)-->() MATCH (q) RETURN p",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_relationship_variable_once_per_pattern() {
+        pairs(&[
+            (
+                "MATCH (a)-[r]->()-[r]->(a) RETURN r",
+                "more than once in one pattern",
+                "MATCH (a)-[r]->()-[s]->(a) RETURN r, s",
+            ),
+            (
+                "MATCH ()-[r]->(), ()-[r]->() RETURN r",
+                "more than once in one pattern",
+                "MATCH ()-[r]->() MATCH ()-[r]->() RETURN r",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn created_relationships_need_one_type_a_direction_and_one_hop() {
+        pairs(&[
+            (
+                "CREATE ()-[:A|B]->()",
+                "exactly one type",
+                "CREATE ()-[:A]->()",
+            ),
+            ("CREATE ()-->()", "exactly one type", "CREATE ()-[:A]->()"),
+            (
+                "CREATE (a)-[:A]-(b)",
+                "must be directed",
+                "CREATE (a)<-[:A]-(b)",
+            ),
+            (
+                "CREATE ()-[:A*2]->()",
+                "Variable-length relationships cannot be used in CREATE",
+                "CREATE ()-[:A]->()-[:A]->()",
+            ),
+            (
+                "MERGE (a)-[:A*1..2]->(b)",
+                "Variable-length relationships cannot be used in MERGE",
+                "MERGE (a)-[:A]-(b)",
+            ),
+            ("MERGE (a)-->(b)", "exactly one type", "MERGE (a)-[:T]->(b)"),
+            (
+                "MATCH (n $p) RETURN n",
+                "Parameter maps cannot be used in MATCH",
+                "CREATE (n $p) RETURN n",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn aggregation_only_where_allowed() {
+        pairs(&[
+            (
+                "MATCH (n) WHERE count(n) > 1 RETURN n",
+                "not allowed in WHERE",
+                "MATCH (n) WITH n, count(*) AS c WHERE c > 1 RETURN n",
+            ),
+            (
+                "RETURN count(count(*))",
+                "cannot be nested",
+                "RETURN count(*)",
+            ),
+            (
+                "MATCH (n) SET n.c = count(*)",
+                "not allowed in SET",
+                "MATCH (n) WITH n, count(*) AS c SET n.c = c",
+            ),
+            (
+                "CREATE ({c: count(*)})",
+                "not allowed in pattern properties",
+                "WITH count(*) AS c CREATE ({c: c})",
+            ),
+            (
+                "RETURN [x IN [1, 2] | count(x)] AS l",
+                "not allowed in list comprehensions",
+                "RETURN [x IN collect(1) | x] AS l",
+            ),
+            (
+                "MATCH (n) RETURN n.a ORDER BY max(n.b)",
+                "not allowed in ORDER BY",
+                "MATCH (n) RETURN n.a, max(n.b) ORDER BY max(n.b)",
+            ),
+            (
+                "UNWIND [count(*)] AS x RETURN x",
+                "not allowed in UNWIND",
+                "UNWIND [1] AS x RETURN count(x)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn aggregates_mix_only_with_grouping_keys() {
+        pairs(&[
+            (
+                "MATCH (a)-->(b) RETURN a.v + count(b)",
+                "not a grouping key",
+                "MATCH (a)-->(b) RETURN a.v, a.v + count(b)",
+            ),
+            (
+                "MATCH (a)-->(b) RETURN a.v + b.v, a.v + b.v + count(*)",
+                "not a grouping key",
+                "MATCH (a)-->(b) RETURN a, a.v + count(*)",
+            ),
+            (
+                "MATCH (a)-->(b) RETURN a.v + b.v AS s, count(*) AS c ORDER BY a.v + b.v + count(*)",
+                "not a grouping key",
+                "MATCH (a)-->(b) RETURN a.v AS v, count(*) AS c ORDER BY a.v + count(*)",
+            ),
+        ]);
+        accepted("MATCH (n) RETURN $p + avg(n.v) - 1");
+    }
+
+    #[test]
+    fn skip_and_limit_are_non_negative_integer_constants() {
+        pairs(&[
+            (
+                "MATCH (n) RETURN n SKIP n.v",
+                "constant",
+                "MATCH (n) RETURN n SKIP $s",
+            ),
+            (
+                "MATCH (n) RETURN n LIMIT -2",
+                "non-negative",
+                "MATCH (n) RETURN n LIMIT 0",
+            ),
+            ("RETURN 1 LIMIT 1.5", "float", "RETURN 1 LIMIT 1 + 1"),
+            (
+                "RETURN 1 SKIP 'x'",
+                "string",
+                "RETURN 1 SKIP toInteger('1')",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn delete_takes_entities() {
+        pairs(&[
+            (
+                "MATCH (n) DELETE 1 + 2",
+                "not a number",
+                "MATCH (n) DELETE n",
+            ),
+            (
+                "MATCH (n) DELETE n:L",
+                "use REMOVE n:Label",
+                "MATCH (n) REMOVE n:L",
+            ),
+            (
+                "MATCH p = ()-->() DELETE 'p'",
+                "not a string",
+                "MATCH p = ()-->() DELETE p",
+            ),
+        ]);
+        accepted("MATCH (a)-[r]->(b) DELETE [r], a, b");
+    }
+
+    #[test]
+    fn columns() {
+        pairs(&[
+            (
+                "MATCH (a) RETURN a, a",
+                "Multiple results with the same name 'a'",
+                "MATCH (a) RETURN a, a AS b",
+            ),
+            (
+                "WITH 1 AS x, 2 AS x RETURN x",
+                "Multiple results with the same name 'x'",
+                "WITH 1 AS x, 2 AS y RETURN x",
+            ),
+            (
+                "MATCH (a) WITH a.v RETURN 1",
+                "Expression in WITH must be aliased (use AS)",
+                "MATCH (a) WITH a.v AS v RETURN v",
+            ),
+            (
+                "MATCH (a) WITH a, count(*) RETURN a",
+                "must be aliased",
+                "MATCH (a) WITH a, count(*) AS c RETURN a",
+            ),
+            (
+                "MATCH () RETURN *",
+                "no variables in scope",
+                "MATCH (n) RETURN *",
+            ),
+            (
+                "RETURN 1 AS a UNION RETURN 2 AS b",
+                "same column names",
+                "RETURN 1 AS a UNION RETURN 2 AS a",
+            ),
+            (
+                "RETURN 1 AS a UNION RETURN 2 AS a UNION ALL RETURN 3 AS a",
+                "Invalid combination of UNION and UNION ALL.",
+                "RETURN 1 AS a UNION ALL RETURN 2 AS a UNION ALL RETURN 3 AS a",
+            ),
+        ]);
+        // WITH * over nothing passes nothing on, which is allowed.
+        accepted("CREATE () WITH * CREATE ()");
+        // An alias that is not a plain identifier is still an alias.
+        accepted("WITH 1 + 1 AS `a b`, 2 AS `c.d` RETURN `a b`, `c.d`");
+        refused("WITH 1 + 1 RETURN 1");
+        refused("WITH [x IN [1] | x] RETURN 1");
+    }
+
+    #[test]
+    fn argument_kinds_known_statically() {
+        pairs(&[
+            (
+                "MATCH (n) RETURN type(n)",
+                "type() cannot take a node",
+                "MATCH ()-[r]->() RETURN type(r)",
+            ),
+            (
+                "MATCH p = ()-->() RETURN labels(p)",
+                "labels() cannot take a path",
+                "MATCH (n) RETURN labels(n)",
+            ),
+            (
+                "MATCH ()-[r]->() RETURN length(r)",
+                "length() cannot take a relationship",
+                "MATCH p = ()-[r]->() RETURN length(p)",
+            ),
+            (
+                "WITH 7 AS x RETURN x.key",
+                "Cannot read the property key of a number",
+                "WITH {key: 7} AS x RETURN x.key",
+            ),
+            (
+                "RETURN 1 OR false",
+                "OR cannot be applied",
+                "RETURN true OR false",
+            ),
+            ("RETURN NOT 'x'", "NOT needs a boolean", "RETURN NOT null"),
+            ("RETURN 2 IN 3", "IN needs a list", "RETURN 2 IN [3]"),
+            (
+                "RETURN any(s IN ['a'] WHERE s * 2 > 1) AS r",
+                "cannot be applied to a string",
+                "RETURN any(s IN [1] WHERE s * 2 > 1) AS r",
+            ),
+            (
+                "MATCH (n) WHERE (n) RETURN n",
+                "WHERE needs a boolean",
+                "MATCH (n) WHERE n:L RETURN n",
+            ),
+        ]);
+        // What is not known statically is left to the executor.
+        accepted("WITH date() AS d RETURN d.year, d + duration('P1D')");
+        accepted("MATCH (n) RETURN n.v - 1, -n.v, n.s + 'x', 'x' + 1, [1] + 2");
+    }
+
+    #[test]
+    fn subqueries_scope() {
+        // EXISTS and COUNT see the outer scope; CALL { } sees only what its WITH imports.
+        accepted("MATCH (a) WHERE EXISTS { MATCH (a)-->(b) WHERE b.v > a.v } RETURN a");
+        accepted("MATCH (a) RETURN COUNT { MATCH (a)-->() } AS c");
+        accepted("MATCH (a) CALL { WITH a MATCH (a)-->(b) RETURN b } RETURN a, b");
+        pairs(&[
+            (
+                "MATCH (a) CALL { MATCH (b) WHERE b.v = a.v RETURN b } RETURN b",
+                "Unbound variable: a.",
+                "MATCH (a) CALL { WITH a MATCH (b) WHERE b.v = a.v RETURN b } RETURN b",
+            ),
+            (
+                "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) RETURN c } RETURN a",
+                "Unbound variable: c.",
+                "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) RETURN b } RETURN a",
+            ),
+            (
+                "MATCH (a) WHERE EXISTS { MATCH (a)-->(b) SET b.x = 1 } RETURN a",
+                "cannot change the graph",
+                "MATCH (a) CALL { WITH a MATCH (a)-->(b) SET b.x = 1 } RETURN a",
+            ),
+        ]);
+    }
+
+    /// `FOREACH`, `LOAD CSV` and `CALL proc()` are checked from their AST (their parsing lives
+    /// elsewhere).
+    fn with_clauses(clauses: Vec<Clause>) -> Result<(), SyntaxError> {
+        check(&Query {
+            clauses,
+            union: None,
+        })
+    }
+
+    fn clauses_of(q: &str) -> Vec<Clause> {
+        let tokens = crate::cypher::lexer::tokenize(q).expect("lexes");
+        match crate::cypher::parser::parse_tokens(q, tokens) {
+            Ok(Statement::Query(query)) => query.clauses,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn foreach_load_csv_and_procedures_bind_their_variables() {
+        let set_x = clauses_of("MATCH (n) SET n.v = x");
+        let Clause::Set(items) = &set_x[1] else {
+            panic!()
+        };
+        let foreach = |variable: &str| Clause::Foreach {
+            variable: variable.into(),
+            list: Expr::List(vec![Expr::Literal(Value::Int(1))]),
+            clauses: vec![Clause::Set(items.clone())],
+        };
+        let mut q = clauses_of("MATCH (n) RETURN n");
+        q.insert(1, foreach("x"));
+        assert_eq!(with_clauses(q.clone()), Ok(()));
+        q[1] = foreach("y");
+        assert_eq!(
+            with_clauses(q.clone()).unwrap_err().message,
+            "Unbound variable: x."
+        );
+        // What FOREACH binds stays inside it.
+        q[1] = foreach("x");
+        q[2] = clauses_of("WITH 1 AS y RETURN x").remove(1);
+        assert!(with_clauses(q).is_err());
+
+        let load = |variable: &str| {
+            Clause::LoadCsv(LoadCsv {
+                source: Expr::Literal(Value::from("f.csv")),
+                header: true,
+                ignore_bad: false,
+                delimiter: None,
+                quote: None,
+                nullif: None,
+                variable: variable.into(),
+            })
+        };
+        let ret = clauses_of("WITH 1 AS a RETURN row.name");
+        assert_eq!(with_clauses(vec![load("row"), ret[1].clone()]), Ok(()));
+        assert!(with_clauses(vec![load("other"), ret[1].clone()]).is_err());
+        assert_eq!(
+            with_clauses(vec![ret[0].clone(), load("a")])
+                .unwrap_err()
+                .message,
+            "Redeclaring variable: a."
+        );
+
+        let call = |yields: Option<Vec<(&str, &str)>>| {
+            Clause::CallProcedure(ProcedureCall {
+                name: "db.labels".into(),
+                args: Vec::new(),
+                yields: yields.map(|y| y.into_iter().map(|(f, a)| (f.into(), a.into())).collect()),
+                filter: None,
+            })
+        };
+        let ret = clauses_of("WITH 1 AS a RETURN l");
+        assert_eq!(
+            with_clauses(vec![call(Some(vec![("label", "l")])), ret[1].clone()]),
+            Ok(())
+        );
+        assert_eq!(
+            with_clauses(vec![call(Some(vec![("label", "x")])), ret[1].clone()])
+                .unwrap_err()
+                .message,
+            "Unbound variable: l."
+        );
+        assert_eq!(
+            with_clauses(vec![ret[0].clone(), call(Some(vec![("label", "a")]))])
+                .unwrap_err()
+                .message,
+            "Redeclaring variable: a."
+        );
+        assert!(with_clauses(vec![call(Some(vec![("a", "x"), ("b", "x")]))]).is_err());
+        // Without YIELD the columns are not known here: nothing after is reported.
+        assert_eq!(with_clauses(vec![call(None), ret[1].clone()]), Ok(()));
+    }
+
+    #[test]
+    fn deep_accepted_input_does_not_overflow() {
+        let q = format!("RETURN {}1{} AS x", "[".repeat(100), "]".repeat(100));
+        accepted(&q);
+        let q = format!(
+            "MATCH (n) RETURN n ORDER BY {}n.v{}",
+            "(".repeat(100),
+            ")".repeat(100)
+        );
+        accepted(&q);
+        let mut q = "MATCH (n) RETURN n".to_owned();
+        for _ in 0..60 {
+            q = format!("MATCH (n) WHERE EXISTS {{ {q} }} RETURN n");
+        }
+        accepted(&q);
     }
 }

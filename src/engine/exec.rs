@@ -1037,13 +1037,18 @@ mod tests {
         .unwrap();
         assert_eq!(ints(rows), vec![2, 4]);
         // The old variable is visible to the WHERE only, not to the clauses after it.
-        assert!(run_in(&e, "MATCH (p:P) WITH p.i AS i WHERE p.even RETURN p")
-            .await
-            .is_err());
+        assert!(
+            run_in(&e, "MATCH (p:P) WITH p.i AS i WHERE p.even RETURN p")
+                .await
+                .is_err()
+        );
         // A projected name shadows the old variable of the same name.
-        let (_, rows, _) = run_in(&e, "MATCH (p:P) WITH p.i AS p WHERE p > 2 RETURN p ORDER BY p")
-            .await
-            .unwrap();
+        let (_, rows, _) = run_in(
+            &e,
+            "MATCH (p:P) WITH p.i AS p WHERE p > 2 RETURN p ORDER BY p",
+        )
+        .await
+        .unwrap();
         assert_eq!(ints(rows), vec![3, 4]);
         // After aggregation only the columns are visible.
         assert!(run_in(

@@ -552,9 +552,11 @@ mod tests {
         let (_, got) = run("RETURN 1 AS x UNION ALL RETURN 1 AS x").await.unwrap();
         assert_eq!(ints(got), vec![1, 1]);
         // openCypher (and Memgraph) refuse to mix the two in one query.
-        assert!(run("RETURN 1 AS x UNION RETURN 1 AS x UNION ALL RETURN 2 AS x")
-            .await
-            .is_err());
+        assert!(
+            run("RETURN 1 AS x UNION RETURN 1 AS x UNION ALL RETURN 2 AS x")
+                .await
+                .is_err()
+        );
         assert!(run("RETURN 1 AS x UNION RETURN 2 AS y").await.is_err());
         let e = MemoryEngine::new();
         assert_eq!(
