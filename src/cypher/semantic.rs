@@ -263,7 +263,7 @@ impl Analyzer {
     ) -> Result<Vec<(String, Kind)>, SyntaxError> {
         for clause in clauses {
             if let Clause::Return(projection) = clause {
-                let (columns, _) = self.projection(projection, &scope, "RETURN", None)?;
+                let columns = self.projection(projection, &scope, "RETURN", None)?;
                 return Ok(columns.vars);
             }
             self.clause(clause, &mut scope)?;
@@ -301,12 +301,7 @@ impl Analyzer {
                 }
             }
             Clause::With { projection, filter } => {
-                let (next, visible) =
-                    self.projection(projection, scope, "WITH", filter.as_ref())?;
-                if let Some(f) = filter {
-                    self.predicate(f, &visible, "WHERE")?;
-                }
-                *scope = next;
+                *scope = self.projection(projection, scope, "WITH", filter.as_ref())?;
             }
             Clause::Return(projection) => {
                 self.projection(projection, scope, "RETURN", None)?;
@@ -440,7 +435,17 @@ impl Analyzer {
 
     /// A `WHERE`: no aggregation, and it must be able to be a boolean.
     fn predicate(&self, e: &Expr, scope: &Scope, place: &'static str) -> Result<(), SyntaxError> {
-        let kind = self.expr(e, scope, Ctx::forbid(place))?;
+        self.predicate_in(e, scope, Ctx::forbid(place), place)
+    }
+
+    fn predicate_in(
+        &self,
+        e: &Expr,
+        scope: &Scope,
+        ctx: Ctx,
+        place: &'static str,
+    ) -> Result<(), SyntaxError> {
+        let kind = self.expr(e, scope, ctx)?;
         if !kind.may_be_bool() {
             return Err(err(format!(
                 "{place} needs a boolean predicate, not a {}.",
@@ -664,14 +669,14 @@ impl Analyzer {
         }
     }
 
-    /// Checks a WITH or RETURN. Returns the scope after it and the scope its WHERE sees.
+    /// Checks a WITH or RETURN (and the WITH's WHERE). Returns the scope after it.
     fn projection(
         &self,
         p: &Projection,
         scope: &Scope,
         clause: &'static str,
         filter: Option<&Expr>,
-    ) -> Result<(Scope, Scope), SyntaxError> {
+    ) -> Result<Scope, SyntaxError> {
         let mut next = Scope {
             vars: Vec::new(),
             open: scope.open,
@@ -741,11 +746,21 @@ impl Analyzer {
                 self.count(e, what)?;
             }
         }
-        let visible = match filter {
-            Some(_) if sees_old => scope.with(&next),
-            _ => next.clone(),
-        };
-        Ok((next, visible))
+        if let Some(f) = filter {
+            // Like ORDER BY, except that DISTINCT keeps one row per distinct projection, so
+            // after it only the projected expressions have a single value.
+            let (visible, projected) = if aggregating || p.distinct {
+                (next.clone(), Some(p.items.as_slice()))
+            } else {
+                (scope.with(&next), None)
+            };
+            let ctx = Ctx {
+                agg: Agg::Forbidden("WHERE"),
+                projected,
+            };
+            self.predicate_in(f, &visible, ctx, "WHERE")?;
+        }
+        Ok(next)
     }
 
     /// SKIP and LIMIT: constants (literals, parameters and what is computed from them only).
@@ -1495,6 +1510,11 @@ mod tests {
                 "MATCH (a) RETURN a.v, count(*) AS c ORDER BY a.v",
             ),
             // ...and ORDER BY not after DISTINCT, unless it repeats a projected expression.
+            (
+                "MATCH (a) WITH DISTINCT a.k AS k WHERE a.v > 1 RETURN k",
+                "Unbound variable: a.",
+                "MATCH (a) WITH DISTINCT a.k AS k WHERE a.k > 1 RETURN k",
+            ),
             (
                 "MATCH (a) RETURN DISTINCT a.k ORDER BY a.v",
                 "Unbound variable: a.",

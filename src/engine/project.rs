@@ -56,19 +56,27 @@ pub fn project(
     let rewritten: Vec<(String, Expr, bool)> = items
         .iter()
         .map(|(name, e)| {
-            let before = aggregates.len();
+            // An aggregate becomes a slot reference, so the item changed iff it aggregates.
             let r = extract(e, &mut aggregates);
-            (name.clone(), r, aggregates.len() > before)
+            let has_aggregate = r != *e;
+            (name.clone(), r, has_aggregate)
         })
         .collect();
-    for (_, e) in projection.order_by.iter().map(|s| ((), &s.expr)) {
-        let mut inner = Vec::new();
-        extract(e, &mut inner);
-        if !inner.is_empty() && aggregates.is_empty() {
-            return Err(EngineError::client(
-                "Aggregation in ORDER BY needs an aggregation in the projection; project it and \
-                 order by its alias.",
-            ));
+    // After aggregation ORDER BY may aggregate too (`ORDER BY count(*)`): its aggregates are
+    // computed per group with the projection's, and the sort keys read their slots.
+    let mut order_by = projection.order_by.clone();
+    for s in &mut order_by {
+        if aggregates.is_empty() {
+            let mut inner = Vec::new();
+            extract(&s.expr, &mut inner);
+            if !inner.is_empty() {
+                return Err(EngineError::client(
+                    "Aggregation in ORDER BY needs an aggregation in the projection; project it \
+                     and order by its alias.",
+                ));
+            }
+        } else {
+            s.expr = extract(&s.expr, &mut aggregates);
         }
     }
 
@@ -101,8 +109,8 @@ pub fn project(
             Err(e) => Some(Err(e)),
         }));
     }
-    if !projection.order_by.is_empty() {
-        rows = sorted(rows, Arc::new(projection.order_by.clone()));
+    if !order_by.is_empty() {
+        rows = sorted(rows, Arc::new(order_by));
     }
     if let Some(skip) = skip {
         rows = Box::new(rows.skip(skip));
@@ -155,9 +163,16 @@ fn value_key(v: &Value, out: &mut String) {
 
 /// Replaces each aggregate call in `e` with a reference to its slot in `aggregates`.
 fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
+    // The same aggregate written twice (in an item and in ORDER BY) is computed once.
     let slot = |aggregates: &mut Vec<Expr>, e: &Expr| {
-        aggregates.push(e.clone());
-        Expr::Variable(format!("{AGG_PREFIX}{}", aggregates.len() - 1))
+        let at = match aggregates.iter().position(|a| a == e) {
+            Some(at) => at,
+            None => {
+                aggregates.push(e.clone());
+                aggregates.len() - 1
+            }
+        };
+        Expr::Variable(format!("{AGG_PREFIX}{at}"))
     };
     let mut sub = |x: &Expr| Box::new(extract(x, aggregates));
     match e {
@@ -462,5 +477,48 @@ fn count_expr(expr: Option<&Expr>, what: &str, root: &Env) -> Result<Option<usiz
             "{what} must be a non-negative integer, got {other}."
         ))),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::testing::{one, rows};
+    use crate::engine::MemoryEngine;
+    use crate::value::Value;
+
+    #[tokio::test]
+    async fn order_by_may_aggregate_after_an_aggregating_projection() {
+        let e = MemoryEngine::new();
+        one(
+            &e,
+            "UNWIND range(1, 5) AS i CREATE (:P {i: i, k: i % 2}) RETURN count(*)",
+        )
+        .await;
+        let ordered = |q: &'static str| {
+            let e = &e;
+            async move {
+                rows(e, q)
+                    .await
+                    .into_iter()
+                    .map(|r| r[0].clone())
+                    .collect::<Vec<Value>>()
+            }
+        };
+        // k = 1 has three rows (1, 3, 5), k = 0 two (2, 4).
+        assert_eq!(
+            ordered("MATCH (p:P) RETURN p.k AS k, count(*) AS c ORDER BY count(*)").await,
+            vec![Value::Int(0), Value::Int(1)]
+        );
+        assert_eq!(
+            ordered("MATCH (p:P) RETURN p.k AS k, sum(p.i) AS s ORDER BY sum(p.i) DESC").await,
+            vec![Value::Int(1), Value::Int(0)]
+        );
+        assert_eq!(
+            ordered("MATCH (p:P) RETURN p.k AS k, count(*) ORDER BY p.k + count(*) DESC").await,
+            vec![Value::Int(1), Value::Int(0)]
+        );
+        // The same aggregate twice in one projection is still an aggregate each time.
+        let got = rows(&e, "MATCH (p:P) RETURN count(*) AS a, count(*) + 1 AS b").await;
+        assert_eq!(got, vec![vec![Value::Int(5), Value::Int(6)]]);
     }
 }
