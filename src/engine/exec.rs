@@ -515,7 +515,7 @@ fn write(
         Clause::Create(parts) => {
             let mut env = env;
             for part in parts {
-                env = create_part(tx, part, env, stats)?;
+                env = create_part(tx, part, env, stats, false)?;
             }
             out.push(env);
         }
@@ -538,7 +538,7 @@ fn write(
                 },
             )?;
             if found.is_empty() {
-                let mut env = create_part(tx, part, env, stats)?;
+                let mut env = create_part(tx, part, env, stats, true)?;
                 set_items(tx, on_create, &mut env, stats)?;
                 out.push(env);
             } else {
@@ -672,11 +672,14 @@ fn bound_node(env: &Env, variable: &Option<String>) -> Result<Option<i64>, Engin
     }
 }
 
+/// Creates a pattern's new nodes and relationships. `merging`: MERGE may create an undirected
+/// relationship, which openCypher creates pointing left to right.
 fn create_part(
     tx: &mut TxState,
     part: &PatternPart,
     env: Env,
     stats: &mut Stats,
+    merging: bool,
 ) -> Result<Env, EngineError> {
     let mut env = env;
     let mut node_ids = Vec::new();
@@ -739,6 +742,7 @@ fn create_part(
         let (start, end) = match rel.direction {
             Direction::Outgoing => (at, next),
             Direction::Incoming => (next, at),
+            Direction::Either if merging => (at, next),
             Direction::Either => {
                 return Err(EngineError::client(
                     "Relationships must be directed to be created: use -[]-> or <-[]-.",
@@ -1019,6 +1023,28 @@ mod tests {
         }
         assert_eq!(count(&e, "MATCH (n) RETURN count(n)").await, 1);
         assert_eq!(count(&e, "MATCH (a:A) RETURN a.x").await, 1);
+    }
+
+    #[tokio::test]
+    async fn merge_creates_an_undirected_relationship_left_to_right() {
+        let e = MemoryEngine::new();
+        let got = crate::engine::testing::rows(
+            &e,
+            "CREATE (a {id: 1}), (b {id: 2}) MERGE (b)-[r:R]-(a) \
+             RETURN startNode(r).id, endNode(r).id",
+        )
+        .await;
+        assert_eq!(got, vec![vec![Value::Int(2), Value::Int(1)]]);
+        // Found either way round the second time.
+        assert_eq!(
+            count(&e, "MATCH (a {id: 1}), (b {id: 2}) MERGE (a)-[:R]-(b) WITH 1 AS x MATCH ()-[r]->() RETURN count(r)").await,
+            1
+        );
+        // WITH * over nothing passes nothing on.
+        assert_eq!(
+            count(&e, "CREATE () WITH * MATCH (n) RETURN count(n)").await,
+            3
+        );
     }
 
     #[tokio::test]

@@ -38,11 +38,8 @@ pub fn project(
         .map(|i| (i.name.clone(), i.expr.clone()))
         .collect();
     if projection.star {
-        if scope.is_empty() && items.is_empty() {
-            return Err(EngineError::client(
-                "RETURN * and WITH * are not allowed when there are no variables in scope.",
-            ));
-        }
+        // `RETURN *` over nothing was refused by the semantic pass; `WITH *` over nothing
+        // passes nothing on.
         let mut names: Vec<String> = scope.to_vec();
         names.sort();
         let star = names.into_iter().map(|n| (n.clone(), Expr::Variable(n)));
@@ -225,16 +222,53 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
                 .collect(),
             otherwise: otherwise.as_ref().map(|o| Box::new(extract(o, aggregates))),
         },
+        // The list a comprehension, quantifier or reduce walks may aggregate
+        // (`[x IN collect(n) | x.v]`); their per-element parts may not.
+        Expr::ListComprehension {
+            variable,
+            list,
+            predicate,
+            projection,
+        } => Expr::ListComprehension {
+            variable: variable.clone(),
+            list: sub(list),
+            predicate: predicate.clone(),
+            projection: projection.clone(),
+        },
+        Expr::Quantified {
+            quantifier,
+            variable,
+            list,
+            predicate,
+        } => Expr::Quantified {
+            quantifier: *quantifier,
+            variable: variable.clone(),
+            list: sub(list),
+            predicate: predicate.clone(),
+        },
+        Expr::Reduce {
+            accumulator,
+            init,
+            variable,
+            list,
+            expr,
+        } => {
+            let init = sub(init);
+            Expr::Reduce {
+                accumulator: accumulator.clone(),
+                init,
+                variable: variable.clone(),
+                list: Box::new(extract(list, aggregates)),
+                expr: expr.clone(),
+            }
+        }
         Expr::Literal(_)
         | Expr::Parameter(_)
         | Expr::Variable(_)
         | Expr::Pattern(_)
         | Expr::ExistsSubquery(_)
         | Expr::CountSubquery(_)
-        | Expr::PatternComprehension { .. }
-        | Expr::Quantified { .. }
-        | Expr::Reduce { .. }
-        | Expr::ListComprehension { .. } => e.clone(),
+        | Expr::PatternComprehension { .. } => e.clone(),
     }
 }
 
@@ -516,6 +550,31 @@ mod tests {
         assert_eq!(
             ordered("MATCH (p:P) RETURN p.k AS k, count(*) ORDER BY p.k + count(*) DESC").await,
             vec![Value::Int(1), Value::Int(0)]
+        );
+        // An aggregate may be the list a comprehension or quantifier walks.
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (p:P) RETURN [x IN collect(p.i) WHERE x > 3 | x * 10] AS l"
+            )
+            .await,
+            Value::List(vec![Value::Int(40), Value::Int(50)])
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (p:P) RETURN all(x IN collect(p.i) WHERE x > 0) AS ok"
+            )
+            .await,
+            Value::Bool(true)
+        );
+        assert_eq!(
+            one(
+                &e,
+                "MATCH (p:P) RETURN reduce(s = 0, x IN collect(p.i) | s + x) AS s"
+            )
+            .await,
+            Value::Int(15)
         );
         // The same aggregate twice in one projection is still an aggregate each time.
         let got = rows(&e, "MATCH (p:P) RETURN count(*) AS a, count(*) + 1 AS b").await;
