@@ -407,16 +407,12 @@ impl<'a> Parser<'a> {
         }
         self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
         let outgoing = self.eat(&Tok::Gt);
-        rel.direction =
-            match (incoming, outgoing) {
-                (true, false) => Direction::Incoming,
-                (false, true) => Direction::Outgoing,
-                (false, false) => Direction::Either,
-                (true, true) => return Err(SyntaxError::new(
-                    "A relationship pattern cannot point both ways (<-[]->); use -[]- for either \
-                     direction.",
-                )),
-            };
+        // `<-[]->` points both ways, which openCypher reads as either way, like `-[]-`.
+        rel.direction = match (incoming, outgoing) {
+            (true, false) => Direction::Incoming,
+            (false, true) => Direction::Outgoing,
+            _ => Direction::Either,
+        };
         Ok(rel)
     }
 

@@ -574,6 +574,17 @@ impl Analyzer {
                 )));
             }
         }
+        if let (Binding::Merge, Expr::Map(entries)) = (binding, props) {
+            if let Some((key, _)) = entries
+                .iter()
+                .find(|(_, v)| matches!(v, Expr::Literal(Value::Null)))
+            {
+                return Err(err(format!(
+                    "Cannot merge on a null property value ({key}: null): null never matches; \
+                     leave the property out."
+                )));
+            }
+        }
         self.expr(props, scope, Ctx::forbid("pattern properties"))?;
         Ok(())
     }
@@ -1661,6 +1672,16 @@ mod tests {
                 "MERGE (a)-[:A]-(b)",
             ),
             ("MERGE (a)-->(b)", "exactly one type", "MERGE (a)-[:T]->(b)"),
+            (
+                "MERGE (a:L {k: null})",
+                "Cannot merge on a null property value",
+                "MERGE (a:L {k: 1})",
+            ),
+            (
+                "CREATE (a)<-[:T]->(b)",
+                "must be directed",
+                "MATCH (a)<-[:T]->(b) RETURN a",
+            ),
             (
                 "MATCH (n $p) RETURN n",
                 "Parameter maps cannot be used in MATCH",
