@@ -365,9 +365,10 @@ impl Analyzer {
                 }
                 let mut inner = scope.clone();
                 inner.bind(variable, Kind::Any);
-                for c in clauses {
-                    self.clause(c, &mut inner)?;
-                }
+                // FOREACH nests clauses in clauses, as deep as the text does.
+                stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+                    clauses.iter().try_for_each(|c| self.clause(c, &mut inner))
+                })?;
             }
             Clause::LoadCsv(load) => {
                 let place = Ctx::forbid("LOAD CSV");
@@ -854,7 +855,7 @@ impl Analyzer {
                 for x in [from, to].into_iter().flatten() {
                     sub(x)?;
                 }
-                Kind::List
+                Kind::Any
             }
             Expr::Binary(op, l, r) => {
                 let (a, b) = (sub(l)?, sub(r)?);
@@ -2022,5 +2023,17 @@ mod tests {
             q = format!("MATCH (n) WHERE EXISTS {{ {q} }} RETURN n");
         }
         accepted(&q);
+        // FOREACH inside FOREACH, deeper than any text would nest it.
+        let mut body = clauses_of("MATCH (n) SET n.v = x").remove(1);
+        for _ in 0..1_000 {
+            body = Clause::Foreach {
+                variable: "x".into(),
+                list: Expr::List(Vec::new()),
+                clauses: vec![body],
+            };
+        }
+        let mut q = clauses_of("MATCH (n) RETURN n");
+        q.insert(1, body);
+        assert_eq!(with_clauses(q), Ok(()));
     }
 }
