@@ -288,7 +288,7 @@ fn single(
                 envs = unwind(envs, Arc::new(expr.clone()), variable.clone());
             }
             Clause::With { projection, filter } => {
-                let (fields, rows) = project(envs, projection, &scope, &root)?;
+                let (fields, rows) = project(envs, projection, &scope, &root, filter.is_some())?;
                 scope = fields.clone();
                 let params = Arc::clone(params);
                 let (deadline, memory_limit) = (root.deadline, root.memory_limit);
@@ -325,7 +325,7 @@ fn single(
                 }));
             }
             Clause::Return(projection) => {
-                let (fields, rows) = project(envs, projection, &scope, &root)?;
+                let (fields, rows) = project(envs, projection, &scope, &root, false)?;
                 let rows: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
                 return Ok((fields, finish(rows, writes)?));
             }

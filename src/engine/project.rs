@@ -26,11 +26,16 @@ pub type Scoped = Box<dyn Iterator<Item = Result<(Row, Env), EngineError>> + Sen
 const AGG_PREFIX: &str = "#agg";
 
 /// Projects `envs`. `scope` is the variables visible before the projection, for `*`.
+/// `scoped`: whether the caller reads the rows' environments (a WITH's WHERE, which sees the
+/// projected names and, without aggregation, the variables from before). When neither it nor
+/// ORDER BY needs them, the environment handed back with a row is the input one, unextended,
+/// which saves a copy of every row's bindings.
 pub fn project(
     envs: Envs,
     projection: &Projection,
     scope: &[String],
     root: &Env,
+    scoped: bool,
 ) -> Result<(Vec<String>, Scoped), EngineError> {
     let mut items: Vec<(String, Expr)> = projection
         .items
@@ -77,16 +82,28 @@ pub fn project(
         }
     }
 
+    let keep_scope = scoped || !order_by.is_empty();
     let mut rows: Scoped = if aggregates.is_empty() {
-        let items = Arc::new(items);
+        let items: Arc<Vec<(Arc<str>, Expr)>> = Arc::new(
+            items
+                .into_iter()
+                .map(|(name, e)| (Arc::from(name.as_str()), e))
+                .collect(),
+        );
         Box::new(envs.map(move |env| -> Result<(Row, Env), EngineError> {
             let env = env?;
             let mut row = Vec::with_capacity(items.len());
-            let mut scope = env.clone();
-            for (name, expr) in items.iter() {
-                let v = eval(expr, &env)?;
-                scope = scope.with(name, v.clone());
-                row.push(v);
+            for (_, expr) in items.iter() {
+                row.push(eval(expr, &env)?);
+            }
+            if !keep_scope {
+                return Ok((row, env));
+            }
+            // The old bindings, then the columns (which shadow them), in one copy.
+            let mut scope = env;
+            scope.vars.reserve(items.len());
+            for ((name, _), v) in items.iter().zip(&row) {
+                scope.vars.push((Arc::clone(name), Arc::new(v.clone())));
             }
             Ok((row, scope))
         }))
