@@ -136,6 +136,8 @@ enum Agg {
     Allowed,
     /// Inside an aggregate's argument: another aggregate would nest.
     Inside,
+    /// In the body of a comprehension, quantifier or reduce, which runs once per element.
+    PerElement,
     /// Anywhere else; the text names the place for the message.
     Forbidden(&'static str),
 }
@@ -192,11 +194,24 @@ fn redeclared(name: &str) -> SyntaxError {
     err(format!("Redeclaring variable: {name}."))
 }
 
+/// Memgraph's text, with its names for the kinds of symbols.
 fn mismatch(name: &str, was: Kind, now: Kind) -> SyntaxError {
+    let symbol = |k: Kind| match k {
+        Kind::Node => "Vertex",
+        Kind::Rel => "Edge",
+        Kind::RelList => "EdgeList",
+        Kind::Path => "Path",
+        Kind::Number => "Number",
+        Kind::Bool => "Boolean",
+        Kind::Str => "String",
+        Kind::List => "List",
+        Kind::Map => "Map",
+        Kind::Any => "Any",
+    };
     err(format!(
-        "Type mismatch: {name} already defined as a {}, but it is used as a {}.",
-        was.name(),
-        now.name()
+        "Type mismatch: {name} already defined as {}, expected {}.",
+        symbol(was),
+        symbol(now)
     ))
 }
 
@@ -280,6 +295,7 @@ impl Analyzer {
                 for part in patterns {
                     self.pattern(part, scope, Binding::Match, &mut rels)?;
                 }
+                self.match_properties(patterns, scope)?;
                 if let Some(f) = filter {
                     self.predicate(f, scope, "WHERE")?;
                 }
@@ -586,7 +602,27 @@ impl Analyzer {
                 )));
             }
         }
-        self.expr(props, scope, Ctx::forbid("pattern properties"))?;
+        // MATCH reads its property maps once the whole clause is bound (see `match_properties`).
+        if binding != Binding::Match {
+            self.expr(props, scope, Ctx::forbid("pattern properties"))?;
+        }
+        Ok(())
+    }
+
+    /// A MATCH's property maps may use any variable the MATCH binds, wherever in it
+    /// (`MATCH (a {v: b.v}), (b)`), so they are read after binding.
+    fn match_properties(&self, parts: &[PatternPart], scope: &Scope) -> Result<(), SyntaxError> {
+        let place = Ctx::forbid("pattern properties");
+        for part in parts {
+            let nodes = std::iter::once(&part.start.properties);
+            let steps = part
+                .steps
+                .iter()
+                .flat_map(|(r, n)| [&r.properties, &n.properties]);
+            for props in nodes.chain(steps).flatten() {
+                self.expr(props, scope, place)?;
+            }
+        }
         Ok(())
     }
 
@@ -597,7 +633,8 @@ impl Analyzer {
         binding: Binding,
         alone: bool,
     ) -> Result<(), SyntaxError> {
-        // Properties are read before the node is bound: `(a {x: a.y})` cannot see itself.
+        // Outside MATCH, properties are read before the node is bound: `CREATE (a {x: a.y})`
+        // cannot see itself.
         self.properties(&node.properties, scope, binding)?;
         let Some(v) = &node.variable else {
             return Ok(());
@@ -779,7 +816,7 @@ impl Analyzer {
     fn count(&self, e: &Expr, what: &'static str) -> Result<(), SyntaxError> {
         if !constant(e) {
             return Err(err(format!(
-                "{what} must be a constant (a literal or a parameter); it cannot use variables."
+                "Variables are not allowed in {what}; use a literal or a parameter."
             )));
         }
         let kind = self.expr(e, &Scope::default(), Ctx::forbid(what))?;
@@ -880,12 +917,12 @@ impl Analyzer {
                 Kind::Bool
             }
             Expr::CountStar => {
-                self.aggregate("count(*)", ctx)?;
+                self.aggregate(None, ctx)?;
                 Kind::Number
             }
             Expr::Call { name, args, .. } => {
                 let inner = if is_aggregate(name) {
-                    self.aggregate(name, ctx)?;
+                    self.aggregate(Some(name), ctx)?;
                     ctx.with_agg(Agg::Inside)
                 } else {
                     ctx
@@ -986,6 +1023,7 @@ impl Analyzer {
             } => {
                 let mut inner = scope.clone();
                 self.pattern(pattern, &mut inner, Binding::Match, &mut Vec::new())?;
+                self.match_properties(std::slice::from_ref(pattern), &inner)?;
                 if let Some(p) = predicate {
                     self.expr(p, &inner, self.local(ctx))?;
                 }
@@ -1015,7 +1053,7 @@ impl Analyzer {
         match ctx.agg {
             Agg::Forbidden(_) => ctx,
             _ => Ctx {
-                agg: Agg::Forbidden("list comprehensions, quantifiers and reduce"),
+                agg: Agg::PerElement,
                 projected: None,
             },
         }
@@ -1040,15 +1078,26 @@ impl Analyzer {
         })
     }
 
-    fn aggregate(&self, name: &str, ctx: Ctx) -> Result<(), SyntaxError> {
+    /// Memgraph's texts, and where the aggregate (`call`; `None` for `count(*)`) was.
+    fn aggregate(&self, call: Option<&str>, ctx: Ctx) -> Result<(), SyntaxError> {
+        let name = || match call {
+            Some(name) => format!("{name}()"),
+            None => "count(*)".to_owned(),
+        };
         match ctx.agg {
             Agg::Allowed => Ok(()),
-            Agg::Inside => Err(err(format!(
-                "Aggregations cannot be nested: {name}() is inside another aggregation."
+            Agg::Inside => Err(err(
+                "Using aggregation functions inside aggregation functions is not allowed.",
+            )),
+            Agg::PerElement => Err(err(format!(
+                "Using aggregation functions inside an expression over a list is not allowed \
+                 ({} in a list comprehension, quantifier or reduce).",
+                name()
             ))),
             Agg::Forbidden(place) => Err(err(format!(
-                "Aggregation functions such as {name}() are not allowed in {place}; aggregate \
-                 in a WITH and use its alias."
+                "Aggregation functions are only allowed in WITH and RETURN ({} in {place}); \
+                 aggregate in a WITH and use its alias.",
+                name()
             ))),
         }
     }
@@ -1478,6 +1527,11 @@ mod tests {
             ),
             // A pattern used as a predicate introduces no variables.
             (
+                "MATCH (a {v: c.v})-->(b) RETURN a",
+                "Unbound variable: c.",
+                "MATCH (a {v: b.v})-->(b {w: a.w}) RETURN a",
+            ),
+            (
                 "MATCH (n) WHERE (n)-->(m) RETURN n",
                 "Unbound variable: m.",
                 "MATCH (n), (m) WHERE (n)-->(m) RETURN n",
@@ -1601,12 +1655,12 @@ mod tests {
         pairs(&[
             (
                 "MATCH ()-[r]->() MATCH (r) RETURN r",
-                "Type mismatch: r already defined as a relationship",
+                "Type mismatch: r already defined as Edge, expected Vertex.",
                 "MATCH ()-[r]->() MATCH ()-[r]->() RETURN r",
             ),
             (
                 "MATCH (n) MATCH ()-[n]->() RETURN n",
-                "Type mismatch: n already defined as a node",
+                "Type mismatch: n already defined as Vertex, expected Edge.",
                 "MATCH (n) MATCH (n)-->() RETURN n",
             ),
             (
@@ -1616,12 +1670,12 @@ mod tests {
             ),
             (
                 "WITH 'text' AS n MATCH (n) RETURN n",
-                "already defined as a string",
+                "already defined as String",
                 "WITH 'text' AS t MATCH (n {name: t}) RETURN n",
             ),
             (
                 "MATCH (a) WITH [a] AS l MATCH (l)-->() RETURN l",
-                "already defined as a list",
+                "already defined as List",
                 "MATCH (a) WITH [a] AS l UNWIND l AS n MATCH (n)-->() RETURN n",
             ),
             (
@@ -1696,37 +1750,37 @@ mod tests {
         pairs(&[
             (
                 "MATCH (n) WHERE count(n) > 1 RETURN n",
-                "not allowed in WHERE",
+                "only allowed in WITH and RETURN (count() in WHERE)",
                 "MATCH (n) WITH n, count(*) AS c WHERE c > 1 RETURN n",
             ),
             (
                 "RETURN count(count(*))",
-                "cannot be nested",
+                "inside aggregation functions is not allowed",
                 "RETURN count(*)",
             ),
             (
                 "MATCH (n) SET n.c = count(*)",
-                "not allowed in SET",
+                "(count(*) in SET)",
                 "MATCH (n) WITH n, count(*) AS c SET n.c = c",
             ),
             (
                 "CREATE ({c: count(*)})",
-                "not allowed in pattern properties",
+                "in pattern properties",
                 "WITH count(*) AS c CREATE ({c: c})",
             ),
             (
                 "RETURN [x IN [1, 2] | count(x)] AS l",
-                "not allowed in list comprehensions",
+                "inside an expression over a list",
                 "RETURN [x IN collect(1) | x] AS l",
             ),
             (
                 "MATCH (n) RETURN n.a ORDER BY max(n.b)",
-                "not allowed in ORDER BY",
+                "in ORDER BY",
                 "MATCH (n) RETURN n.a, max(n.b) ORDER BY max(n.b)",
             ),
             (
                 "UNWIND [count(*)] AS x RETURN x",
-                "not allowed in UNWIND",
+                "in UNWIND",
                 "UNWIND [1] AS x RETURN count(x)",
             ),
         ]);
@@ -1759,7 +1813,7 @@ mod tests {
         pairs(&[
             (
                 "MATCH (n) RETURN n SKIP n.v",
-                "constant",
+                "Variables are not allowed in SKIP",
                 "MATCH (n) RETURN n SKIP $s",
             ),
             (
