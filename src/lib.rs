@@ -16,7 +16,9 @@
 //!   the transaction-state guard and the privilege checks, and routes the statement to the engine,
 //!   the users or the TLS manager; Bolt and Cypher `BEGIN`/`COMMIT`/`ROLLBACK` share it.
 //! * [`cypher`]: the statement front end: lexer, parser and AST for every statement the server
-//!   accepts (queries, schema, users, transaction words, server statements).
+//!   accepts (queries, schema, users, transaction words, server statements), and the semantic
+//!   pass that refuses a wrong query (unbound or rebound variables, misplaced aggregation, ...)
+//!   before anything runs.
 //! * [`engine`]: the `QueryEngine` and `Transaction` traits and the embedded in-memory engine.
 //! * [`storage`]: durability: the write-ahead log (group commit), snapshots, recovery and the
 //!   data-directory lock. It knows nothing of the graph's in-memory form; `engine/persist.rs`
