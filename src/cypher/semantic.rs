@@ -925,6 +925,12 @@ impl Analyzer {
                     self.aggregate(Some(name), ctx)?;
                     ctx.with_agg(Agg::Inside)
                 } else {
+                    if ctx.agg == Agg::Inside && name.eq_ignore_ascii_case("rand") {
+                        return Err(err(
+                            "rand() cannot be used inside an aggregation: it gives another value \
+                             for every row; aggregate a value computed in a WITH before.",
+                        ));
+                    }
                     ctx
                 };
                 let mut kinds = Vec::with_capacity(args.len());
@@ -1754,6 +1760,11 @@ mod tests {
                 "MATCH (n) WITH n, count(*) AS c WHERE c > 1 RETURN n",
             ),
             (
+                "RETURN sum(rand())",
+                "rand() cannot be used inside an aggregation",
+                "WITH rand() AS r RETURN sum(r)",
+            ),
+            (
                 "RETURN count(count(*))",
                 "inside aggregation functions is not allowed",
                 "RETURN count(*)",
@@ -1891,6 +1902,15 @@ mod tests {
                 "RETURN 1 AS a UNION ALL RETURN 2 AS a UNION ALL RETURN 3 AS a",
             ),
         ]);
+        // The shape of what Neo4j Browser sends (its CALLs replaced by UNWINDs here).
+        accepted(
+            "UNWIND ['A'] AS label RETURN {name: 'labels', data: collect(label)[..1000]} AS result \
+             UNION ALL UNWIND ['R'] AS t RETURN {name: 'types', data: collect(t)[..1000]} AS result",
+        );
+        accepted(
+            "MATCH (n) OPTIONAL MATCH (n)-[r]-(m) WITH n, r, m LIMIT 1000 \
+             RETURN n, r, m, size(labels(n)) AS l, type(r) AS t",
+        );
         // WITH * over nothing passes nothing on, which is allowed.
         accepted("CREATE () WITH * CREATE ()");
         // An alias that is not a plain identifier is still an alias.
