@@ -11,6 +11,7 @@ use std::sync::Arc;
 use slog::Logger;
 
 use crate::auth::Principal;
+use crate::cypher::ast::Query;
 use crate::cypher::{self, Statement};
 use crate::engine::{EngineError, Params, QueryResult, QueryType, RowStream, Transaction};
 use crate::tls::ReloadTrigger;
@@ -81,6 +82,42 @@ impl Conversation {
             .map_err(|e| refused(e, kind))
     }
 
+    /// Runs a query (`explain` `None`), or EXPLAINs or PROFILEs it (`Some(profile)`), in the open
+    /// explicit transaction or in an auto-commit one that commits after the last row.
+    async fn query(
+        &mut self,
+        query: Query,
+        params: Params,
+        explain: Option<bool>,
+    ) -> Result<Outcome, Failure> {
+        async fn go(
+            tx: &mut Box<dyn Transaction>,
+            query: Query,
+            params: Params,
+            explain: Option<bool>,
+        ) -> Result<QueryResult, EngineError> {
+            match explain {
+                None => tx.run(query, params).await,
+                Some(profile) => tx.explain(query, params, profile).await,
+            }
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            return Ok(Outcome::query(
+                go(tx, query, params, explain).await?,
+                None,
+                true,
+            ));
+        }
+        let mut tx = self.dispatcher.engine.begin().await?;
+        match go(&mut tx, query, params, explain).await {
+            Ok(result) => Ok(Outcome::query(result, Some(tx), false)),
+            Err(e) => {
+                tx.rollback().await;
+                Err(e.into())
+            }
+        }
+    }
+
     async fn carry_out(
         &mut self,
         statement: Statement,
@@ -97,20 +134,10 @@ impl Conversation {
             Statement::Begin => self.begin().await.map(|()| transaction_done()),
             Statement::Commit => self.commit().await.map(|()| transaction_done()),
             Statement::Rollback => self.rollback().await.map(|()| transaction_done()),
-            Statement::Query(query) => match self.tx.as_mut() {
-                Some(tx) => Ok(Outcome::query(tx.run(query, params).await?, None, true)),
-                None => {
-                    let mut tx = dispatcher.engine.begin().await?;
-                    match tx.run(query, params).await {
-                        Ok(result) => Ok(Outcome::query(result, Some(tx), false)),
-                        Err(e) => {
-                            tx.rollback().await;
-                            Err(e.into())
-                        }
-                    }
-                }
-            },
-            Statement::Explain(_) | Statement::Profile(_) | Statement::Server(_) => {
+            Statement::Query(query) => self.query(query, params, None).await,
+            Statement::Explain(query) => self.query(query, params, Some(false)).await,
+            Statement::Profile(query) => self.query(query, params, Some(true)).await,
+            Statement::Server(_) => {
                 Err(EngineError::client("This statement is not supported yet.").into())
             }
             Statement::Schema(command) => Ok(Outcome::query(

@@ -21,8 +21,7 @@ pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "EXPLAIN", "PROFILE", "ANALYZE",
-    "FREE", "TRIGGER",
+    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
 ];
 
 /// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
@@ -36,6 +35,12 @@ pub fn parse_tokens(text: &str, tokens: Vec<Token>) -> Result<Statement, SyntaxE
     };
     if let Some(command) = p.schema_command()? {
         return Ok(Statement::Schema(command));
+    }
+    if p.eat_keyword("EXPLAIN") {
+        return p.query().map(Statement::Explain);
+    }
+    if p.eat_keyword("PROFILE") {
+        return p.query().map(Statement::Profile);
     }
     p.query().map(Statement::Query)
 }

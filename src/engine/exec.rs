@@ -14,6 +14,8 @@ use std::time::Instant;
 use super::eval::{eval, Env};
 use super::graph::{Graph, NodeRec, Props, RelRec};
 use super::pattern::{self, Hint, CONTINUE};
+use super::plan;
+use super::profile::{self, Meter, Profile};
 use super::project::{project, row_key, Envs};
 use super::store::TxState;
 use super::subquery;
@@ -81,7 +83,7 @@ pub fn run(
     let mut root = Env::new(params);
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
-    let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats)?;
+    let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
         (true, false) => QueryType::Write,
@@ -94,6 +96,46 @@ pub fn run(
         stats: writes.then(|| stats.to_map()),
         heavy: !writes && heavy(&query),
     })
+}
+
+/// `EXPLAIN`: the operators the query would run, without running it.
+pub fn explain(tx: &TxState, query: &Query) -> QueryResult {
+    profile::explain(&plan::operators(query, &tx.working))
+}
+
+/// `PROFILE`: runs the query to its end (its writes stay in the transaction, as Memgraph does)
+/// and returns, instead of its rows, each operator with the rows it produced and its time.
+pub fn profile(
+    tx: &mut TxState,
+    query: Query,
+    params: Params,
+    budget: Budget,
+) -> Result<QueryResult, EngineError> {
+    let operators = plan::operators(&query, &tx.working);
+    let mut sizes = vec![query.clauses.len()];
+    let mut next = query.union.as_ref();
+    while let Some((_, q)) = next {
+        sizes.push(q.clauses.len());
+        next = q.union.as_ref();
+    }
+    let measured = Arc::new(Profile::new(&sizes));
+    let writes = query_writes(&query);
+    let mut stats = Stats::default();
+    let mut root = Env::new(Arc::new(params));
+    root.deadline = budget.deadline;
+    root.memory_limit = budget.memory_limit;
+    let (_, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, Some(&measured))?;
+    for row in rows {
+        row?;
+    }
+    let query_type = if writes {
+        QueryType::ReadWrite
+    } else {
+        QueryType::Read
+    };
+    let mut result = profile::profile(&operators, &measured, query_type);
+    result.stats = writes.then(|| stats.to_map());
+    Ok(result)
 }
 
 /// Whether pulling rows may take long enough to stall other sessions on the same async worker:
@@ -145,7 +187,7 @@ fn heavy(q: &Query) -> bool {
     q.union.as_ref().is_some_and(|(_, n)| heavy(n))
 }
 
-fn has_aggregate(e: &Expr) -> bool {
+pub(super) fn has_aggregate(e: &Expr) -> bool {
     match e {
         Expr::CountStar => true,
         Expr::Call { name, args, .. } => {
@@ -181,6 +223,7 @@ pub(super) fn run_union(
     writes: bool,
     root: &Env,
     stats: &mut Stats,
+    profile: Option<&Arc<Profile>>,
 ) -> Result<(Vec<String>, RowStream), EngineError> {
     let mut parts = vec![query];
     let mut all = true;
@@ -193,8 +236,16 @@ pub(super) fn run_union(
     let many = parts.len() > 1;
     let mut fields: Option<Vec<String>> = None;
     let mut streams: Vec<RowStream> = Vec::new();
-    for part in parts {
-        let (f, rows) = single(&part.clauses, tx.as_deref_mut(), writes, root, stats)?;
+    for (i, part) in parts.into_iter().enumerate() {
+        let profile = profile.map(|p| (p, i));
+        let (f, rows) = single(
+            &part.clauses,
+            tx.as_deref_mut(),
+            writes,
+            root,
+            stats,
+            profile,
+        )?;
         match &fields {
             Some(existing) if *existing != f => {
                 return Err(EngineError::client(
@@ -223,7 +274,9 @@ fn single(
     writes: bool,
     root: &Env,
     stats: &mut Stats,
+    profile: Option<(&Arc<Profile>, usize)>,
 ) -> Result<(Vec<String>, RowStream), EngineError> {
+    let meter = |clause: usize| profile.map(|(p, part)| Meter::new(Arc::clone(p), part, clause));
     let mut graph = match tx.as_deref() {
         Some(tx) => Arc::new(tx.working.clone()),
         None => root
@@ -256,13 +309,21 @@ fn single(
             // none of them.
             let keep_rows = i + 1 < clauses.len();
             let mut out = Vec::new();
+            let (started, mut hits) = (Instant::now(), 0);
             for env in envs {
                 let env = env?;
                 env.check_budget()?;
                 write(tx, clause, env, stats, &mut out)?;
+                hits += out.len() as u64;
                 if !keep_rows {
                     out.clear();
                 }
+            }
+            if let Some(meter) = meter(i) {
+                meter.record(
+                    if keep_rows { out.len() as u64 } else { hits },
+                    started.elapsed(),
+                );
             }
             let fresh = Arc::new(tx.working.clone());
             for env in out.iter_mut() {
@@ -315,7 +376,10 @@ fn single(
             }
             Clause::Return(projection) => {
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
-                let rows: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
+                let mut rows: RowStream = Box::new(rows.map(|r| r.map(|(row, _)| row)));
+                if let Some(meter) = meter(i) {
+                    rows = meter.count(rows);
+                }
                 return Ok((fields, finish(rows, writes)?));
             }
             Clause::CallSubquery(query) => {
@@ -323,6 +387,9 @@ fn single(
                 envs = subquery::call_reading(envs, Arc::new(query.as_ref().clone()), g);
             }
             _ => return Err(EngineError::database("unexpected clause")),
+        }
+        if let Some(meter) = meter(i) {
+            envs = meter.count(envs);
         }
     }
     // A subquery read without RETURN (EXISTS { MATCH ... }) yields one empty row per match.

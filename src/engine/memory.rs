@@ -134,6 +134,14 @@ impl QueryEngine for MemoryEngine {
     }
 }
 
+/// What a transaction does with a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Run,
+    Explain,
+    Profile,
+}
+
 /// A transaction of the embedded engine. Dropping it (a dropped connection does) discards its
 /// writes.
 #[derive(Debug)]
@@ -148,7 +156,12 @@ pub struct MemoryTransaction {
 }
 
 impl MemoryTransaction {
-    async fn execute(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+    async fn execute(
+        &mut self,
+        query: Query,
+        params: Params,
+        mode: Mode,
+    ) -> Result<QueryResult, EngineError> {
         let budget = exec::Budget {
             deadline: self.timeout.map(|t| Instant::now() + t),
             memory_limit: self.memory_limit,
@@ -156,14 +169,21 @@ impl MemoryTransaction {
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
-        if !exec::query_writes(&query) {
-            let r = exec::run(&mut state, query, params, budget);
+        let writes = exec::query_writes(&query);
+        let go = move |state: &mut TxState| match mode {
+            Mode::Run => exec::run(state, query, params, budget),
+            Mode::Explain => Ok(exec::explain(state, &query)),
+            Mode::Profile => exec::profile(state, query, params, budget),
+        };
+        // PROFILE runs the whole query before it answers, like an updating query.
+        if !writes && mode != Mode::Profile || mode == Mode::Explain {
+            let r = go(&mut state);
             self.state = Some(state);
             return r;
         }
         // Updating queries run to completion before RUN answers, off the async workers.
         let (state, result) = offload::blocking("query", move || {
-            let r = exec::run(&mut state, query, params, budget);
+            let r = go(&mut state);
             (state, r)
         })
         .await?;
@@ -181,7 +201,31 @@ impl Transaction for MemoryTransaction {
                  running more queries.",
             ));
         }
-        let r = self.execute(query, params).await;
+        let r = self.execute(query, params, Mode::Run).await;
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    async fn explain(
+        &mut self,
+        query: Query,
+        params: Params,
+        profile: bool,
+    ) -> Result<QueryResult, EngineError> {
+        if self.failed {
+            return Err(EngineError::client(
+                "An earlier query in this transaction failed; roll the transaction back before \
+                 running more queries.",
+            ));
+        }
+        let mode = if profile {
+            Mode::Profile
+        } else {
+            Mode::Explain
+        };
+        let r = self.execute(query, params, mode).await;
         if r.is_err() {
             self.failed = true;
         }

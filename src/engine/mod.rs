@@ -27,6 +27,8 @@ pub mod memory;
 pub mod offload;
 pub mod pattern;
 pub mod persist;
+pub mod plan;
+pub mod profile;
 pub mod project;
 pub mod rows;
 pub mod schema;
@@ -203,6 +205,15 @@ pub trait Transaction: Send {
     /// Starts one parsed query. The query and its parameters are moved in, not copied: parameters
     /// can be hundreds of megabytes. Rows are produced lazily by the returned stream.
     async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError>;
+
+    /// `EXPLAIN` (`profile` false: the plan, nothing runs) or `PROFILE` (runs the query, its
+    /// writes included, and returns the plan with the rows and time of each operator).
+    async fn explain(
+        &mut self,
+        query: Query,
+        params: Params,
+        profile: bool,
+    ) -> Result<QueryResult, EngineError>;
 
     /// Makes the transaction's writes visible to others.
     async fn commit(self: Box<Self>) -> Result<(), EngineError>;

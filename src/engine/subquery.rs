@@ -48,7 +48,7 @@ fn rows(query: &Query, env: &Env) -> Result<(Vec<String>, RowStream), EngineErro
             "Subqueries can only be used where there is a graph (in a query's clauses).",
         ));
     }
-    run_union(query, None, false, env, &mut Stats::default())
+    run_union(query, None, false, env, &mut Stats::default(), None)
 }
 
 /// `EXISTS { ... }`: whether the subquery yields at least one row. Only the first is computed.
@@ -123,7 +123,7 @@ pub fn call_writing(
     out: &mut Vec<Env>,
 ) -> Result<(), EngineError> {
     let start = call_start(query, &outer);
-    let (fields, rows) = run_union(query, Some(tx), true, &start, stats)?;
+    let (fields, rows) = run_union(query, Some(tx), true, &start, stats, None)?;
     let unit = returned(query).is_empty();
     let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
     if unit {
