@@ -4,6 +4,7 @@
 //! committed graph and decides commits, `exec.rs` runs queries, `schema.rs` runs index and
 //! constraint statements.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,7 @@ impl QueryEngine for MemoryEngine {
             failed: false,
             timeout: self.timeout,
             memory_limit: self.memory_limit,
+            abort: None,
         }))
     }
 
@@ -145,13 +147,22 @@ pub struct MemoryTransaction {
     failed: bool,
     timeout: Option<Duration>,
     memory_limit: Option<usize>,
+    /// Set by `TERMINATE TRANSACTIONS`; every query of the transaction checks it.
+    abort: Option<Arc<AtomicBool>>,
 }
 
 impl MemoryTransaction {
+    fn terminated(&self) -> bool {
+        self.abort
+            .as_ref()
+            .is_some_and(|a| a.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     async fn execute(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
         let budget = exec::Budget {
             deadline: self.timeout.map(|t| Instant::now() + t),
             memory_limit: self.memory_limit,
+            abort: self.abort.clone(),
         };
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));
@@ -175,6 +186,11 @@ impl MemoryTransaction {
 #[async_trait]
 impl Transaction for MemoryTransaction {
     async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+        if self.terminated() {
+            // Until it is rolled back, a terminated transaction answers every query so.
+            self.failed = true;
+            return Err(EngineError::transient(super::eval::TERMINATED));
+        }
         if self.failed {
             return Err(EngineError::client(
                 "An earlier query in this transaction failed; roll the transaction back before \
@@ -189,6 +205,9 @@ impl Transaction for MemoryTransaction {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), EngineError> {
+        if self.terminated() {
+            return Err(EngineError::transient(super::eval::TERMINATED));
+        }
         if self.failed {
             return Err(EngineError::client(COMMIT_AFTER_ERROR));
         }
@@ -201,6 +220,10 @@ impl Transaction for MemoryTransaction {
             offload::blocking("commit", move || state.commit()).await??
         };
         durable.wait().await
+    }
+
+    fn set_abort(&mut self, flag: Arc<AtomicBool>) {
+        self.abort = Some(flag);
     }
 
     async fn rollback(self: Box<Self>) {
