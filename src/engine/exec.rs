@@ -128,6 +128,11 @@ fn heavy(q: &Query) -> bool {
                     bound.extend(pattern::variables(std::slice::from_ref(part)));
                 }
             }
+            // A filter after an unbounded row source may pass nothing for a long time in one
+            // pull (`UNWIND range(...) WITH x WHERE ...`).
+            Clause::With {
+                filter: Some(_), ..
+            } => return true,
             Clause::With { projection, .. } | Clause::Return(projection) => {
                 if !projection.order_by.is_empty()
                     || projection.distinct
@@ -141,11 +146,6 @@ fn heavy(q: &Query) -> bool {
                     }
                 }
             }
-            // A streamed range can be long, and a later filter may pass none of it in one pull.
-            Clause::Unwind {
-                expr: Expr::Call { name, .. },
-                ..
-            } if name.eq_ignore_ascii_case("range") => return true,
             Clause::Unwind { variable, .. } => bound.push(variable.clone()),
             // Procedures may scan the whole graph.
             Clause::CallProcedure(_) => return true,
@@ -983,5 +983,9 @@ mod tests {
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN x ORDER BY x"));
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN count(x) + 1"));
         assert!(is_heavy("RETURN 1 AS x UNION MATCH (n) RETURN n.x AS x"));
+        assert!(is_heavy(
+            "UNWIND range(1, 10) AS x WITH x WHERE x < 0 RETURN x"
+        ));
+        assert!(is_heavy("CALL db.labels()"));
     }
 }
