@@ -6,7 +6,7 @@
 //! statement that starts with `RELOAD` but is not a valid reload is refused here, with a hint,
 //! rather than with a confusing error from the query parser.
 
-use super::ast::Statement;
+use super::ast::{ServerStatement, Statement};
 use super::lexer::{Tok, Token};
 use super::SyntaxError;
 
@@ -44,6 +44,9 @@ pub fn recognise(text: &str, tokens: &[Token]) -> Result<Option<Statement>, Synt
     }
     if exactly(&["SHOW", "BOLT_SERVER", "TLS", "INFO"]) {
         return Ok(Some(Statement::ShowTlsInfo));
+    }
+    if let Some(statement) = server_statement(toks, &exactly, &is) {
+        return statement.map(|s| Some(Statement::Server(s)));
     }
     if !is(0, "RELOAD") {
         return Ok(None);
@@ -112,4 +115,79 @@ mod tests {
         // Not a transaction word: the query parser reports it.
         assert!(parse("BEGIN RETURN 1").is_err());
     }
+}
+
+/// `SHOW CONFIG`, `SHOW VERSION`, `SHOW BUILD INFO`, `SHOW DATABASES`, `USE DATABASE name`,
+/// `SHOW TRANSACTIONS`, `TERMINATE TRANSACTIONS 'id', ...`, `SHOW NODE_LABELS INFO`,
+/// `SHOW EDGE_TYPES INFO`, `SHOW ACTIVE USERS INFO`; `None` when the tokens are none of them.
+fn server_statement(
+    toks: &[Token],
+    exactly: &dyn Fn(&[&str]) -> bool,
+    is: &dyn Fn(usize, &str) -> bool,
+) -> Option<Result<ServerStatement, SyntaxError>> {
+    let fixed = [
+        (&["SHOW", "CONFIG"][..], ServerStatement::ShowConfig),
+        (&["SHOW", "VERSION"], ServerStatement::ShowVersion),
+        (&["SHOW", "BUILD", "INFO"], ServerStatement::ShowBuildInfo),
+        (&["SHOW", "DATABASES"], ServerStatement::ShowDatabases),
+        (&["SHOW", "TRANSACTIONS"], ServerStatement::ShowTransactions),
+        (
+            &["SHOW", "NODE_LABELS", "INFO"],
+            ServerStatement::ShowNodeLabelsInfo,
+        ),
+        (
+            &["SHOW", "EDGE_TYPES", "INFO"],
+            ServerStatement::ShowEdgeTypesInfo,
+        ),
+        (
+            &["SHOW", "ACTIVE", "USERS", "INFO"],
+            ServerStatement::ShowActiveUsersInfo,
+        ),
+    ];
+    for (words, statement) in fixed {
+        if exactly(words) {
+            return Some(Ok(statement));
+        }
+    }
+    if is(0, "USE") && is(1, "DATABASE") {
+        return Some(
+            match toks
+                .get(2..)
+                .map(|t| t.iter().map(|t| &t.tok).collect::<Vec<_>>())
+            {
+                Some(rest) if rest.len() == 1 => match rest[0] {
+                    Tok::Ident { name, .. } => Ok(ServerStatement::UseDatabase(name.clone())),
+                    _ => Err(SyntaxError::new("USE DATABASE needs a database name.")),
+                },
+                _ => Err(SyntaxError::new(
+                    "USE DATABASE needs one database name, e.g. USE DATABASE memgraph.",
+                )),
+            },
+        );
+    }
+    if is(0, "TERMINATE") && is(1, "TRANSACTIONS") {
+        let mut ids = Vec::new();
+        let mut rest = toks.get(2..).unwrap_or_default().iter().map(|t| &t.tok);
+        loop {
+            match rest.next() {
+                Some(Tok::Str(id)) => ids.push(id.clone()),
+                _ => {
+                    return Some(Err(SyntaxError::new(
+                        "TERMINATE TRANSACTIONS needs transaction ids as strings, e.g. \
+                         TERMINATE TRANSACTIONS '42', '43'.",
+                    )))
+                }
+            }
+            match rest.next() {
+                None => return Some(Ok(ServerStatement::TerminateTransactions(ids))),
+                Some(Tok::Comma) => {}
+                Some(_) => {
+                    return Some(Err(SyntaxError::new(
+                        "Transaction ids in TERMINATE TRANSACTIONS are separated by commas.",
+                    )))
+                }
+            }
+        }
+    }
+    None
 }
