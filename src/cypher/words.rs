@@ -83,40 +83,6 @@ fn reload_error(text: &str, intra_cluster: bool) -> SyntaxError {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::cypher::{parse, Statement};
-
-    #[test]
-    fn recognises_reload_in_any_case_with_optional_semicolon() {
-        for q in [
-            "RELOAD BOLT_SERVER TLS",
-            "reload bolt_server tls;",
-            "  Reload  Bolt_Server\n TLS ; ",
-        ] {
-            assert_eq!(parse(q).unwrap(), Statement::ReloadTls, "{q:?}");
-        }
-    }
-
-    #[test]
-    fn tls_info_is_recognised() {
-        assert_eq!(
-            parse("show bolt_server tls info;").unwrap(),
-            Statement::ShowTlsInfo
-        );
-    }
-
-    #[test]
-    fn transaction_words() {
-        assert_eq!(parse("begin").unwrap(), Statement::Begin);
-        assert_eq!(parse("COMMIT;").unwrap(), Statement::Commit);
-        assert_eq!(parse(" Rollback ").unwrap(), Statement::Rollback);
-        assert!(matches!(parse("RETURN 1").unwrap(), Statement::Query(_)));
-        // Not a transaction word: the query parser reports it.
-        assert!(parse("BEGIN RETURN 1").is_err());
-    }
-}
-
 /// `SHOW CONFIG`, `SHOW VERSION`, `SHOW BUILD INFO`, `SHOW DATABASES`, `USE DATABASE name`,
 /// `SHOW TRANSACTIONS`, `TERMINATE TRANSACTIONS 'id', ...`, `SHOW NODE_LABELS INFO`,
 /// `SHOW EDGE_TYPES INFO`, `SHOW ACTIVE USERS INFO`; `None` when the tokens are none of them.
@@ -190,4 +156,72 @@ fn server_statement(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cypher::{parse, Statement};
+
+    #[test]
+    fn recognises_reload_in_any_case_with_optional_semicolon() {
+        for q in [
+            "RELOAD BOLT_SERVER TLS",
+            "reload bolt_server tls;",
+            "  Reload  Bolt_Server\n TLS ; ",
+        ] {
+            assert_eq!(parse(q).unwrap(), Statement::ReloadTls, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn tls_info_is_recognised() {
+        assert_eq!(
+            parse("show bolt_server tls info;").unwrap(),
+            Statement::ShowTlsInfo
+        );
+    }
+
+    #[test]
+    fn transaction_words() {
+        assert_eq!(parse("begin").unwrap(), Statement::Begin);
+        assert_eq!(parse("COMMIT;").unwrap(), Statement::Commit);
+        assert_eq!(parse(" Rollback ").unwrap(), Statement::Rollback);
+        assert!(matches!(parse("RETURN 1").unwrap(), Statement::Query(_)));
+        // Not a transaction word: the query parser reports it.
+        assert!(parse("BEGIN RETURN 1").is_err());
+    }
+
+    #[test]
+    fn server_statements_are_recognised() {
+        use crate::cypher::ast::ServerStatement as S;
+        let server = |q: &str| match crate::cypher::parse(q) {
+            Ok(Statement::Server(s)) => s,
+            other => panic!("{q}: {other:?}"),
+        };
+        assert_eq!(server("show config;"), S::ShowConfig);
+        assert_eq!(server("SHOW VERSION"), S::ShowVersion);
+        assert_eq!(server("SHOW BUILD INFO"), S::ShowBuildInfo);
+        assert_eq!(server("SHOW DATABASES"), S::ShowDatabases);
+        assert_eq!(server("SHOW TRANSACTIONS"), S::ShowTransactions);
+        assert_eq!(server("SHOW NODE_LABELS INFO"), S::ShowNodeLabelsInfo);
+        assert_eq!(server("SHOW EDGE_TYPES INFO"), S::ShowEdgeTypesInfo);
+        assert_eq!(server("SHOW ACTIVE USERS INFO"), S::ShowActiveUsersInfo);
+        assert_eq!(
+            server("USE DATABASE memgraph"),
+            S::UseDatabase("memgraph".into())
+        );
+        assert_eq!(
+            server("TERMINATE TRANSACTIONS '1', \"2\""),
+            S::TerminateTransactions(vec!["1".into(), "2".into()])
+        );
+        for bad in [
+            "USE DATABASE",
+            "USE DATABASE a b",
+            "TERMINATE TRANSACTIONS",
+            "TERMINATE TRANSACTIONS 1",
+            "TERMINATE TRANSACTIONS '1' '2'",
+        ] {
+            assert!(crate::cypher::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -52,7 +52,7 @@ impl Procedure for RelationshipTypes {
     fn run(&self, ctx: &Context<'_>, _: Vec<Value>) -> Result<ProcedureRows, EngineError> {
         let mut set = BTreeSet::new();
         for (i, rel) in ctx.graph.rels.values().enumerate() {
-            if i % CHECK_EVERY == 0 {
+            if i.is_multiple_of(CHECK_EVERY) {
                 ctx.env.check_budget()?;
             }
             if !set.contains(&rel.rel_type) {
@@ -77,7 +77,7 @@ impl Procedure for PropertyKeys {
     fn run(&self, ctx: &Context<'_>, _: Vec<Value>) -> Result<ProcedureRows, EngineError> {
         let mut set = BTreeSet::new();
         let mut add = |i: usize, keys: &mut dyn Iterator<Item = &String>| {
-            if i % CHECK_EVERY == 0 {
+            if i.is_multiple_of(CHECK_EVERY) {
                 ctx.env.check_budget()?;
             }
             for k in keys {
