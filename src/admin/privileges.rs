@@ -7,7 +7,7 @@
 //! the snapshot statements DURABILITY.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
-use crate::cypher::ast::{Clause, Query};
+use crate::cypher::ast::{Clause, Query, ServerStatement};
 use crate::cypher::{SchemaCommand, Statement};
 use crate::engine::EngineError;
 
@@ -49,7 +49,21 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         }
         Statement::Schema(SchemaCommand::DumpDatabase) => add(&["DUMP"]),
         Statement::Schema(_) => add(&["STATS"]),
-        Statement::Server(_) => {}
+        // As Memgraph's required privileges; SHOW/TERMINATE TRANSACTIONS need nothing for the
+        // user's own transactions (TRANSACTION_MANAGEMENT for others', see server_statements).
+        Statement::Server(statement) => match statement {
+            ServerStatement::ShowConfig => add(&["CONFIG"]),
+            ServerStatement::ShowVersion
+            | ServerStatement::ShowBuildInfo
+            | ServerStatement::ShowActiveUsersInfo => add(&["STATS"]),
+            ServerStatement::ShowNodeLabelsInfo | ServerStatement::ShowEdgeTypesInfo => {
+                add(&["INDEX"])
+            }
+            ServerStatement::ShowDatabases | ServerStatement::UseDatabase(_) => {
+                add(&["MULTI_DATABASE_USE"])
+            }
+            ServerStatement::ShowTransactions | ServerStatement::TerminateTransactions(_) => {}
+        },
         Statement::Query(query) | Statement::Explain(query) | Statement::Profile(query) => {
             query_privileges(query, &mut add);
         }
@@ -106,6 +120,13 @@ mod tests {
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
         assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);
+        assert_eq!(needs("SHOW CONFIG"), vec![&["CONFIG"][..]]);
+        assert_eq!(
+            needs("USE DATABASE memgraph"),
+            vec![&["MULTI_DATABASE_USE"][..]]
+        );
+        assert!(needs("SHOW TRANSACTIONS").is_empty());
+        assert!(needs("CALL db.labels()").is_empty());
         assert_eq!(
             needs("SHOW BOLT_SERVER TLS INFO"),
             vec![&["STATS", "RELOAD_TLS"][..]]

@@ -24,6 +24,15 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
         "DUMP",
         "Dump the database as Cypher statements (DUMP DATABASE)",
     ),
+    ("CONFIG", "Read the server's settings (SHOW CONFIG)"),
+    (
+        "MULTI_DATABASE_USE",
+        "List and switch databases (SHOW DATABASES, USE DATABASE)",
+    ),
+    (
+        "TRANSACTION_MANAGEMENT",
+        "See and terminate other users' transactions",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 //! indexing and slicing. Nesting is capped so that a hostile query cannot overflow the stack.
 
 use super::ast::{
-    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Quantifier, Query,
-    RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
+    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, ProcedureCall, Projection,
+    Quantifier, Query, RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem,
+    Statement,
 };
 use super::lexer::{position, Tok, Token};
 use super::SyntaxError;
@@ -21,7 +22,7 @@ pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
+    "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
 ];
 
 /// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
@@ -177,8 +178,11 @@ impl<'a> Parser<'a> {
             match self.clause()? {
                 Some(clause) => clauses.push(clause),
                 None => {
-                    // A subquery may end without RETURN (EXISTS { MATCH ... }, unit CALL { }).
+                    // A subquery may end without RETURN (EXISTS { MATCH ... }, unit CALL { }),
+                    // and a query of one CALL may end there (a standalone call).
+                    let standalone = matches!(clauses.as_slice(), [Clause::CallProcedure(_)]);
                     let unit = clauses.last().is_some_and(Clause::writes)
+                        || standalone
                         || (*end == Tok::RBrace && !clauses.is_empty());
                     let at_end = *self.peek() == *end
                         || (*end == Tok::Eof && *self.peek() == Tok::Semicolon);
@@ -229,6 +233,9 @@ impl<'a> Parser<'a> {
 
     /// One clause other than RETURN, or `None` when the next token starts none.
     fn clause(&mut self) -> Result<Option<Clause>, SyntaxError> {
+        if self.at_keyword("CALL") && *self.peek_at(1) != Tok::LBrace {
+            return self.procedure_call().map(Some);
+        }
         if self.at_keyword("OPTIONAL") {
             self.advance();
             self.expect_keyword("MATCH")?;
@@ -299,6 +306,55 @@ impl<'a> Parser<'a> {
             return Ok(Some(Clause::Delete { detach, targets }));
         }
         Ok(None)
+    }
+
+    /// `CALL dotted.name[(args)] [YIELD * | YIELD field [AS alias], ...] [WHERE predicate]`.
+    /// Without parentheses the call has no arguments (openCypher allows that standalone).
+    fn procedure_call(&mut self) -> Result<Clause, SyntaxError> {
+        self.expect_keyword("CALL")?;
+        let mut name = self.name("a procedure name")?;
+        while self.eat(&Tok::Dot) {
+            name.push('.');
+            name.push_str(&self.name("a procedure name after '.'")?);
+        }
+        let mut args = Vec::new();
+        if self.eat(&Tok::LParen) && !self.eat(&Tok::RParen) {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RParen, "',' or ')' after the procedure's arguments")?;
+                break;
+            }
+        }
+        let mut yields = None;
+        let mut filter = None;
+        if self.eat_keyword("YIELD") {
+            if !self.eat(&Tok::Star) {
+                let mut fields = Vec::new();
+                loop {
+                    let field = self.name("a result field after YIELD")?;
+                    let alias = if self.eat_keyword("AS") {
+                        self.name("a variable name after AS")?
+                    } else {
+                        field.clone()
+                    };
+                    fields.push((field, alias));
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                yields = Some(fields);
+            }
+            filter = self.where_clause()?;
+        }
+        Ok(Clause::CallProcedure(ProcedureCall {
+            name,
+            args,
+            yields,
+            filter,
+        }))
     }
 
     fn match_clause(&mut self, optional: bool) -> Result<Clause, SyntaxError> {
@@ -1296,13 +1352,51 @@ mod tests {
     #[test]
     fn unsupported_clauses_are_named() {
         for (q, kw) in [
-            ("CALL db.labels()", "CALL"),
             ("MATCH (n) FOREACH (x IN [1] | SET n.x = x)", "FOREACH"),
             ("LOAD CSV FROM 'x' AS row RETURN row", "LOAD"),
         ] {
             let e = parse(q).unwrap_err();
             assert!(e.message.starts_with(kw), "{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn procedure_calls_standalone_and_in_queries() {
+        let call = |q: &str, at: usize| match query(q).clauses.swap_remove(at) {
+            Clause::CallProcedure(c) => c,
+            other => panic!("{q}: {other:?}"),
+        };
+        let c = call("CALL db.labels()", 0);
+        assert_eq!(
+            (c.name.as_str(), c.yields, c.filter),
+            ("db.labels", None, None)
+        );
+        assert_eq!(call("call db.labels;", 0).name, "db.labels");
+        let c = call("CALL mg.procedures() YIELD *", 0);
+        assert_eq!(c.yields, None);
+        let c = call(
+            "MATCH (n) CALL a.b.c(n, 1 + 2) YIELD x AS y, z WHERE y > 1 RETURN y, z",
+            1,
+        );
+        assert_eq!(c.name, "a.b.c");
+        assert_eq!(c.args.len(), 2);
+        assert_eq!(
+            c.yields,
+            Some(vec![("x".into(), "y".into()), ("z".into(), "z".into())])
+        );
+        assert!(matches!(c.filter, Some(Expr::Binary(BinaryOp::Gt, _, _))));
+        // Only a query of one CALL may end with it.
+        let e = parse("MATCH (n) CALL db.labels() YIELD label").unwrap_err();
+        assert!(e.message.contains("must end with RETURN"), "{}", e.message);
+        for bad in [
+            "CALL db.labels(",
+            "CALL db.",
+            "CALL db.labels() YIELD",
+            "CALL",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(parse("CALL { RETURN 1 AS x } RETURN x").is_ok());
     }
 
     #[test]

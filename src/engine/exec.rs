@@ -8,6 +8,7 @@
 //! clause over a fresh snapshot. That way the statistics are known and a failure rolls back before
 //! any row reaches the client.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,12 +63,14 @@ fn returns(q: &Query) -> bool {
 }
 
 /// What one query may spend.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
     /// When it must stop (`--query-execution-timeout-sec`).
     pub deadline: Option<Instant>,
     /// Live heap bytes of the whole server above which it stops (`--memory-limit`).
     pub memory_limit: Option<usize>,
+    /// Set when another session terminates the transaction (`TERMINATE TRANSACTIONS`).
+    pub abort: Option<Arc<AtomicBool>>,
 }
 
 /// Runs `query` in `tx`.
@@ -83,6 +86,7 @@ pub fn run(
     let mut root = Env::new(params);
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
+    root.abort = budget.abort;
     let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
@@ -167,6 +171,11 @@ fn heavy(q: &Query) -> bool {
                     bound.extend(pattern::variables(std::slice::from_ref(part)));
                 }
             }
+            // A filter after an unbounded row source may pass nothing for a long time in one
+            // pull (`UNWIND range(...) WITH x WHERE ...`).
+            Clause::With {
+                filter: Some(_), ..
+            } => return true,
             Clause::With { projection, .. } | Clause::Return(projection) => {
                 if !projection.order_by.is_empty()
                     || projection.distinct
@@ -181,6 +190,8 @@ fn heavy(q: &Query) -> bool {
                 }
             }
             Clause::Unwind { variable, .. } => bound.push(variable.clone()),
+            // Procedures may scan the whole graph.
+            Clause::CallProcedure(_) => return true,
             _ => {}
         }
     }
@@ -353,6 +364,7 @@ fn single(
                 scope = fields.clone();
                 let params = Arc::clone(params);
                 let (deadline, memory_limit) = (root.deadline, root.memory_limit);
+                let abort = root.abort.clone();
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
                 envs = Box::new(rows.filter_map(move |r| {
@@ -370,9 +382,18 @@ fn single(
                         graph: Some(Arc::clone(&g)),
                         deadline,
                         memory_limit,
+                        abort: abort.clone(),
                     };
                     keep(env, filter.as_ref())
                 }));
+            }
+            Clause::CallProcedure(call) if clauses.len() == 1 => {
+                let (fields, rows) = super::call::standalone(root.clone(), call)?;
+                return Ok((fields, finish(rows, writes)?));
+            }
+            Clause::CallProcedure(call) => {
+                add_scope(&mut scope, super::call::bound_names(call)?);
+                envs = super::call::call_clause(envs, call)?;
             }
             Clause::Return(projection) => {
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
@@ -498,6 +519,9 @@ fn match_clause(
     }))
 }
 
+/// How many elements of an unwound `range` pass between budget checks.
+const RANGE_CHECK_EVERY: usize = 1024;
+
 /// `UNWIND expr AS variable`: one environment per list element. `range(...)` is iterated lazily
 /// instead of being built as a list.
 fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
@@ -515,10 +539,16 @@ fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
                     .map(|a| eval(a, &env))
                     .collect::<Result<Vec<_>, _>>();
                 return match args.and_then(|a| range_args(&a)) {
-                    Ok((start, end, step)) => Box::new(
-                        range_iter(start, end, step)
-                            .map(move |i| Ok(env.with(&variable, Value::Int(i)))),
-                    ),
+                    // The budget is checked now and then: a range can be long however little
+                    // each element costs.
+                    Ok((start, end, step)) => {
+                        Box::new(range_iter(start, end, step).enumerate().map(move |(k, i)| {
+                            if k % RANGE_CHECK_EVERY == RANGE_CHECK_EVERY - 1 {
+                                env.check_budget()?;
+                            }
+                            Ok(env.with(&variable, Value::Int(i)))
+                        }))
+                    }
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 };
             }
@@ -1045,5 +1075,9 @@ mod tests {
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN x ORDER BY x"));
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN count(x) + 1"));
         assert!(is_heavy("RETURN 1 AS x UNION MATCH (n) RETURN n.x AS x"));
+        assert!(is_heavy(
+            "UNWIND range(1, 10) AS x WITH x WHERE x < 0 RETURN x"
+        ));
+        assert!(is_heavy("CALL db.labels()"));
     }
 }

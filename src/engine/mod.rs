@@ -14,9 +14,10 @@
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
 //! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins,
-//! [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
+//! [`call`] with [`procedures`] for `CALL`, [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
 //! `DUMP DATABASE`.
 
+pub mod call;
 pub mod dump;
 pub mod eval;
 pub mod exec;
@@ -28,6 +29,7 @@ pub mod offload;
 pub mod pattern;
 pub mod persist;
 pub mod plan;
+pub mod procedures;
 pub mod profile;
 pub mod project;
 pub mod rows;
@@ -220,6 +222,10 @@ pub trait Transaction: Send {
 
     /// Discards the transaction's writes.
     async fn rollback(self: Box<Self>);
+
+    /// Hands the transaction the flag `TERMINATE TRANSACTIONS` sets: its queries check it
+    /// with their deadline and stop once it is set. Engines that cannot stop a query ignore it.
+    fn set_abort(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
 }
 
 impl From<SyntaxError> for EngineError {
