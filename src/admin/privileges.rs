@@ -4,7 +4,7 @@
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
 //! constraint statements INDEX or CONSTRAINT, info statements STATS, `DUMP DATABASE` DUMP, user
 //! management AUTH, the TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), and
-//! the snapshot statements DURABILITY.
+//! the snapshot statements DURABILITY; `LOAD CSV` READ_FILE, and FOREACH what its clauses need.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
 use crate::cypher::ast::{Clause, Query};
@@ -53,26 +53,30 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         Statement::Query(query) | Statement::Explain(query) | Statement::Profile(query) => {
             let mut next: Option<&Query> = Some(query);
             while let Some(q) = next {
-                for clause in &q.clauses {
-                    match clause {
-                        Clause::Match { .. } => add(&["MATCH"]),
-                        Clause::Create(_) => add(&["CREATE"]),
-                        Clause::Merge { .. } => add(&["MERGE"]),
-                        Clause::Set(_) => add(&["SET"]),
-                        Clause::Remove(_) => add(&["REMOVE"]),
-                        Clause::Delete { .. } => add(&["DELETE"]),
-                        Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
-                        Clause::Foreach { .. }
-                        | Clause::LoadCsv(_)
-                        | Clause::CallProcedure(_)
-                        | Clause::CallSubquery(_) => {}
-                    }
-                }
+                clause_privileges(&q.clauses, &mut add);
                 next = q.union.as_ref().map(|(_, n)| n.as_ref());
             }
         }
     }
     out
+}
+
+/// What `clauses` need; FOREACH needs what its inner clauses need.
+fn clause_privileges(clauses: &[Clause], add: &mut impl FnMut(&'static [&'static str])) {
+    for clause in clauses {
+        match clause {
+            Clause::Match { .. } => add(&["MATCH"]),
+            Clause::Create(_) => add(&["CREATE"]),
+            Clause::Merge { .. } => add(&["MERGE"]),
+            Clause::Set(_) => add(&["SET"]),
+            Clause::Remove(_) => add(&["REMOVE"]),
+            Clause::Delete { .. } => add(&["DELETE"]),
+            Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
+            Clause::Foreach { clauses, .. } => clause_privileges(clauses, add),
+            Clause::LoadCsv(_) => add(&["READ_FILE"]),
+            Clause::CallProcedure(_) | Clause::CallSubquery(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +94,10 @@ mod tests {
             vec![&["MATCH"][..], &["CREATE"], &["SET"], &["DELETE"]]
         );
         assert!(needs("RETURN 1").is_empty());
+        assert_eq!(
+            needs("LOAD CSV FROM 'f' WITH HEADER AS r FOREACH (x IN [1] | CREATE () SET r.a = 1)"),
+            vec![&["READ_FILE"][..], &["CREATE"], &["SET"]]
+        );
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
         assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);

@@ -12,6 +12,9 @@ use super::lexer::{position, Tok, Token};
 use super::SyntaxError;
 use crate::value::Value;
 
+mod foreach;
+mod load_csv;
+
 /// Deeper expression nesting than this is refused.
 const MAX_DEPTH: usize = 128;
 /// When less stack than this remains, recursion continues on a fresh segment...
@@ -21,8 +24,7 @@ pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "EXPLAIN", "PROFILE", "ANALYZE",
-    "FREE", "TRIGGER",
+    "CALL", "USING", "GRANT", "DENY", "REVOKE", "EXPLAIN", "PROFILE", "ANALYZE", "FREE", "TRIGGER",
 ];
 
 /// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
@@ -213,6 +215,12 @@ impl<'a> Parser<'a> {
             self.expect_keyword("AS")?;
             let variable = self.name("a variable name after AS")?;
             return Ok(Some(Clause::Unwind { expr, variable }));
+        }
+        if self.eat_keyword("FOREACH") {
+            return self.foreach_clause().map(Some);
+        }
+        if self.eat_keyword("LOAD") {
+            return self.load_csv_clause().map(Some);
         }
         if self.eat_keyword("WITH") {
             let projection = self.projection()?;
