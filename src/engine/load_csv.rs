@@ -284,7 +284,7 @@ impl CsvRows {
                 return Ok(None);
             }
             self.rows += 1;
-            if self.rows % BUDGET_EVERY == 0 {
+            if self.rows.is_multiple_of(BUDGET_EVERY) {
                 self.options.budget.check_budget()?;
             }
             if let Some(names) = &self.header {
@@ -340,5 +340,331 @@ fn strip_bom(record: &mut csv::StringRecord) {
         let position = record.position().cloned();
         *record = csv::StringRecord::from(fields);
         record.set_position(position);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+
+    use crate::cypher::ast::Statement;
+    use crate::engine::{EngineError, MemoryEngine, Params, QueryEngine, Row};
+    use crate::value::{Map, Value};
+
+    /// Runs `q` with `$file` set to `file` in its own committed transaction.
+    async fn run(engine: &MemoryEngine, q: &str, file: &Path) -> Result<Vec<Row>, EngineError> {
+        let Statement::Query(query) = crate::cypher::parse(q)? else {
+            panic!("{q}: not a query");
+        };
+        let mut params = Params::new();
+        params.insert("file".into(), Value::String(file.display().to_string()));
+        let mut tx = engine.begin().await?;
+        let r = tx.run(query, params).await?;
+        let rows = r.rows.collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    async fn ok(engine: &MemoryEngine, q: &str, file: &Path) -> Vec<Row> {
+        run(engine, q, file)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+    }
+
+    async fn fails(q: &str, file: &Path) -> String {
+        match run(&MemoryEngine::new(), q, file).await {
+            Err(e) => e.message,
+            Ok(rows) => panic!("{q} gave {rows:?}"),
+        }
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    fn map(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<Map>(),
+        )
+    }
+
+    const PEOPLE: &[u8] = b"id,name\n1,Ann\n2,\"Bob, Jr.\"\n\n3,\n";
+
+    #[tokio::test]
+    async fn with_header_each_row_is_a_map_of_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "people.csv", PEOPLE);
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER AS row RETURN row",
+            &f,
+        )
+        .await;
+        assert_eq!(
+            rows,
+            vec![
+                vec![map(&[("id", s("1")), ("name", s("Ann"))])],
+                vec![map(&[("id", s("2")), ("name", s("Bob, Jr."))])],
+                // Blank lines are skipped; an empty field is the empty string.
+                vec![map(&[("id", s("3")), ("name", s(""))])],
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_header_each_row_is_a_list_and_the_first_line_is_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "people.csv", PEOPLE);
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file NO HEADER AS row RETURN row[1] AS name, size(row) AS n",
+            &f,
+        )
+        .await;
+        let names: Vec<&Value> = rows.iter().map(|r| &r[0]).collect();
+        assert_eq!(names, vec![&s("name"), &s("Ann"), &s("Bob, Jr."), &s("")]);
+        assert!(rows.iter().all(|r| r[1] == Value::Int(2)));
+    }
+
+    #[tokio::test]
+    async fn custom_delimiter_quote_and_nullif() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "semi.csv", b"a;b\n'x;y';NA\n'it''s';\n");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER DELIMITER ';' QUOTE \"'\" NULLIF 'NA' AS r \
+             RETURN r.a, r.b",
+            &f,
+        )
+        .await;
+        assert_eq!(
+            rows,
+            vec![vec![s("x;y"), Value::Null], vec![s("it's"), s("")]]
+        );
+        // NULLIF '' turns empty fields into nulls, in lists too.
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file NO HEADER DELIMITER ';' QUOTE \"'\" NULLIF '' AS r RETURN r",
+            &f,
+        )
+        .await;
+        assert_eq!(rows[2], vec![Value::List(vec![s("it's"), Value::Null])]);
+    }
+
+    #[tokio::test]
+    async fn a_bad_row_names_the_file_and_line_unless_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "bad.csv", b"id,name\n1,a\n2,b,extra\n3,c\n");
+        let e = fails("LOAD CSV FROM $file WITH HEADER AS r RETURN r.id", &f).await;
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("bad.csv"), "{e}");
+        assert!(e.contains("expected 2 columns"), "{e}");
+        assert!(e.contains("IGNORE BAD"), "{e}");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER IGNORE BAD AS r RETURN r.id",
+            &f,
+        )
+        .await;
+        assert_eq!(rows, vec![vec![s("1")], vec![s("3")]]);
+        // Invalid UTF-8 is a bad row as well.
+        let f = write(&dir, "latin1.csv", b"id\n1\n\xe9\n2\n");
+        let e = fails("LOAD CSV FROM $file WITH HEADER AS r RETURN r.id", &f).await;
+        assert!(e.contains("line 3") && e.contains("UTF-8"), "{e}");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER IGNORE BAD AS r RETURN r.id",
+            &f,
+        )
+        .await;
+        assert_eq!(rows, vec![vec![s("1")], vec![s("2")]]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "bad.csv", b"id\n1\n2\n3,4\n");
+        let e = MemoryEngine::new();
+        let err = run(
+            &e,
+            "LOAD CSV FROM $file WITH HEADER AS r CREATE (:N {id: r.id})",
+            &f,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.message.contains("line 4"), "{err}");
+        let rows = ok(&e, "MATCH (n:N) RETURN count(n)", &f).await;
+        assert_eq!(rows, vec![vec![Value::Int(0)]]);
+    }
+
+    #[tokio::test]
+    async fn missing_files_and_wrong_options_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.csv");
+        let e = fails("LOAD CSV FROM $file NO HEADER AS r RETURN r", &missing).await;
+        assert!(e.contains("nope.csv") && e.contains("not found"), "{e}");
+        assert!(e.contains("check the path"), "{e}");
+        let f = write(&dir, "empty.csv", b"");
+        let e = fails("LOAD CSV FROM $file WITH HEADER AS r RETURN r", &f).await;
+        assert!(e.contains("empty") && e.contains("NO HEADER"), "{e}");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file NO HEADER AS r RETURN r",
+            &f,
+        )
+        .await;
+        assert!(rows.is_empty());
+        let e = fails(
+            "LOAD CSV FROM $file NO HEADER DELIMITER '::' AS r RETURN r",
+            &f,
+        )
+        .await;
+        assert!(e.contains("DELIMITER") && e.contains("single"), "{e}");
+        let e = fails("LOAD CSV FROM 42 NO HEADER AS r RETURN r", &f).await;
+        assert!(e.contains("STRING") && e.contains("INTEGER"), "{e}");
+        let e = fails(
+            "LOAD CSV FROM 'https://example.com/a.csv' NO HEADER AS r RETURN r",
+            &f,
+        )
+        .await;
+        assert!(e.contains("not URLs"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn gzip_and_bzip2_files_are_recognised_by_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(PEOPLE).unwrap();
+        // Named .csv on purpose: the content decides, not the name.
+        let gz = write(&dir, "gz.csv", &gz.finish().unwrap());
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(PEOPLE).unwrap();
+        let bz = write(&dir, "people.csv.bz2", &bz.finish().unwrap());
+        for f in [gz, bz] {
+            let rows = ok(
+                &MemoryEngine::new(),
+                "LOAD CSV FROM $file WITH HEADER AS row RETURN row.name",
+                &f,
+            )
+            .await;
+            assert_eq!(rows, vec![vec![s("Ann")], vec![s("Bob, Jr.")], vec![s("")]]);
+        }
+        // A truncated archive is an error, not a short file.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&PEOPLE.repeat(1000)).unwrap();
+        let bytes = gz.finish().unwrap();
+        let cut = write(&dir, "cut.csv.gz", &bytes[..bytes.len() / 2]);
+        let e = fails("LOAD CSV FROM $file WITH HEADER AS r RETURN count(r)", &cut).await;
+        assert!(e.contains("cut.csv.gz") && e.contains("failed"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn loads_into_nodes_then_matches_and_relates_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let people = write(&dir, "people.csv", PEOPLE);
+        let e = MemoryEngine::new();
+        let rows = ok(
+            &e,
+            "LOAD CSV FROM $file WITH HEADER AS row \
+             CREATE (p:Person {id: toInteger(row.id), name: row.name}) RETURN p.id ORDER BY p.id",
+            &people,
+        )
+        .await;
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::Int(1)],
+                vec![Value::Int(2)],
+                vec![Value::Int(3)]
+            ]
+        );
+        let knows = write(&dir, "knows.csv", b"1|2\n2|3\n");
+        ok(
+            &e,
+            "LOAD CSV FROM $file NO HEADER DELIMITER '|' AS r \
+             MATCH (a:Person {id: toInteger(r[0])}), (b:Person {id: toInteger(r[1])}) \
+             CREATE (a)-[:KNOWS]->(b)",
+            &knows,
+        )
+        .await;
+        let rows = ok(
+            &e,
+            "MATCH (a)-[:KNOWS]->(b) RETURN a.name, b.id ORDER BY b.id",
+            &knows,
+        )
+        .await;
+        assert_eq!(
+            rows,
+            vec![
+                vec![s("Ann"), Value::Int(2)],
+                vec![s("Bob, Jr."), Value::Int(3)]
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn every_incoming_row_reads_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "ab.csv", b"a\nb\n");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "UNWIND [1, 2] AS i LOAD CSV FROM $file NO HEADER AS r RETURN i, r[0]",
+            &f,
+        )
+        .await;
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::Int(1), s("a")],
+                vec![Value::Int(1), s("b")],
+                vec![Value::Int(2), s("a")],
+                vec![Value::Int(2), s("b")],
+            ]
+        );
+        // With no incoming row, the file is not read at all.
+        let rows = ok(
+            &MemoryEngine::new(),
+            "UNWIND [] AS i LOAD CSV FROM $file NO HEADER AS r RETURN r",
+            &f,
+        )
+        .await;
+        assert!(rows.is_empty());
+    }
+
+    #[tokio::test]
+    async fn rows_stream_without_reading_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The third row is bad: a LIMIT that stops before it never sees it.
+        let f = write(&dir, "tail.csv", b"x\n1\n2\n3,3\n");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER AS r RETURN r.x LIMIT 2",
+            &f,
+        )
+        .await;
+        assert_eq!(rows, vec![vec![s("1")], vec![s("2")]]);
+    }
+
+    #[tokio::test]
+    async fn a_byte_order_mark_is_not_part_of_the_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(&dir, "bom.csv", b"\xef\xbb\xbfid,v\n1,2\n");
+        let rows = ok(
+            &MemoryEngine::new(),
+            "LOAD CSV FROM $file WITH HEADER AS r RETURN r.id",
+            &f,
+        )
+        .await;
+        assert_eq!(rows, vec![vec![s("1")]]);
     }
 }
