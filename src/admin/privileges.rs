@@ -4,7 +4,7 @@
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
 //! constraint statements INDEX or CONSTRAINT, info statements STATS, `DUMP DATABASE` DUMP, user
 //! management AUTH, the TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), and
-//! the snapshot statements DURABILITY.
+//! the snapshot statements DURABILITY; `LOAD CSV` READ_FILE, and FOREACH what its clauses need.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
 use crate::cypher::ast::{Clause, Query, ServerStatement};
@@ -93,7 +93,8 @@ fn clause_privileges(clauses: &[Clause], add: &mut impl FnMut(&'static [&'static
             Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
             Clause::Foreach { clauses, .. } => clause_privileges(clauses, add),
             Clause::CallSubquery(body) => query_privileges(body, add),
-            Clause::LoadCsv(_) | Clause::CallProcedure(_) => {}
+            Clause::LoadCsv(_) => add(&["READ_FILE"]),
+            Clause::CallProcedure(_) => {}
         }
     }
 }
@@ -116,6 +117,10 @@ mod tests {
         assert_eq!(
             needs("CALL { MATCH (n) CREATE (m) RETURN m } RETURN m"),
             vec![&["MATCH"][..], &["CREATE"]]
+        );
+        assert_eq!(
+            needs("LOAD CSV FROM 'f' WITH HEADER AS r FOREACH (x IN [1] | CREATE () SET r.a = 1)"),
+            vec![&["READ_FILE"][..], &["CREATE"], &["SET"]]
         );
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);

@@ -21,6 +21,10 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
     ("DURABILITY", "Create and list snapshots"),
     (
+        "READ_FILE",
+        "Read files on the server's machine with LOAD CSV",
+    ),
+    (
         "DUMP",
         "Dump the database as Cypher statements (DUMP DATABASE)",
     ),

@@ -13,6 +13,9 @@ use super::lexer::{position, Tok, Token};
 use super::SyntaxError;
 use crate::value::Value;
 
+mod foreach;
+mod load_csv;
+
 /// Deeper expression nesting than this is refused.
 const MAX_DEPTH: usize = 128;
 /// When less stack than this remains, recursion continues on a fresh segment...
@@ -22,7 +25,7 @@ pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
+    "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
 ];
 
 /// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
@@ -249,6 +252,12 @@ impl<'a> Parser<'a> {
             self.expect_keyword("AS")?;
             let variable = self.name("a variable name after AS")?;
             return Ok(Some(Clause::Unwind { expr, variable }));
+        }
+        if self.eat_keyword("FOREACH") {
+            return self.foreach_clause().map(Some);
+        }
+        if self.eat_keyword("LOAD") {
+            return self.load_csv_clause().map(Some);
         }
         if self.eat_keyword("WITH") {
             let projection = self.projection()?;
@@ -1066,6 +1075,11 @@ impl<'a> Parser<'a> {
     fn subquery_body(&mut self) -> Result<Query, SyntaxError> {
         self.expect(&Tok::LBrace, "'{'")?;
         self.nest()?;
+        // Subqueries nest through here; grow the stack rather than trust its size.
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.subquery_inside())
+    }
+
+    fn subquery_inside(&mut self) -> Result<Query, SyntaxError> {
         let query = if *self.peek() == Tok::LParen
             || matches!(self.peek(), Tok::Ident { .. }) && *self.peek_at(1) == Tok::Eq
         {
@@ -1352,8 +1366,8 @@ mod tests {
     #[test]
     fn unsupported_clauses_are_named() {
         for (q, kw) in [
-            ("MATCH (n) FOREACH (x IN [1] | SET n.x = x)", "FOREACH"),
-            ("LOAD CSV FROM 'x' AS row RETURN row", "LOAD"),
+            ("USING PERIODIC COMMIT 10 MATCH (n) RETURN n", "USING"),
+            ("FREE MEMORY", "FREE"),
         ] {
             let e = parse(q).unwrap_err();
             assert!(e.message.starts_with(kw), "{q}: {}", e.message);
@@ -1557,6 +1571,22 @@ mod tests {
         assert!(e.message.contains("')'"), "{}", e.message);
         assert!(parse("").is_err());
         assert!(parse("RETURN 1 RETURN 2").is_err());
+    }
+
+    #[test]
+    fn deep_subqueries_are_refused_not_overflowed() {
+        let q = format!(
+            "{}RETURN 1 AS x{}",
+            "CALL { ".repeat(300),
+            " } RETURN x".repeat(300)
+        );
+        assert!(parse(&q).unwrap_err().message.contains("deeper than"));
+        let q = format!(
+            "{}RETURN 1 AS x{}",
+            "CALL { ".repeat(20),
+            " } RETURN x".repeat(20)
+        );
+        assert!(parse(&q).is_ok());
     }
 
     #[test]

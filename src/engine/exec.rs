@@ -192,6 +192,7 @@ fn heavy(q: &Query) -> bool {
             Clause::Unwind { variable, .. } => bound.push(variable.clone()),
             // Procedures may scan the whole graph.
             Clause::CallProcedure(_) => return true,
+            Clause::LoadCsv(_) => return true,
             _ => {}
         }
     }
@@ -358,6 +359,10 @@ fn single(
             Clause::Unwind { expr, variable } => {
                 add_scope(&mut scope, vec![variable.clone()]);
                 envs = unwind(envs, Arc::new(expr.clone()), variable.clone());
+            }
+            Clause::LoadCsv(load) => {
+                add_scope(&mut scope, vec![load.variable.clone()]);
+                envs = super::load_csv::stage(load, &root)?(envs);
             }
             Clause::With { projection, filter } => {
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
@@ -590,7 +595,7 @@ fn written_variables(clause: &Clause) -> Vec<String> {
 }
 
 /// Applies one updating clause to one row, pushing the resulting row(s).
-fn write(
+pub(super) fn write(
     tx: &mut TxState,
     clause: &Clause,
     env: Env,
@@ -653,6 +658,13 @@ fn write(
             out.push(env);
         }
         Clause::CallSubquery(query) => subquery::call_writing(tx, query, env, stats, out)?,
+        Clause::Foreach {
+            variable,
+            list,
+            clauses,
+        } => out.push(super::foreach::run(
+            tx, variable, list, clauses, env, stats,
+        )?),
         _ => return Err(EngineError::database("not an updating clause")),
     }
     Ok(())

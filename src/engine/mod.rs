@@ -13,17 +13,21 @@
 //! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
-//! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins,
-//! [`call`] with [`procedures`] for `CALL`, [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
-//! `DUMP DATABASE`.
+//! WITH/RETURN, [`foreach`] for FOREACH, [`load_csv`] for LOAD CSV, [`eval`] for expressions,
+//! [`functions`] and [`temporal`] for built-ins, [`call`] with [`procedures`] for `CALL`,
+//! [`subquery`] for subqueries and pattern comprehensions, [`plan`] and [`profile`] for EXPLAIN
+//! and PROFILE, [`schema`] for index and constraint statements, and [`dump`] (with [`literal`]
+//! for values) for `DUMP DATABASE`.
 
 pub mod call;
 pub mod dump;
 pub mod eval;
 pub mod exec;
+pub mod foreach;
 pub mod functions;
 pub mod graph;
 pub mod literal;
+pub mod load_csv;
 pub mod memory;
 pub mod offload;
 pub mod pattern;
