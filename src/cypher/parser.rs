@@ -477,16 +477,12 @@ impl<'a> Parser<'a> {
         }
         self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
         let outgoing = self.eat(&Tok::Gt);
-        rel.direction =
-            match (incoming, outgoing) {
-                (true, false) => Direction::Incoming,
-                (false, true) => Direction::Outgoing,
-                (false, false) => Direction::Either,
-                (true, true) => return Err(SyntaxError::new(
-                    "A relationship pattern cannot point both ways (<-[]->); use -[]- for either \
-                     direction.",
-                )),
-            };
+        rel.direction = match (incoming, outgoing) {
+            (true, false) => Direction::Incoming,
+            (false, true) => Direction::Outgoing,
+            // `<-[]->` is read as either direction, as openCypher does.
+            (false, false) | (true, true) => Direction::Either,
+        };
         Ok(rel)
     }
 
@@ -521,6 +517,17 @@ impl<'a> Parser<'a> {
     fn set_items(&mut self) -> Result<Vec<SetItem>, SyntaxError> {
         let mut items = Vec::new();
         loop {
+            if *self.peek() == Tok::LParen {
+                // `SET (n).p = v`, `SET (expr).p = v`.
+                self.advance();
+                let target = self.expr()?;
+                self.expect(&Tok::RParen, "')'")?;
+                items.push(self.property_assignment(target, "'.' and a property name after ')'")?);
+                if !self.eat(&Tok::Comma) {
+                    return Ok(items);
+                }
+                continue;
+            }
             let variable = self.name("a variable to SET")?;
             if *self.peek() == Tok::Colon {
                 let labels = self.labels()?;
@@ -538,24 +545,36 @@ impl<'a> Parser<'a> {
                     value: self.expr()?,
                 });
             } else {
-                let mut target = Expr::Variable(variable);
-                self.expect(&Tok::Dot, "'.', ':', '=' or '+=' after the SET variable")?;
-                let mut key = self.name("a property name")?;
-                while self.eat(&Tok::Dot) {
-                    target = Expr::Property(Box::new(target), key);
-                    key = self.name("a property name")?;
-                }
-                self.expect(&Tok::Eq, "'='")?;
-                items.push(SetItem::Property {
-                    target,
-                    key,
-                    value: self.expr()?,
-                });
+                items.push(self.property_assignment(
+                    Expr::Variable(variable),
+                    "'.', ':', '=' or '+=' after the SET variable",
+                )?);
             }
             if !self.eat(&Tok::Comma) {
                 return Ok(items);
             }
         }
+    }
+
+    /// `.a.b = value` after a SET target.
+    fn property_assignment(
+        &mut self,
+        target: Expr,
+        expected: &str,
+    ) -> Result<SetItem, SyntaxError> {
+        let mut target = target;
+        self.expect(&Tok::Dot, expected)?;
+        let mut key = self.name("a property name")?;
+        while self.eat(&Tok::Dot) {
+            target = Expr::Property(Box::new(target), key);
+            key = self.name("a property name")?;
+        }
+        self.expect(&Tok::Eq, "'='")?;
+        Ok(SetItem::Property {
+            target,
+            key,
+            value: self.expr()?,
+        })
     }
 
     fn remove_items(&mut self) -> Result<Vec<RemoveItem>, SyntaxError> {
@@ -940,7 +959,8 @@ impl<'a> Parser<'a> {
                 let start = self.pos;
                 if let Tok::Int(v) = self.advance() {
                     if !matches!(self.peek(), Tok::Dot | Tok::LBracket | Tok::Caret) {
-                        return Ok(Expr::Literal(Value::Int(-v)));
+                        // 2^63 lexes as i64::MIN, which negated is itself.
+                        return Ok(Expr::Literal(Value::Int(v.wrapping_neg())));
                     }
                 }
                 self.pos = start;
@@ -997,6 +1017,7 @@ impl<'a> Parser<'a> {
 
     fn atom(&mut self) -> Result<Expr, SyntaxError> {
         match self.peek().clone() {
+            Tok::Int(i64::MIN) => Err(self.error("an integer literal that fits in 64 bits")),
             Tok::Int(v) => {
                 self.advance();
                 Ok(Expr::Literal(Value::Int(v)))

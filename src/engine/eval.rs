@@ -237,8 +237,10 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         Expr::HasLabels(target, labels) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),
+            // `r:T` tests a relationship's type (it has exactly one).
+            Value::Relationship(r) => Ok(Value::Bool(labels.iter().all(|l| *l == r.rel_type))),
             other => Err(EngineError::client(format!(
-                "Label test on a {}: only nodes have labels.",
+                "Label test on a {}: only nodes have labels and relationships types.",
                 other.type_name()
             ))),
         },
@@ -713,6 +715,9 @@ fn index_value(target: Value, index: Value) -> Result<Value, EngineError> {
         (Value::Map(m), Value::String(k)) => Ok(m.get(&k).cloned().unwrap_or(Value::Null)),
         (Value::Node(n), Value::String(k)) => {
             Ok(n.properties.get(&k).cloned().unwrap_or(Value::Null))
+        }
+        (Value::Relationship(r), Value::String(k)) => {
+            Ok(r.properties.get(&k).cloned().unwrap_or(Value::Null))
         }
         (target, index) => Err(EngineError::client(format!(
             "Cannot index a {} with a {}.",

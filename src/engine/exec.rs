@@ -615,6 +615,7 @@ pub(super) fn write(
             on_create,
             on_match,
         } => {
+            refuse_null_merge_properties(part, &env)?;
             let mut found = Vec::new();
             // Every match is wanted, so the search always runs to its end.
             let _ = pattern::match_parts(
@@ -652,9 +653,11 @@ pub(super) fn write(
             out.push(env);
         }
         Clause::Delete { detach, targets } => {
-            for target in targets {
-                delete(tx, eval(target, &env)?, *detach, stats)?;
-            }
+            let values = targets
+                .iter()
+                .map(|t| eval(t, &env))
+                .collect::<Result<Vec<_>, _>>()?;
+            delete(tx, values, *detach, stats)?;
             out.push(env);
         }
         Clause::CallSubquery(query) => subquery::call_writing(tx, query, env, stats, out)?,
@@ -670,42 +673,70 @@ pub(super) fn write(
     Ok(())
 }
 
-fn delete(tx: &mut TxState, v: Value, detach: bool, stats: &mut Stats) -> Result<(), EngineError> {
-    match v {
-        Value::Null => {}
-        Value::Node(n) => {
-            let degree = tx
-                .working
-                .adjacency(n.id)
-                .map_or(0, |a| a.out.len() + a.inc.len());
-            if tx.delete_node(n.id, detach)? {
-                stats.nodes_deleted += 1;
-                stats.relationships_deleted += degree as i64;
+/// MERGE cannot match or create `{p: null}`: a null property does not exist, so the pattern
+/// would never match what it creates.
+fn refuse_null_merge_properties(part: &PatternPart, env: &Env) -> Result<(), EngineError> {
+    let maps = std::iter::once(&part.start.properties).chain(
+        part.steps
+            .iter()
+            .flat_map(|(r, n)| [&r.properties, &n.properties]),
+    );
+    for map in maps.flatten() {
+        if let Value::Map(m) = eval(map, env)? {
+            if let Some((key, _)) = m.iter().find(|(_, v)| matches!(v, Value::Null)) {
+                return Err(EngineError::client(format!(
+                    "Cannot merge using a null value for property '{key}': MERGE needs every \
+                     property in its pattern to have a value."
+                )));
             }
         }
-        Value::Relationship(r) => {
-            if tx.delete_rel(r.id) {
-                stats.relationships_deleted += 1;
+    }
+    Ok(())
+}
+
+/// Deletes what one DELETE clause names for one row. Relationships go first, so that deleting
+/// paths (or a node together with its relationships) does not trip over the connections the
+/// same clause removes.
+fn delete(
+    tx: &mut TxState,
+    targets: Vec<Value>,
+    detach: bool,
+    stats: &mut Stats,
+) -> Result<(), EngineError> {
+    let mut nodes = Vec::new();
+    let mut rels = Vec::new();
+    let mut pending = targets;
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Null => {}
+            Value::Node(n) => nodes.push(n.id),
+            Value::Relationship(r) => rels.push(r.id),
+            Value::Path(p) => {
+                rels.extend(p.relationships.iter().map(|r| r.id));
+                nodes.extend(p.nodes.iter().map(|n| n.id));
+            }
+            Value::List(items) => pending.extend(items),
+            other => {
+                return Err(EngineError::client(format!(
+                    "DELETE can only remove nodes, relationships and paths, not a {}.",
+                    other.type_name()
+                )))
             }
         }
-        Value::Path(p) => {
-            for r in p.relationships {
-                delete(tx, Value::Relationship(r), detach, stats)?;
-            }
-            for n in p.nodes {
-                delete(tx, Value::Node(n), detach, stats)?;
-            }
+    }
+    for id in rels {
+        if tx.delete_rel(id) {
+            stats.relationships_deleted += 1;
         }
-        Value::List(items) => {
-            for item in items {
-                delete(tx, item, detach, stats)?;
-            }
-        }
-        other => {
-            return Err(EngineError::client(format!(
-                "DELETE can only remove nodes, relationships and paths, not a {}.",
-                other.type_name()
-            )))
+    }
+    for id in nodes {
+        let degree = tx
+            .working
+            .adjacency(id)
+            .map_or(0, |a| a.out.len() + a.inc.len());
+        if tx.delete_node(id, detach)? {
+            stats.nodes_deleted += 1;
+            stats.relationships_deleted += degree as i64;
         }
     }
     Ok(())
@@ -1091,5 +1122,83 @@ mod tests {
             "UNWIND range(1, 10) AS x WITH x WHERE x < 0 RETURN x"
         ));
         assert!(is_heavy("CALL db.labels()"));
+    }
+
+    mod semantics {
+        use crate::engine::testing::*;
+        use crate::engine::MemoryEngine;
+        use crate::value::Value;
+
+        #[tokio::test]
+        async fn deleting_paths_that_share_nodes_in_one_clause() {
+            let engine = MemoryEngine::new();
+            rows(
+                &engine,
+                "CREATE (:U {n: 1})-[:R]->(:U {n: 2})-[:R]->(:U {n: 3})",
+            )
+            .await;
+            let q = "MATCH p = (:U)-[r]->(:U) WITH collect(p) AS ps DELETE ps[0], ps[1]";
+            rows(&engine, q).await;
+            assert_eq!(
+                one(&engine, "MATCH (n) RETURN count(n) AS c").await,
+                Value::Int(0)
+            );
+        }
+
+        #[tokio::test]
+        async fn merge_refuses_null_properties_and_changes_nothing() {
+            let engine = MemoryEngine::new();
+            let e = run_in(&engine, "MERGE (n:L {num: null}) RETURN n").await;
+            let message = match e {
+                Err(e) => e.message,
+                Ok((_, rows, _)) => format!("{rows:?}"),
+            };
+            assert!(
+                message.contains("null value for property 'num'"),
+                "{message}"
+            );
+            assert_eq!(
+                one(&engine, "MATCH (n) RETURN count(n) AS c").await,
+                Value::Int(0)
+            );
+        }
+
+        #[tokio::test]
+        async fn relationships_index_by_key_and_test_their_type() {
+            let engine = MemoryEngine::new();
+            rows(&engine, "CREATE ()-[:T {a: 1}]->()").await;
+            let q = "MATCH ()-[r]->() RETURN [k IN keys(r) | r[k]] AS v, r:T AS t, r:U AS u";
+            let row = rows(&engine, q).await.remove(0);
+            assert_eq!(
+                row,
+                [
+                    Value::List(vec![Value::Int(1)]),
+                    Value::Bool(true),
+                    Value::Bool(false)
+                ]
+            );
+            // `<-->` is either direction; `SET (n).p` sets through a parenthesised target.
+            let q = "MATCH (a)<-[r]->(b) SET (a).seen = true RETURN count(r) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(2));
+            let q = "MATCH (a) WHERE a.seen RETURN count(a) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(2));
+        }
+
+        #[tokio::test]
+        async fn the_smallest_integer_can_be_written() {
+            let engine = MemoryEngine::new();
+            let q = "RETURN -9223372036854775808 AS a, -0x8000000000000000 AS b, \
+                     -0o1000000000000000000000 AS c";
+            assert_eq!(
+                rows(&engine, q).await.remove(0),
+                vec![Value::Int(i64::MIN); 3]
+            );
+            for q in ["RETURN 9223372036854775808", "RETURN 0x8000000000000000"] {
+                let e = crate::cypher::parse(q).unwrap_err();
+                assert!(e.message.contains("fits in 64 bits"), "{q}: {}", e.message);
+            }
+            let e = crate::cypher::parse("RETURN 9223372036854775809").unwrap_err();
+            assert!(e.message.contains("too large"), "{}", e.message);
+        }
     }
 }
