@@ -606,7 +606,7 @@ pub(super) fn write(
         Clause::Create(parts) => {
             let mut env = env;
             for part in parts {
-                env = create_part(tx, part, env, stats)?;
+                env = create_part(tx, part, env, stats, false)?;
             }
             out.push(env);
         }
@@ -630,7 +630,8 @@ pub(super) fn write(
                 },
             )?;
             if found.is_empty() {
-                let mut env = create_part(tx, part, env, stats)?;
+                // MERGE matched either direction; what it creates points left to right.
+                let mut env = create_part(tx, part, env, stats, true)?;
                 set_items(tx, on_create, &mut env, stats)?;
                 out.push(env);
             } else {
@@ -806,6 +807,7 @@ fn create_part(
     part: &PatternPart,
     env: Env,
     stats: &mut Stats,
+    undirected_outgoing: bool,
 ) -> Result<Env, EngineError> {
     let mut env = env;
     let mut node_ids = Vec::new();
@@ -868,6 +870,7 @@ fn create_part(
         let (start, end) = match rel.direction {
             Direction::Outgoing => (at, next),
             Direction::Incoming => (next, at),
+            Direction::Either if undirected_outgoing => (at, next),
             Direction::Either => {
                 return Err(EngineError::client(
                     "Relationships must be directed to be created: use -[]-> or <-[]-.",
@@ -1182,6 +1185,23 @@ mod tests {
             assert_eq!(one(&engine, q).await, Value::Int(2));
             let q = "MATCH (a) WHERE a.seen RETURN count(a) AS c";
             assert_eq!(one(&engine, q).await, Value::Int(2));
+        }
+
+        #[tokio::test]
+        async fn merge_of_an_undirected_relationship_matches_either_way_and_creates_one() {
+            let engine = MemoryEngine::new();
+            rows(&engine, "CREATE (:A)-[:R]->(:B)").await;
+            let q = "MATCH (a:A), (b:B) MERGE (b)-[r:R]-(a) RETURN count(r) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(1));
+            let q = "MATCH (a:A), (b:B) MERGE (a)-[:S]-(b)";
+            rows(&engine, q).await;
+            let q = "MATCH (:A)-[:S]->(:B) RETURN count(*) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(1));
+            let e = run_in(&engine, "CREATE (:A)-[:R]-(:B)")
+                .await
+                .err()
+                .expect("refused");
+            assert!(e.message.contains("must be directed"), "{}", e.message);
         }
 
         #[tokio::test]
