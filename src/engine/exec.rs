@@ -1199,8 +1199,7 @@ mod tests {
             assert_eq!(one(&engine, q).await, Value::Int(1));
             let e = run_in(&engine, "CREATE (:A)-[:R]-(:B)")
                 .await
-                .err()
-                .expect("refused");
+                .expect_err("refused");
             assert!(e.message.contains("must be directed"), "{}", e.message);
         }
 
