@@ -372,13 +372,8 @@ impl Analyzer {
                 list,
                 clauses,
             } => {
-                let kind = self.expr(list, scope, Ctx::forbid("FOREACH"))?;
-                if matches!(kind, Kind::Bool | Kind::Number | Kind::Str | Kind::Map) {
-                    return Err(err(format!(
-                        "FOREACH needs a list to iterate over, not a {}.",
-                        kind.name()
-                    )));
-                }
+                // What the list is, the executor checks (with its own text).
+                self.expr(list, scope, Ctx::forbid("FOREACH"))?;
                 let mut inner = scope.clone();
                 inner.bind(variable, Kind::Any);
                 // FOREACH nests clauses in clauses, as deep as the text does.
@@ -596,9 +591,10 @@ impl Analyzer {
                 .iter()
                 .find(|(_, v)| matches!(v, Expr::Literal(Value::Null)))
             {
+                // The executor's text, for the same refusal made before anything runs.
                 return Err(err(format!(
-                    "Cannot merge on a null property value ({key}: null): null never matches; \
-                     leave the property out."
+                    "Cannot merge using a null value for property '{key}': MERGE needs every \
+                     property in its pattern to have a value."
                 )));
             }
         }
@@ -1735,7 +1731,7 @@ mod tests {
             ("MERGE (a)-->(b)", "exactly one type", "MERGE (a)-[:T]->(b)"),
             (
                 "MERGE (a:L {k: null})",
-                "Cannot merge on a null property value",
+                "Cannot merge using a null value for property 'k'",
                 "MERGE (a:L {k: 1})",
             ),
             (

@@ -7,6 +7,63 @@ use crate::value::Value;
 /// range(...)` streams instead and has no such limit.
 pub const MAX_MATERIALIZED_LIST: i64 = 10_000_000;
 
+/// Every function the engine answers, as written in the docs; `mg.functions()` and
+/// `dbms.functions()` list these. A function added to the engine is added here too.
+pub const NAMES: &[&str] = &[
+    "abs",
+    "assert",
+    "avg",
+    "ceil",
+    "coalesce",
+    "collect",
+    "count",
+    "date",
+    "datetime",
+    "duration",
+    "endNode",
+    "exists",
+    "floor",
+    "head",
+    "id",
+    "keys",
+    "labels",
+    "last",
+    "left",
+    "length",
+    "localdatetime",
+    "localtime",
+    "ltrim",
+    "max",
+    "min",
+    "nodes",
+    "properties",
+    "rand",
+    "range",
+    "relationships",
+    "replace",
+    "reverse",
+    "right",
+    "round",
+    "rtrim",
+    "sign",
+    "size",
+    "split",
+    "sqrt",
+    "startNode",
+    "substring",
+    "sum",
+    "tail",
+    "timestamp",
+    "toBoolean",
+    "toFloat",
+    "toInteger",
+    "toLower",
+    "toString",
+    "toUpper",
+    "trim",
+    "type",
+];
+
 /// Aggregates: evaluated by the projection (WITH/RETURN), never as scalar functions.
 pub fn is_aggregate(name: &str) -> bool {
     ["count", "collect", "sum", "avg", "min", "max"]

@@ -13,20 +13,28 @@
 //! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
-//! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins,
-//! [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
-//! `DUMP DATABASE`.
+//! WITH/RETURN, [`foreach`] for FOREACH, [`load_csv`] for LOAD CSV, [`eval`] for expressions,
+//! [`functions`] and [`temporal`] for built-ins, [`call`] with [`procedures`] for `CALL`,
+//! [`subquery`] for subqueries and pattern comprehensions, [`plan`] and [`profile`] for EXPLAIN
+//! and PROFILE, [`schema`] for index and constraint statements, and [`dump`] (with [`literal`]
+//! for values) for `DUMP DATABASE`.
 
+pub mod call;
 pub mod dump;
 pub mod eval;
 pub mod exec;
+pub mod foreach;
 pub mod functions;
 pub mod graph;
 pub mod literal;
+pub mod load_csv;
 pub mod memory;
 pub mod offload;
 pub mod pattern;
 pub mod persist;
+pub mod plan;
+pub mod procedures;
+pub mod profile;
 pub mod project;
 pub mod rows;
 pub mod schema;
@@ -204,11 +212,24 @@ pub trait Transaction: Send {
     /// can be hundreds of megabytes. Rows are produced lazily by the returned stream.
     async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError>;
 
+    /// `EXPLAIN` (`profile` false: the plan, nothing runs) or `PROFILE` (runs the query, its
+    /// writes included, and returns the plan with the rows and time of each operator).
+    async fn explain(
+        &mut self,
+        query: Query,
+        params: Params,
+        profile: bool,
+    ) -> Result<QueryResult, EngineError>;
+
     /// Makes the transaction's writes visible to others.
     async fn commit(self: Box<Self>) -> Result<(), EngineError>;
 
     /// Discards the transaction's writes.
     async fn rollback(self: Box<Self>);
+
+    /// Hands the transaction the flag `TERMINATE TRANSACTIONS` sets: its queries check it
+    /// with their deadline and stop once it is set. Engines that cannot stop a query ignore it.
+    fn set_abort(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
 }
 
 impl From<SyntaxError> for EngineError {

@@ -21,6 +21,8 @@ impl RunText for Box<dyn Transaction> {
     async fn run_text(&mut self, q: &str, params: &Params) -> Result<QueryResult, EngineError> {
         match crate::cypher::parse(q)? {
             Statement::Query(query) => self.run(query, params.clone()).await,
+            Statement::Explain(query) => self.explain(query, params.clone(), false).await,
+            Statement::Profile(query) => self.explain(query, params.clone(), true).await,
             other => panic!("{q}: not a query: {other:?}"),
         }
     }
