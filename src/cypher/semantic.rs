@@ -892,7 +892,14 @@ impl Analyzer {
             }
             Expr::Binary(op, l, r) => {
                 let (a, b) = (sub(l)?, sub(r)?);
-                binary_kind(*op, a, b)?
+                binary_kind(*op, a, b).map_err(|_| {
+                    err(format!(
+                        "Invalid types: {} and {} for '{}'.",
+                        type_name(l, a),
+                        type_name(r, b),
+                        op.symbol()
+                    ))
+                })?
             }
             Expr::Not(x) => {
                 let k = sub(x)?;
@@ -1127,20 +1134,32 @@ fn common_kind(mut kinds: impl Iterator<Item = Kind>) -> Kind {
     }
 }
 
-fn binary_kind(op: BinaryOp, a: Kind, b: Kind) -> Result<Kind, SyntaxError> {
+/// The type of an operand as the executor names it in its errors (Memgraph's "Invalid types:
+/// INTEGER and STRING for '-'."): exact for literals, the kind otherwise.
+fn type_name(e: &Expr, kind: Kind) -> &'static str {
+    match (e, kind) {
+        (Expr::Literal(v), _) => v.type_name(),
+        (_, Kind::Node) => "NODE",
+        (_, Kind::Rel) => "RELATIONSHIP",
+        (_, Kind::Path) => "PATH",
+        (_, Kind::Bool) => "BOOLEAN",
+        (_, Kind::Number) => "NUMBER",
+        (_, Kind::Str) => "STRING",
+        (_, Kind::List | Kind::RelList) => "LIST",
+        (_, Kind::Map) => "MAP",
+        (_, Kind::Any) => "ANY",
+    }
+}
+
+/// The kind of `a op b`; `Err` when the operator cannot take operands of these kinds (the
+/// caller words the error).
+fn binary_kind(op: BinaryOp, a: Kind, b: Kind) -> Result<Kind, ()> {
     use BinaryOp::*;
-    let wrong = |k: Kind| {
-        err(format!(
-            "The operator {} cannot be applied to a {}.",
-            op.symbol(),
-            k.name()
-        ))
-    };
     Ok(match op {
         Or | Xor | And => {
             for k in [a, b] {
                 if !k.may_be_bool() {
-                    return Err(wrong(k));
+                    return Err(());
                 }
             }
             Kind::Bool
@@ -1148,10 +1167,7 @@ fn binary_kind(op: BinaryOp, a: Kind, b: Kind) -> Result<Kind, SyntaxError> {
         Eq | Neq | Lt | Gt | Le | Ge => Kind::Bool,
         In => {
             if !matches!(b, Kind::List | Kind::RelList | Kind::Any) {
-                return Err(err(format!(
-                    "IN needs a list on its right, not a {}.",
-                    b.name()
-                )));
+                return Err(());
             }
             Kind::Bool
         }
@@ -1160,17 +1176,17 @@ fn binary_kind(op: BinaryOp, a: Kind, b: Kind) -> Result<Kind, SyntaxError> {
             (Kind::List | Kind::RelList, _) | (_, Kind::List | Kind::RelList) => Kind::List,
             (Kind::Str, Kind::Str | Kind::Number) | (Kind::Number, Kind::Str) => Kind::Str,
             (Kind::Number, Kind::Number) => Kind::Number,
-            (k @ (Kind::Node | Kind::Rel | Kind::Path), _)
-            | (_, k @ (Kind::Node | Kind::Rel | Kind::Path))
-            | (k @ Kind::Bool, Kind::Bool | Kind::Number)
-            | (Kind::Number, k @ Kind::Bool) => return Err(wrong(k)),
+            (Kind::Node | Kind::Rel | Kind::Path, _)
+            | (_, Kind::Node | Kind::Rel | Kind::Path)
+            | (Kind::Bool, Kind::Bool | Kind::Number)
+            | (Kind::Number, Kind::Bool) => return Err(()),
             (Kind::Str, _) | (_, Kind::Str) => Kind::Str,
             _ => Kind::Any,
         },
         Sub | Mul | Div | Mod | Pow => {
             for k in [a, b] {
                 if !matches!(k, Kind::Number | Kind::Any) {
-                    return Err(wrong(k));
+                    return Err(());
                 }
             }
             if a == Kind::Number && b == Kind::Number {
@@ -1939,15 +1955,20 @@ mod tests {
                 "WITH {key: 7} AS x RETURN x.key",
             ),
             (
+                "RETURN 1 - 'a'",
+                "Invalid types: INTEGER and STRING for '-'.",
+                "RETURN 1 - 2.5",
+            ),
+            (
                 "RETURN 1 OR false",
-                "OR cannot be applied",
+                "Invalid types: INTEGER and BOOLEAN for 'OR'.",
                 "RETURN true OR false",
             ),
             ("RETURN NOT 'x'", "NOT needs a boolean", "RETURN NOT null"),
-            ("RETURN 2 IN 3", "IN needs a list", "RETURN 2 IN [3]"),
+            ("RETURN 2 IN 3", "for 'IN'", "RETURN 2 IN [3]"),
             (
                 "RETURN any(s IN ['a'] WHERE s * 2 > 1) AS r",
-                "cannot be applied to a string",
+                "Invalid types: STRING and INTEGER for '*'.",
                 "RETURN any(s IN [1] WHERE s * 2 > 1) AS r",
             ),
             (
