@@ -2100,6 +2100,41 @@ mod tests {
     }
 
     #[test]
+    fn explain_and_profile_are_checked_like_the_query() {
+        for q in ["EXPLAIN MATCH (n) RETURN m", "PROFILE MATCH (n) RETURN m"] {
+            let e = parse(q).unwrap_err();
+            assert_eq!(e.message, "Unbound variable: m.", "{q}");
+        }
+        accepted("EXPLAIN MATCH (n) RETURN n");
+        accepted("PROFILE MATCH (n) RETURN n");
+    }
+
+    #[test]
+    fn procedure_calls_and_foreach_as_parsed() {
+        accepted("CALL db.labels() YIELD label RETURN label");
+        accepted("CALL db.labels() YIELD label AS l WHERE l <> 'x' RETURN l");
+        accepted("MATCH (n) FOREACH (x IN [1, 2] | SET n.v = x) RETURN n");
+        accepted("LOAD CSV FROM 'f.csv' WITH HEADER AS row CREATE (:P {name: row.name})");
+        pairs(&[
+            (
+                "CALL db.labels() YIELD label RETURN lbl",
+                "Unbound variable: lbl.",
+                "CALL db.labels() YIELD label AS lbl RETURN lbl",
+            ),
+            (
+                "MATCH (n) FOREACH (x IN [1] | SET n.v = x) RETURN x",
+                "Unbound variable: x.",
+                "MATCH (n) FOREACH (x IN [1] | SET n.v = x) RETURN n",
+            ),
+            (
+                "WITH 1 AS row LOAD CSV FROM 'f.csv' NO HEADER AS row RETURN row",
+                "Redeclaring variable: row.",
+                "WITH 1 AS r LOAD CSV FROM 'f.csv' NO HEADER AS row RETURN row, r",
+            ),
+        ]);
+    }
+
+    #[test]
     fn deep_accepted_input_does_not_overflow() {
         let q = format!("RETURN {}1{} AS x", "[".repeat(100), "]".repeat(100));
         accepted(&q);
