@@ -17,6 +17,7 @@
 //! [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
 //! `DUMP DATABASE`.
 
+pub mod aggregate;
 pub mod dump;
 pub mod eval;
 pub mod exec;
