@@ -64,7 +64,9 @@ pub(crate) struct Accumulator {
     /// `collect`'s values, and the numbers the percentiles sort.
     values: Vec<Value>,
     sum: Value,
-    /// For `avg` and the standard deviations: Welford's running mean and sum of squared
+    /// `avg`'s running sum, in floating point as the result is.
+    float_sum: f64,
+    /// For the standard deviations and the standard deviations: Welford's running mean and sum of squared
     /// deviations, which stay accurate where a naive sum of squares cancels.
     mean: f64,
     m2: f64,
@@ -76,9 +78,7 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     pub(crate) fn new(call: &Expr) -> Self {
         let (kind, distinct) = match call {
-            Expr::Call { name, distinct, .. } => {
-                (Kind::of(name).unwrap_or(Kind::Count), *distinct)
-            }
+            Expr::Call { name, distinct, .. } => (Kind::of(name).unwrap_or(Kind::Count), *distinct),
             _ => (Kind::CountStar, false),
         };
         Accumulator {
@@ -87,6 +87,7 @@ impl Accumulator {
             count: 0,
             values: Vec::new(),
             sum: Value::Int(0),
+            float_sum: 0.0,
             mean: 0.0,
             m2: 0.0,
             best: None,
@@ -137,7 +138,8 @@ impl Accumulator {
                     apply(BinaryOp::Add, sum, v)?
                 };
             }
-            Kind::Avg | Kind::StDev | Kind::StDevP => {
+            Kind::Avg => self.float_sum += number(name, &v)?,
+            Kind::StDev | Kind::StDevP => {
                 let x = number(name, &v)?;
                 let delta = x - self.mean;
                 self.mean += delta / self.count as f64;
@@ -175,7 +177,7 @@ impl Accumulator {
             Kind::Collect => Value::List(self.values),
             Kind::Sum => self.sum,
             Kind::Avg if n == 0 => Value::Null,
-            Kind::Avg => Value::Float(self.mean),
+            Kind::Avg => Value::Float(self.float_sum / n as f64),
             Kind::StDev if n < 2 => Value::Float(0.0),
             Kind::StDev => Value::Float((self.m2 / (n - 1) as f64).sqrt()),
             Kind::StDevP if n == 0 => Value::Float(0.0),
@@ -188,7 +190,9 @@ impl Accumulator {
                 let at = if p >= 1.0 {
                     len - 1
                 } else {
-                    ((p * len as f64).ceil() as usize).saturating_sub(1).min(len - 1)
+                    ((p * len as f64).ceil() as usize)
+                        .saturating_sub(1)
+                        .min(len - 1)
                 };
                 self.values.swap_remove(at)
             }
@@ -215,7 +219,11 @@ fn as_f64(v: &Value) -> Option<f64> {
 }
 
 fn sort_numbers(values: &mut [Value]) {
-    values.sort_by(|a, b| as_f64(a).unwrap_or(0.0).total_cmp(&as_f64(b).unwrap_or(0.0)));
+    values.sort_by(|a, b| {
+        as_f64(a)
+            .unwrap_or(0.0)
+            .total_cmp(&as_f64(b).unwrap_or(0.0))
+    });
 }
 
 fn needs_numbers(name: &str, v: &Value) -> EngineError {

@@ -172,7 +172,10 @@ mod tests {
             call("TOUPPER", vec!["ab".into()]).unwrap(),
             Value::from("AB")
         );
-        assert_eq!(call("Pi", vec![]).unwrap(), Value::Float(std::f64::consts::PI));
+        assert_eq!(
+            call("Pi", vec![]).unwrap(),
+            Value::Float(std::f64::consts::PI)
+        );
         let e = call("nope", vec![Value::Int(1)]).unwrap_err();
         assert_eq!(e.message, "Function 'nope' doesn't exist.");
         let long = "x".repeat(100);

@@ -39,6 +39,8 @@ pub mod subquery;
 pub mod temporal;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests_functions;
 
 pub use memory::MemoryEngine;
 pub use rows::Rows;

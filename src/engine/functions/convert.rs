@@ -59,7 +59,8 @@ fn each(name: &str, args: Vec<Value>, f: Conversion) -> Result<Value, EngineErro
 }
 
 fn to_integer(v: &Value) -> Result<Option<Value>, ()> {
-    let from_float = |f: f64| (f.is_finite() && f.abs() < 9.2e18).then(|| Value::Int(f.trunc() as i64));
+    let from_float =
+        |f: f64| (f.is_finite() && f.abs() < 9.2e18).then(|| Value::Int(f.trunc() as i64));
     Ok(match v {
         Value::Int(i) => Some(Value::Int(*i)),
         Value::Float(f) => from_float(*f),
@@ -133,27 +134,63 @@ mod tests {
 
     #[test]
     fn strict_conversions() {
-        assert_eq!(call("toInteger", vec!["42".into()]).unwrap(), Value::Int(42));
-        assert_eq!(call("toInteger", vec![" 4.7 ".into()]).unwrap(), Value::Int(4));
+        assert_eq!(
+            call("toInteger", vec!["42".into()]).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(
+            call("toInteger", vec![" 4.7 ".into()]).unwrap(),
+            Value::Int(4)
+        );
         assert_eq!(call("toInteger", vec!["x".into()]).unwrap(), Value::Null);
-        assert_eq!(call("toInteger", vec![Value::Float(f64::NAN)]).unwrap(), Value::Null);
-        assert_eq!(call("toFloat", vec!["1.5".into()]).unwrap(), Value::Float(1.5));
-        assert_eq!(call("toBoolean", vec!["TRUE".into()]).unwrap(), Value::Bool(true));
-        assert_eq!(call("toBoolean", vec![Value::Int(0)]).unwrap(), Value::Bool(false));
-        assert_eq!(call("toString", vec![Value::Float(1.0)]).unwrap(), Value::from("1.0"));
+        assert_eq!(
+            call("toInteger", vec![Value::Float(f64::NAN)]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("toFloat", vec!["1.5".into()]).unwrap(),
+            Value::Float(1.5)
+        );
+        assert_eq!(
+            call("toBoolean", vec!["TRUE".into()]).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            call("toBoolean", vec![Value::Int(0)]).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            call("toString", vec![Value::Float(1.0)]).unwrap(),
+            Value::from("1.0")
+        );
         assert_eq!(call("toString", vec![Value::Null]).unwrap(), Value::Null);
         let e = call("toInteger", vec![Value::List(vec![])]).unwrap_err();
-        assert_eq!(e.message, "Function toInteger() cannot take an argument of type LIST.");
+        assert_eq!(
+            e.message,
+            "Function toInteger() cannot take an argument of type LIST."
+        );
         assert!(call("toBoolean", vec![Value::Float(1.0)]).is_err());
         assert!(call("toString", vec![Value::Map(Default::default())]).is_err());
     }
 
     #[test]
     fn or_null_and_list_conversions() {
-        assert_eq!(call("toIntegerOrNull", vec![Value::List(vec![])]).unwrap(), Value::Null);
-        assert_eq!(call("toFloatOrNull", vec![Value::Bool(true)]).unwrap(), Value::Null);
-        assert_eq!(call("toBooleanOrNull", vec!["false".into()]).unwrap(), Value::Bool(false));
-        assert_eq!(call("toStringOrNull", vec![Value::Int(7)]).unwrap(), Value::from("7"));
+        assert_eq!(
+            call("toIntegerOrNull", vec![Value::List(vec![])]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("toFloatOrNull", vec![Value::Bool(true)]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("toBooleanOrNull", vec!["false".into()]).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            call("toStringOrNull", vec![Value::Int(7)]).unwrap(),
+            Value::from("7")
+        );
         assert_eq!(
             call("toStringOrNull", vec![Value::Map(Default::default())]).unwrap(),
             Value::Null
@@ -167,14 +204,30 @@ mod tests {
         ]);
         assert_eq!(
             call("toIntegerList", vec![mixed.clone()]).unwrap(),
-            Value::List(vec![Value::Int(1), Value::Int(2), Value::Null, Value::Null, Value::Null])
+            Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Null,
+                Value::Null,
+                Value::Null
+            ])
         );
         assert_eq!(
             call("toStringList", vec![mixed]).unwrap(),
-            Value::List(vec!["1".into(), "2.5".into(), "x".into(), Value::Null, Value::Null])
+            Value::List(vec![
+                "1".into(),
+                "2.5".into(),
+                "x".into(),
+                Value::Null,
+                Value::Null
+            ])
         );
         assert_eq!(
-            call("toBooleanList", vec![Value::List(vec!["true".into(), Value::Int(0)])]).unwrap(),
+            call(
+                "toBooleanList",
+                vec![Value::List(vec!["true".into(), Value::Int(0)])]
+            )
+            .unwrap(),
             Value::List(vec![Value::Bool(true), Value::Bool(false)])
         );
         assert_eq!(call("toFloatList", vec![Value::Null]).unwrap(), Value::Null);

@@ -224,8 +224,14 @@ mod tests {
             rel_type: "T".into(),
             properties: Default::default(),
         });
-        assert_eq!(call("elementId", vec![node.clone()]).unwrap(), Value::from("7"));
-        assert_eq!(call("elementId", vec![rel.clone()]).unwrap(), Value::from("9"));
+        assert_eq!(
+            call("elementId", vec![node.clone()]).unwrap(),
+            Value::from("7")
+        );
+        assert_eq!(
+            call("elementId", vec![rel.clone()]).unwrap(),
+            Value::from("9")
+        );
         assert_eq!(call("id", vec![rel.clone()]).unwrap(), Value::Int(9));
         assert_eq!(call("type", vec![rel]).unwrap(), Value::from("T"));
         assert!(call("type", vec![node.clone()]).is_err());

@@ -12,7 +12,12 @@ pub const MAX_MATERIALIZED_LIST: i64 = 10_000_000;
 pub(super) fn lookup(n: &str) -> Option<Function> {
     let f: Function = match n {
         "range" => range,
-        "coalesce" => |_, args| Ok(args.into_iter().find(|v| !v.is_null()).unwrap_or(Value::Null)),
+        "coalesce" => |_, args| {
+            Ok(args
+                .into_iter()
+                .find(|v| !v.is_null())
+                .unwrap_or(Value::Null))
+        },
         "size" => size,
         "length" => length,
         "head" => |name, args| match single(name, args)? {
@@ -166,9 +171,15 @@ mod tests {
         assert_eq!(call("last", vec![ints(&[1, 2])]).unwrap(), Value::Int(2));
         assert_eq!(call("tail", vec![ints(&[1, 2])]).unwrap(), ints(&[2]));
         assert_eq!(call("reverse", vec![ints(&[1, 2])]).unwrap(), ints(&[2, 1]));
-        assert_eq!(call("reverse", vec!["abc".into()]).unwrap(), Value::from("cba"));
+        assert_eq!(
+            call("reverse", vec!["abc".into()]).unwrap(),
+            Value::from("cba")
+        );
         assert_eq!(call("isEmpty", vec![ints(&[])]).unwrap(), Value::Bool(true));
-        assert_eq!(call("isEmpty", vec!["a".into()]).unwrap(), Value::Bool(false));
+        assert_eq!(
+            call("isEmpty", vec!["a".into()]).unwrap(),
+            Value::Bool(false)
+        );
         assert_eq!(call("isEmpty", vec![Value::Null]).unwrap(), Value::Null);
         assert!(call("isEmpty", vec![Value::Int(1)]).is_err());
         assert_eq!(

@@ -263,8 +263,14 @@ mod tests {
         assert_eq!(f("e", vec![]), std::f64::consts::E);
         assert!((f("sin", vec![Value::Float(std::f64::consts::FRAC_PI_2)]) - 1.0).abs() < 1e-12);
         assert!((f("cot", vec![Value::Float(std::f64::consts::FRAC_PI_4)]) - 1.0).abs() < 1e-12);
-        assert_eq!(f("atan2", vec![Value::Int(1), Value::Int(1)]), std::f64::consts::FRAC_PI_4);
-        assert_eq!(f("degrees", vec![Value::Float(std::f64::consts::PI)]), 180.0);
+        assert_eq!(
+            f("atan2", vec![Value::Int(1), Value::Int(1)]),
+            std::f64::consts::FRAC_PI_4
+        );
+        assert_eq!(
+            f("degrees", vec![Value::Float(std::f64::consts::PI)]),
+            180.0
+        );
         assert_eq!(f("radians", vec![Value::Int(180)]), std::f64::consts::PI);
         assert_eq!(f("haversin", vec![Value::Float(std::f64::consts::PI)]), 1.0);
         assert!(f("sqrt", vec![Value::Int(-1)]).is_nan());
@@ -277,12 +283,18 @@ mod tests {
             Value::Null
         );
         let e = call("cos", vec!["x".into()]).unwrap_err();
-        assert_eq!(e.message, "Function cos() cannot take an argument of type STRING.");
+        assert_eq!(
+            e.message,
+            "Function cos() cannot take an argument of type STRING."
+        );
     }
 
     #[test]
     fn sign_abs_and_ceil_floor() {
-        assert_eq!(call("sign", vec![Value::Float(-0.5)]).unwrap(), Value::Int(-1));
+        assert_eq!(
+            call("sign", vec![Value::Float(-0.5)]).unwrap(),
+            Value::Int(-1)
+        );
         assert_eq!(call("sign", vec![Value::Int(0)]).unwrap(), Value::Int(0));
         assert_eq!(call("abs", vec![Value::Int(-3)]).unwrap(), Value::Int(3));
         assert!(call("abs", vec![Value::Int(i64::MIN)]).is_err());
@@ -299,7 +311,8 @@ mod tests {
         };
         assert_eq!(f("round", vec![Value::Float(2.5)]), 3.0);
         assert_eq!(f("round", vec![Value::Float(-2.5)]), -3.0);
-        assert_eq!(round(3.141592, 3, None), 3.142);
+        assert_eq!(round(5.123456, 3, None), 5.123);
+        assert_eq!(round(5.12345, 4, None), 5.1235);
         assert_eq!(round(2.675, 2, None), 2.68);
         assert_eq!(round(-1.5, 0, None), -2.0);
         assert_eq!(round(1.25, 1, Some("HALF_EVEN")), 1.2);

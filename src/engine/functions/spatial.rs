@@ -41,7 +41,12 @@ struct Point {
 impl Point {
     fn of(v: &Value) -> Option<Point> {
         match *v {
-            Value::Point2D { srid, x, y } => Some(Point { srid, x, y, z: None }),
+            Value::Point2D { srid, x, y } => Some(Point {
+                srid,
+                x,
+                y,
+                z: None,
+            }),
             Value::Point3D { srid, x, y, z } => Some(Point {
                 srid,
                 x,
@@ -83,9 +88,12 @@ fn from_map(map: &Map) -> Result<Value, EngineError> {
     let coordinate = |key: &str| -> Result<Option<Option<f64>>, EngineError> {
         match get(key) {
             None => Ok(None),
-            Some(v) => number("point", v)
-                .map(Some)
-                .map_err(|_| bad(format!("point() needs a number for '{key}', got {}.", v.type_name()))),
+            Some(v) => number("point", v).map(Some).map_err(|_| {
+                bad(format!(
+                    "point() needs a number for '{key}', got {}.",
+                    v.type_name()
+                ))
+            }),
         }
     };
     let (x, y, z, geographic_keys) = match (coordinate("x")?, coordinate("longitude")?) {
@@ -95,7 +103,12 @@ fn from_map(map: &Map) -> Result<Value, EngineError> {
             ))
         }
         (Some(x), None) => (Some(x), coordinate("y")?, coordinate("z")?, false),
-        (None, Some(lon)) => (Some(lon), coordinate("latitude")?, coordinate("height")?, true),
+        (None, Some(lon)) => (
+            Some(lon),
+            coordinate("latitude")?,
+            coordinate("height")?,
+            true,
+        ),
         (None, None) => (None, None, None, false),
     };
     let (Some(x), Some(y)) = (x, y) else {
@@ -285,7 +298,10 @@ pub fn render(v: &Value) -> String {
             x,
             y,
             z: Some(z),
-        }) => format!("point({{x: {x:?}, y: {y:?}, z: {z:?}, crs: '{}'}})", crs_name(srid)),
+        }) => format!(
+            "point({{x: {x:?}, y: {y:?}, z: {z:?}, crs: '{}'}})",
+            crs_name(srid)
+        ),
         Some(Point { srid, x, y, .. }) => {
             format!("point({{x: {x:?}, y: {y:?}, crs: '{}'}})", crs_name(srid))
         }
@@ -338,7 +354,12 @@ mod tests {
             }
         );
         assert_eq!(
-            point(&[("longitude", f(1.0)), ("latitude", f(2.0)), ("height", f(3.0))]).unwrap(),
+            point(&[
+                ("longitude", f(1.0)),
+                ("latitude", f(2.0)),
+                ("height", f(3.0))
+            ])
+            .unwrap(),
             Value::Point3D {
                 srid: WGS84_3D,
                 x: 1.0,
@@ -355,8 +376,13 @@ mod tests {
             }
         );
         assert_eq!(
-            point(&[("x", f(1.0)), ("y", f(2.0)), ("z", f(0.0)), ("srid", Value::Int(4979))])
-                .unwrap(),
+            point(&[
+                ("x", f(1.0)),
+                ("y", f(2.0)),
+                ("z", f(0.0)),
+                ("srid", Value::Int(4979))
+            ])
+            .unwrap(),
             Value::Point3D {
                 srid: WGS84_3D,
                 x: 1.0,
@@ -364,7 +390,10 @@ mod tests {
                 z: 0.0
             }
         );
-        assert_eq!(point(&[("x", Value::Null), ("y", f(2.0))]).unwrap(), Value::Null);
+        assert_eq!(
+            point(&[("x", Value::Null), ("y", f(2.0))]).unwrap(),
+            Value::Null
+        );
         assert_eq!(call("point", vec![Value::Null]).unwrap(), Value::Null);
     }
 
@@ -394,18 +423,37 @@ mod tests {
         let o = point(&[("x", f(0.0)), ("y", f(0.0)), ("z", f(0.0))]).unwrap();
         assert_eq!(call("point.distance", vec![o, c.clone()]).unwrap(), f(3.0));
         // Different reference systems have no distance.
-        assert_eq!(call("point.distance", vec![a.clone(), c]).unwrap(), Value::Null);
-        assert_eq!(call("POINT.DISTANCE", vec![a, Value::Null]).unwrap(), Value::Null);
+        assert_eq!(
+            call("point.distance", vec![a.clone(), c]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("POINT.DISTANCE", vec![a, Value::Null]).unwrap(),
+            Value::Null
+        );
         // A quarter of the equator.
         let g1 = point(&[("longitude", f(0.0)), ("latitude", f(0.0))]).unwrap();
         let g2 = point(&[("longitude", f(90.0)), ("latitude", f(0.0))]).unwrap();
         let Value::Float(d) = call("point.distance", vec![g1, g2]).unwrap() else {
             panic!()
         };
-        assert!((d - EARTH_RADIUS * std::f64::consts::FRAC_PI_2).abs() < 1e-6, "{d}");
+        assert!(
+            (d - EARTH_RADIUS * std::f64::consts::FRAC_PI_2).abs() < 1e-6,
+            "{d}"
+        );
         // Straight up: only the height differs.
-        let h1 = point(&[("longitude", f(5.0)), ("latitude", f(5.0)), ("height", f(0.0))]).unwrap();
-        let h2 = point(&[("longitude", f(5.0)), ("latitude", f(5.0)), ("height", f(10.0))]).unwrap();
+        let h1 = point(&[
+            ("longitude", f(5.0)),
+            ("latitude", f(5.0)),
+            ("height", f(0.0)),
+        ])
+        .unwrap();
+        let h2 = point(&[
+            ("longitude", f(5.0)),
+            ("latitude", f(5.0)),
+            ("height", f(10.0)),
+        ])
+        .unwrap();
         assert_eq!(call("point.distance", vec![h1, h2]).unwrap(), f(10.0));
         assert!(call("point.distance", vec![Value::Int(1), Value::Int(2)]).is_err());
     }

@@ -175,10 +175,22 @@ mod tests {
 
     #[test]
     fn slicing_by_characters() {
-        assert_eq!(call("left", vec![s("héllo"), Value::Int(2)]).unwrap(), s("hé"));
-        assert_eq!(call("right", vec![s("héllo"), Value::Int(9)]).unwrap(), s("héllo"));
-        assert_eq!(call("right", vec![s("hello"), Value::Int(3)]).unwrap(), s("llo"));
-        assert_eq!(call("left", vec![Value::Null, Value::Int(3)]).unwrap(), Value::Null);
+        assert_eq!(
+            call("left", vec![s("héllo"), Value::Int(2)]).unwrap(),
+            s("hé")
+        );
+        assert_eq!(
+            call("right", vec![s("héllo"), Value::Int(9)]).unwrap(),
+            s("héllo")
+        );
+        assert_eq!(
+            call("right", vec![s("hello"), Value::Int(3)]).unwrap(),
+            s("llo")
+        );
+        assert_eq!(
+            call("left", vec![Value::Null, Value::Int(3)]).unwrap(),
+            Value::Null
+        );
         assert!(call("left", vec![s("a"), Value::Int(-1)]).is_err());
         assert!(call("left", vec![s("a"), Value::Null]).is_err());
         assert_eq!(
@@ -195,19 +207,31 @@ mod tests {
         assert_eq!(call("trim", vec![s("xxaxx"), s("x")]).unwrap(), s("a"));
         assert_eq!(call("toLower", vec![s("ÀB")]).unwrap(), s("àb"));
         assert_eq!(call("upper", vec![s("ab")]).unwrap(), s("AB"));
-        assert_eq!(call("split", vec![s("a,b"), s(",")]).unwrap(), list(&["a", "b"]));
-        assert_eq!(call("split", vec![s("ab"), s("")]).unwrap(), list(&["a", "b"]));
+        assert_eq!(
+            call("split", vec![s("a,b"), s(",")]).unwrap(),
+            list(&["a", "b"])
+        );
+        assert_eq!(
+            call("split", vec![s("ab"), s("")]).unwrap(),
+            list(&["a", "b"])
+        );
         assert_eq!(
             call("split", vec![s("a,b;c"), list(&[",", ";"])]).unwrap(),
             list(&["a", "b", "c"])
         );
-        assert_eq!(call("split", vec![s("a"), Value::Null]).unwrap(), Value::Null);
+        assert_eq!(
+            call("split", vec![s("a"), Value::Null]).unwrap(),
+            Value::Null
+        );
         assert_eq!(
             call("replace", vec![s("aXbX"), s("X"), s("-")]).unwrap(),
             s("a-b-")
         );
         let e = call("replace", vec![s("a"), s("b"), Value::Int(1)]).unwrap_err();
-        assert_eq!(e.message, "Function replace() cannot take an argument of type INTEGER.");
+        assert_eq!(
+            e.message,
+            "Function replace() cannot take an argument of type INTEGER."
+        );
         assert!(call("toUpper", vec![Value::Int(1)]).is_err());
     }
 }
