@@ -1,4 +1,4 @@
-//! The aggregate functions of WITH and RETURN, one [`Accumulator`] per aggregate per group:
+//! The aggregate functions of WITH and RETURN, one `Accumulator` per aggregate per group:
 //! `count`, `collect`, `sum`, `avg`, `min`, `max`, `percentileDisc`, `percentileCont`, `stDev`
 //! and `stDevP`. Nulls are skipped, `DISTINCT` drops repeated values, and an empty group gives
 //! 0 for `count`, `[]` for `collect` and null for the rest (`stDev`s give 0.0, as Neo4j does).

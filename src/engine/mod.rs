@@ -13,7 +13,8 @@
 //! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
-//! WITH/RETURN, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins,
+//! WITH/RETURN (its aggregates in [`aggregate`]), [`eval`] for expressions, [`functions`] and
+//! [`temporal`] for built-ins,
 //! [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
 //! `DUMP DATABASE`.
 
