@@ -44,6 +44,9 @@ echo "==> real-client tests"
 BOLTD_BIN="$PWD/target/debug/boltd" .venv/bin/python -m pytest -q tests/python \
   --ignore=tests/python/test_gqlalchemy.py
 
+echo "==> TCK runner unit tests (no server, no feature files needed)"
+.venv/bin/python -m pytest -q bench/test_tck.py
+
 echo "==> GQLAlchemy tests (own venv: it needs the neo4j 5 driver)"
 if [ ! -x .venv-gqlalchemy/bin/python ]; then
   python3 -m venv .venv-gqlalchemy

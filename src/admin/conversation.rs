@@ -17,7 +17,8 @@ use crate::engine::{EngineError, Params, QueryResult, QueryType, RowStream, Tran
 use crate::tls::ReloadTrigger;
 
 use super::outcome::{Failure, Outcome, QueryKind, Refused};
-use super::{auth_statements, guard, privileges, tls_statements, Dispatcher};
+use super::transactions::{Entry, SessionGuard};
+use super::{auth_statements, guard, privileges, server_statements, tls_statements, Dispatcher};
 
 /// The statement state of one connection.
 pub struct Conversation {
@@ -31,6 +32,10 @@ pub struct Conversation {
     logger: Logger,
     /// The explicit transaction, while one is open.
     tx: Option<Box<dyn Transaction>>,
+    /// The explicit transaction's registry entry, where its queries' texts are recorded.
+    tx_entry: Option<Arc<Entry>>,
+    /// Lists the connection in `SHOW ACTIVE USERS INFO` while it lives.
+    session: SessionGuard,
 }
 
 impl Conversation {
@@ -40,6 +45,7 @@ impl Conversation {
         peer: SocketAddr,
         logger: Logger,
     ) -> Self {
+        let session = dispatcher.transactions.session(connection_id.clone());
         Conversation {
             dispatcher,
             principal: Principal { user: None },
@@ -47,11 +53,14 @@ impl Conversation {
             peer,
             logger,
             tx: None,
+            tx_entry: None,
+            session,
         }
     }
 
     /// Records who logged in (`None`: anonymous) for privilege checks and audit lines.
     pub fn set_user(&mut self, user: Option<String>) {
+        self.session.set_user(user.clone());
         self.principal = Principal { user };
     }
 
@@ -77,7 +86,7 @@ impl Conversation {
             | Statement::Explain(_)
             | Statement::Profile(_) => None,
         };
-        self.carry_out(statement, params)
+        self.carry_out(statement, params, text)
             .await
             .map_err(|e| refused(e, kind))
     }
@@ -89,6 +98,7 @@ impl Conversation {
         query: Query,
         params: Params,
         explain: Option<bool>,
+        text: &str,
     ) -> Result<Outcome, Failure> {
         async fn go(
             tx: &mut Box<dyn Transaction>,
@@ -102,13 +112,21 @@ impl Conversation {
             }
         }
         if let Some(tx) = self.tx.as_mut() {
+            if let Some(entry) = &self.tx_entry {
+                record(entry, text);
+            }
             return Ok(Outcome::query(
                 go(tx, query, params, explain).await?,
                 None,
                 true,
             ));
         }
-        let mut tx = self.dispatcher.engine.begin().await?;
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let (mut tx, entry) = dispatcher.transactions.track(
+            dispatcher.engine.begin().await?,
+            self.principal.user.clone(),
+        );
+        record(&entry, text);
         match go(&mut tx, query, params, explain).await {
             Ok(result) => Ok(Outcome::query(result, Some(tx), false)),
             Err(e) => {
@@ -122,6 +140,7 @@ impl Conversation {
         &mut self,
         statement: Statement,
         params: Params,
+        text: &str,
     ) -> Result<Outcome, Failure> {
         // As in Memgraph: the transaction check comes first, then the privilege.
         guard::check(&statement, self.in_transaction())?;
@@ -134,11 +153,18 @@ impl Conversation {
             Statement::Begin => self.begin().await.map(|()| transaction_done()),
             Statement::Commit => self.commit().await.map(|()| transaction_done()),
             Statement::Rollback => self.rollback().await.map(|()| transaction_done()),
-            Statement::Query(query) => self.query(query, params, None).await,
-            Statement::Explain(query) => self.query(query, params, Some(false)).await,
-            Statement::Profile(query) => self.query(query, params, Some(true)).await,
-            Statement::Server(_) => {
-                Err(EngineError::client("This statement is not supported yet.").into())
+            Statement::Query(query) => self.query(query, params, None, text).await,
+            Statement::Explain(query) => self.query(query, params, Some(false), text).await,
+            Statement::Profile(query) => self.query(query, params, Some(true), text).await,
+            Statement::Server(statement) => {
+                let server = server_statements::Server {
+                    engine: &dispatcher.engine,
+                    auth: &dispatcher.auth,
+                    registry: &dispatcher.transactions,
+                    config: &dispatcher.config_rows,
+                };
+                let result = server_statements::run(server, &self.principal, statement).await?;
+                Ok(Outcome::table(result, QueryKind::Admin, explicit))
             }
             Statement::Schema(command) => Ok(Outcome::query(
                 dispatcher.engine.schema(command).await?,
@@ -197,12 +223,18 @@ impl Conversation {
         if self.tx.is_some() {
             return Err(EngineError::client(guard::NESTED_TRANSACTION).into());
         }
-        self.tx = Some(self.dispatcher.engine.begin().await?);
+        let (tx, entry) = self.dispatcher.transactions.track(
+            self.dispatcher.engine.begin().await?,
+            self.principal.user.clone(),
+        );
+        self.tx = Some(tx);
+        self.tx_entry = Some(entry);
         Ok(())
     }
 
     /// Commits the explicit transaction (Bolt or Cypher `COMMIT`).
     pub async fn commit(&mut self) -> Result<(), Failure> {
+        self.tx_entry = None;
         match self.tx.take() {
             None => Err(EngineError::client(guard::NO_TRANSACTION_TO_COMMIT).into()),
             Some(tx) => Ok(tx.commit().await?),
@@ -211,6 +243,7 @@ impl Conversation {
 
     /// Rolls back the explicit transaction (Bolt or Cypher `ROLLBACK`).
     pub async fn rollback(&mut self) -> Result<(), Failure> {
+        self.tx_entry = None;
         match self.tx.take() {
             None => Err(EngineError::client(guard::NO_TRANSACTION_TO_ROLLBACK).into()),
             Some(tx) => {
@@ -222,9 +255,17 @@ impl Conversation {
 
     /// Rolls back whatever is open (RESET, a closed connection).
     pub async fn end(&mut self) {
+        self.tx_entry = None;
         if let Some(tx) = self.tx.take() {
             tx.rollback().await;
         }
+    }
+}
+
+/// Records a query's text for `SHOW TRANSACTIONS`.
+fn record(entry: &Entry, text: &str) {
+    if let Ok(mut queries) = entry.queries.lock() {
+        queries.push(text.to_owned());
     }
 }
 

@@ -5,6 +5,7 @@
 //! and constraint changes and info statements act on the committed state directly. So all of
 //! them run only in auto-commit, as in Memgraph.
 
+use crate::cypher::ast::ServerStatement;
 use crate::cypher::{SchemaCommand, Statement};
 use crate::engine::EngineError;
 
@@ -37,16 +38,49 @@ pub fn check(statement: &Statement, in_explicit_transaction: bool) -> Result<(),
         Statement::ReloadTls => RELOAD_IN_TRANSACTION,
         Statement::Auth(_) => AUTH_IN_TRANSACTION,
         Statement::Schema(command) => schema_refusal(command),
+        Statement::Server(statement) => match server_refusal(statement) {
+            Some(what) => return Err(EngineError::client(multicommand(what))),
+            None => return Ok(()),
+        },
         Statement::Query(_)
         | Statement::Explain(_)
         | Statement::Profile(_)
-        | Statement::Server(_)
         | Statement::ShowTlsInfo
         | Statement::Begin
         | Statement::Commit
         | Statement::Rollback => return Ok(()),
     };
     Err(EngineError::client(refusal))
+}
+
+/// Memgraph's refusal of a statement inside an explicit transaction, for `what` (its
+/// statement kind, e.g. "Version information query"), byte for byte.
+pub fn multicommand(what: &str) -> String {
+    format!(
+        "{what} is not allowed in multicommand transactions. A multicommand transaction, also \
+         known as an explicit transaction, groups multiple commands into a single atomic \
+         operation. Instead, please use an implicit transaction, also known as an auto \
+         committing transaction, in order to execute this particularquery. For more details, \
+         visit https://memgraph.com/docs"
+    )
+}
+
+/// What Memgraph names the server statements it refuses inside explicit transactions;
+/// `None` for those it allows (`SHOW DATABASES`).
+fn server_refusal(statement: &ServerStatement) -> Option<&'static str> {
+    match statement {
+        ServerStatement::ShowConfig => Some("Configuration information query"),
+        ServerStatement::ShowVersion => Some("Version information query"),
+        ServerStatement::ShowBuildInfo
+        | ServerStatement::ShowActiveUsersInfo
+        | ServerStatement::ShowNodeLabelsInfo
+        | ServerStatement::ShowEdgeTypesInfo => Some("Storage information query"),
+        ServerStatement::ShowTransactions | ServerStatement::TerminateTransactions(_) => {
+            Some("Querying transaction status")
+        }
+        ServerStatement::UseDatabase(_) => Some("Switching the currently active database"),
+        ServerStatement::ShowDatabases => None,
+    }
 }
 
 /// Memgraph's refusals of schema statements inside explicit transactions.
@@ -88,6 +122,22 @@ mod tests {
         let err = check(&Statement::ReloadTls, true).unwrap_err();
         assert!(err.message.contains("particularquery"));
         assert_eq!(err.code, "Memgraph.ClientError.MemgraphError.MemgraphError");
+    }
+
+    #[test]
+    fn server_statements_are_refused_inside_transactions_as_memgraph_does() {
+        let refused = |q: &str| check(&crate::cypher::parse(q).unwrap(), true).err();
+        let e = refused("SHOW VERSION").unwrap();
+        assert!(e
+            .message
+            .starts_with("Version information query is not allowed in multicommand"));
+        assert_eq!(multicommand("Reloading SSL"), RELOAD_IN_TRANSACTION);
+        assert!(refused("SHOW TRANSACTIONS").is_some());
+        assert!(refused("TERMINATE TRANSACTIONS '1'").is_some());
+        assert!(refused("USE DATABASE memgraph").is_some());
+        assert!(refused("SHOW CONFIG").is_some());
+        assert!(refused("SHOW DATABASES").is_none());
+        assert!(check(&crate::cypher::parse("SHOW CONFIG").unwrap(), false).is_ok());
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub mod guard;
 mod login;
 mod outcome;
 mod privileges;
+mod server_statements;
 mod tls_statements;
+pub mod transactions;
 
 pub use conversation::Conversation;
 pub use login::{LoggedIn, LoginRefused};
@@ -39,11 +41,27 @@ pub struct Dispatcher {
     auth: Arc<Auth>,
     /// The TLS manager, when the server runs TLS; reloads and TLS info go through it.
     tls: Option<TlsHandle>,
+    /// Open transactions and sessions, for SHOW/TERMINATE TRANSACTIONS and active users.
+    transactions: Arc<transactions::Registry>,
+    /// `SHOW CONFIG`'s rows, from the configuration the server runs with.
+    config_rows: Vec<crate::engine::Row>,
 }
 
 impl Dispatcher {
     pub fn new(engine: Arc<dyn QueryEngine>, auth: Arc<Auth>, tls: Option<TlsHandle>) -> Self {
-        Dispatcher { engine, auth, tls }
+        Dispatcher {
+            engine,
+            auth,
+            tls,
+            transactions: Arc::default(),
+            config_rows: server_statements::config_rows(&crate::config::Config::default()),
+        }
+    }
+
+    /// `SHOW CONFIG` reports `config` (the settings the server was started with).
+    pub fn with_config(mut self, config: &crate::config::Config) -> Self {
+        self.config_rows = server_statements::config_rows(config);
+        self
     }
 
     /// The statement state of a new connection.

@@ -4,10 +4,10 @@
 //! needs its Memgraph privileges: graph clauses their own (MATCH, CREATE, ...), index and
 //! constraint statements INDEX or CONSTRAINT, info statements STATS, `DUMP DATABASE` DUMP, user
 //! management AUTH, the TLS statements RELOAD_TLS (SHOW BOLT_SERVER TLS INFO also with STATS), and
-//! the snapshot statements DURABILITY.
+//! the snapshot statements DURABILITY; `LOAD CSV` READ_FILE, and FOREACH what its clauses need.
 
 use crate::auth::{Auth, Principal, NOT_AUTHORIZED};
-use crate::cypher::ast::{Clause, Query};
+use crate::cypher::ast::{Clause, Query, ServerStatement};
 use crate::cypher::{SchemaCommand, Statement};
 use crate::engine::EngineError;
 
@@ -49,7 +49,21 @@ fn required(statement: &Statement) -> Vec<&'static [&'static str]> {
         }
         Statement::Schema(SchemaCommand::DumpDatabase) => add(&["DUMP"]),
         Statement::Schema(_) => add(&["STATS"]),
-        Statement::Server(_) => {}
+        // As Memgraph's required privileges; SHOW/TERMINATE TRANSACTIONS need nothing for the
+        // user's own transactions (TRANSACTION_MANAGEMENT for others', see server_statements).
+        Statement::Server(statement) => match statement {
+            ServerStatement::ShowConfig => add(&["CONFIG"]),
+            ServerStatement::ShowVersion
+            | ServerStatement::ShowBuildInfo
+            | ServerStatement::ShowActiveUsersInfo => add(&["STATS"]),
+            ServerStatement::ShowNodeLabelsInfo | ServerStatement::ShowEdgeTypesInfo => {
+                add(&["INDEX"])
+            }
+            ServerStatement::ShowDatabases | ServerStatement::UseDatabase(_) => {
+                add(&["MULTI_DATABASE_USE"])
+            }
+            ServerStatement::ShowTransactions | ServerStatement::TerminateTransactions(_) => {}
+        },
         Statement::Query(query) | Statement::Explain(query) | Statement::Profile(query) => {
             query_privileges(query, &mut add);
         }
@@ -79,7 +93,8 @@ fn clause_privileges(clauses: &[Clause], add: &mut impl FnMut(&'static [&'static
             Clause::Unwind { .. } | Clause::With { .. } | Clause::Return(_) => {}
             Clause::Foreach { clauses, .. } => clause_privileges(clauses, add),
             Clause::CallSubquery(body) => query_privileges(body, add),
-            Clause::LoadCsv(_) | Clause::CallProcedure(_) => {}
+            Clause::LoadCsv(_) => add(&["READ_FILE"]),
+            Clause::CallProcedure(_) => {}
         }
     }
 }
@@ -103,9 +118,20 @@ mod tests {
             needs("CALL { MATCH (n) CREATE (m) RETURN m } RETURN m"),
             vec![&["MATCH"][..], &["CREATE"]]
         );
+        assert_eq!(
+            needs("LOAD CSV FROM 'f' WITH HEADER AS r FOREACH (x IN [1] | CREATE () SET r.a = 1)"),
+            vec![&["READ_FILE"][..], &["CREATE"], &["SET"]]
+        );
         assert!(needs("BEGIN").is_empty());
         assert_eq!(needs("SHOW INDEX INFO"), vec![&["STATS"][..]]);
         assert_eq!(needs("DUMP DATABASE"), vec![&["DUMP"][..]]);
+        assert_eq!(needs("SHOW CONFIG"), vec![&["CONFIG"][..]]);
+        assert_eq!(
+            needs("USE DATABASE memgraph"),
+            vec![&["MULTI_DATABASE_USE"][..]]
+        );
+        assert!(needs("SHOW TRANSACTIONS").is_empty());
+        assert!(needs("CALL db.labels()").is_empty());
         assert_eq!(
             needs("SHOW BOLT_SERVER TLS INFO"),
             vec![&["STATS", "RELOAD_TLS"][..]]

@@ -10,13 +10,14 @@
 //! sessions through [`crate::bolt::client`]), `sample` records latencies in the measured window,
 //! `report` turns them into the printed figures, and one file per family of modes does the work:
 //! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream`, `graph`, `commits`
-//! (small write transactions, on `timed`'s runner) and `durability` (the bulk load and snapshot
-//! that bench/durability.sh restarts servers around).
+//! (small write transactions, on `timed`'s runner), `durability` (the bulk load and snapshot
+//! that bench/durability.sh restarts servers around) and `load_csv` (LOAD CSV into nodes).
 
 mod commits;
 mod connect;
 mod durability;
 mod graph;
+mod load_csv;
 mod reload;
 mod report;
 mod sample;
@@ -55,6 +56,9 @@ pub enum Mode {
     Bulk,
     /// CREATE SNAPSHOT, timed, and the size of the snapshot file (from SHOW SNAPSHOTS).
     Snapshot,
+    /// LOAD CSV of a --rows-row file into nodes: rows per second and, with --server-pid, the
+    /// server's memory before, at its peak and after. Server on this machine, fresh.
+    LoadCsv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +127,12 @@ pub struct BenchArgs {
     /// Bolt user and password (when the server has users).
     #[arg(long, num_args = 2, value_names = ["USER", "PASSWORD"])]
     pub auth: Vec<String>,
+    /// `load-csv`: gzip the generated file.
+    #[arg(long)]
+    pub gzip: bool,
+    /// `load-csv`: create the same nodes with UNWIND instead of a file, for comparison.
+    #[arg(long)]
+    pub unwind_baseline: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -144,6 +154,7 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         Mode::Commits => timed::run(&args, commits::commit_task).await,
         Mode::Bulk => durability::bulk(&args).await,
         Mode::Snapshot => durability::snapshot(&args).await,
+        Mode::LoadCsv => load_csv::run(&args).await,
     };
     report.map_err(|e| e.to_string())
 }

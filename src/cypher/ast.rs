@@ -164,7 +164,8 @@ pub struct ProcedureCall {
 }
 
 impl Clause {
-    /// Whether the clause changes the graph.
+    /// Whether the clause changes the graph. LOAD CSV only reads (a file), so it streams like
+    /// UNWIND instead of being drained row by row as updating clauses are.
     pub fn writes(&self) -> bool {
         matches!(
             self,
@@ -174,7 +175,6 @@ impl Clause {
                 | Clause::Remove(_)
                 | Clause::Delete { .. }
                 | Clause::Foreach { .. }
-                | Clause::LoadCsv(_)
         ) || matches!(self, Clause::CallSubquery(q) if q.writes())
     }
 }

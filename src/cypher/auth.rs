@@ -21,8 +21,21 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("RELOAD_TLS", "Reload the Bolt TLS certificate"),
     ("DURABILITY", "Create and list snapshots"),
     (
+        "READ_FILE",
+        "Read files on the server's machine with LOAD CSV",
+    ),
+    (
         "DUMP",
         "Dump the database as Cypher statements (DUMP DATABASE)",
+    ),
+    ("CONFIG", "Read the server's settings (SHOW CONFIG)"),
+    (
+        "MULTI_DATABASE_USE",
+        "List and switch databases (SHOW DATABASES, USE DATABASE)",
+    ),
+    (
+        "TRANSACTION_MANAGEMENT",
+        "See and terminate other users' transactions",
     ),
 ];
 

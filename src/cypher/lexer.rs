@@ -246,9 +246,11 @@ fn number(text: &str, start: usize) -> Result<(Tok, usize), String> {
             j += 1;
         }
         let digits = &text[start + 2..j];
-        let v = i64::from_str_radix(digits, radix)
-            .map_err(|_| format!("invalid integer literal '{}'", &text[start..j]))?;
-        return Ok((Tok::Int(v), j));
+        let v = u64::from_str_radix(digits, radix)
+            .ok()
+            .and_then(int_token)
+            .ok_or_else(|| format!("invalid integer literal '{}'", &text[start..j]))?;
+        return Ok((v, j));
     }
     let mut j = start;
     while j < bytes.len() && bytes[j].is_ascii_digit() {
@@ -283,9 +285,21 @@ fn number(text: &str, start: usize) -> Result<(Tok, usize), String> {
             .map_err(|_| format!("invalid number '{literal}'"))
     } else {
         literal
-            .parse::<i64>()
-            .map(|v| (Tok::Int(v), j))
-            .map_err(|_| format!("integer literal '{literal}' is too large"))
+            .parse::<u64>()
+            .ok()
+            .and_then(int_token)
+            .map(|v| (v, j))
+            .ok_or_else(|| format!("integer literal '{literal}' is too large"))
+    }
+}
+
+/// An integer literal's token. 2^63 only fits negated, so it becomes `Int(i64::MIN)`, which the
+/// parser accepts only after a unary minus (no positive literal can lex to i64::MIN).
+fn int_token(v: u64) -> Option<Tok> {
+    match i64::try_from(v) {
+        Ok(v) => Some(Tok::Int(v)),
+        Err(_) if v == 1 << 63 => Some(Tok::Int(i64::MIN)),
+        Err(_) => None,
     }
 }
 

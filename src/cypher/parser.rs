@@ -5,12 +5,16 @@
 //! indexing and slicing. Nesting is capped so that a hostile query cannot overflow the stack.
 
 use super::ast::{
-    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, Projection, Quantifier, Query,
-    RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem, Statement,
+    BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, ProcedureCall, Projection,
+    Quantifier, Query, RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem,
+    Statement,
 };
 use super::lexer::{position, Tok, Token};
 use super::SyntaxError;
 use crate::value::Value;
+
+mod foreach;
+mod load_csv;
 
 /// Deeper expression nesting than this is refused.
 const MAX_DEPTH: usize = 128;
@@ -21,7 +25,7 @@ pub(crate) const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 /// Clause keywords the embedded engine does not run; named in the error so users know why.
 const UNSUPPORTED_CLAUSES: &[&str] = &[
-    "CALL", "FOREACH", "LOAD", "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
+    "USING", "GRANT", "DENY", "REVOKE", "ANALYZE", "FREE", "TRIGGER",
 ];
 
 /// Parses a whole statement from its tokens: a Cypher query or one of the schema statements.
@@ -177,8 +181,11 @@ impl<'a> Parser<'a> {
             match self.clause()? {
                 Some(clause) => clauses.push(clause),
                 None => {
-                    // A subquery may end without RETURN (EXISTS { MATCH ... }, unit CALL { }).
+                    // A subquery may end without RETURN (EXISTS { MATCH ... }, unit CALL { }),
+                    // and a query of one CALL may end there (a standalone call).
+                    let standalone = matches!(clauses.as_slice(), [Clause::CallProcedure(_)]);
                     let unit = clauses.last().is_some_and(Clause::writes)
+                        || standalone
                         || (*end == Tok::RBrace && !clauses.is_empty());
                     let at_end = *self.peek() == *end
                         || (*end == Tok::Eof && *self.peek() == Tok::Semicolon);
@@ -229,6 +236,9 @@ impl<'a> Parser<'a> {
 
     /// One clause other than RETURN, or `None` when the next token starts none.
     fn clause(&mut self) -> Result<Option<Clause>, SyntaxError> {
+        if self.at_keyword("CALL") && *self.peek_at(1) != Tok::LBrace {
+            return self.procedure_call().map(Some);
+        }
         if self.at_keyword("OPTIONAL") {
             self.advance();
             self.expect_keyword("MATCH")?;
@@ -242,6 +252,12 @@ impl<'a> Parser<'a> {
             self.expect_keyword("AS")?;
             let variable = self.name("a variable name after AS")?;
             return Ok(Some(Clause::Unwind { expr, variable }));
+        }
+        if self.eat_keyword("FOREACH") {
+            return self.foreach_clause().map(Some);
+        }
+        if self.eat_keyword("LOAD") {
+            return self.load_csv_clause().map(Some);
         }
         if self.eat_keyword("WITH") {
             let projection = self.projection()?;
@@ -299,6 +315,55 @@ impl<'a> Parser<'a> {
             return Ok(Some(Clause::Delete { detach, targets }));
         }
         Ok(None)
+    }
+
+    /// `CALL dotted.name[(args)] [YIELD * | YIELD field [AS alias], ...] [WHERE predicate]`.
+    /// Without parentheses the call has no arguments (openCypher allows that standalone).
+    fn procedure_call(&mut self) -> Result<Clause, SyntaxError> {
+        self.expect_keyword("CALL")?;
+        let mut name = self.name("a procedure name")?;
+        while self.eat(&Tok::Dot) {
+            name.push('.');
+            name.push_str(&self.name("a procedure name after '.'")?);
+        }
+        let mut args = Vec::new();
+        if self.eat(&Tok::LParen) && !self.eat(&Tok::RParen) {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(&Tok::Comma) {
+                    continue;
+                }
+                self.expect(&Tok::RParen, "',' or ')' after the procedure's arguments")?;
+                break;
+            }
+        }
+        let mut yields = None;
+        let mut filter = None;
+        if self.eat_keyword("YIELD") {
+            if !self.eat(&Tok::Star) {
+                let mut fields = Vec::new();
+                loop {
+                    let field = self.name("a result field after YIELD")?;
+                    let alias = if self.eat_keyword("AS") {
+                        self.name("a variable name after AS")?
+                    } else {
+                        field.clone()
+                    };
+                    fields.push((field, alias));
+                    if !self.eat(&Tok::Comma) {
+                        break;
+                    }
+                }
+                yields = Some(fields);
+            }
+            filter = self.where_clause()?;
+        }
+        Ok(Clause::CallProcedure(ProcedureCall {
+            name,
+            args,
+            yields,
+            filter,
+        }))
     }
 
     fn match_clause(&mut self, optional: bool) -> Result<Clause, SyntaxError> {
@@ -412,16 +477,12 @@ impl<'a> Parser<'a> {
         }
         self.expect(&Tok::Minus, "'-' in a relationship pattern")?;
         let outgoing = self.eat(&Tok::Gt);
-        rel.direction =
-            match (incoming, outgoing) {
-                (true, false) => Direction::Incoming,
-                (false, true) => Direction::Outgoing,
-                (false, false) => Direction::Either,
-                (true, true) => return Err(SyntaxError::new(
-                    "A relationship pattern cannot point both ways (<-[]->); use -[]- for either \
-                     direction.",
-                )),
-            };
+        rel.direction = match (incoming, outgoing) {
+            (true, false) => Direction::Incoming,
+            (false, true) => Direction::Outgoing,
+            // `<-[]->` is read as either direction, as openCypher does.
+            (false, false) | (true, true) => Direction::Either,
+        };
         Ok(rel)
     }
 
@@ -456,6 +517,17 @@ impl<'a> Parser<'a> {
     fn set_items(&mut self) -> Result<Vec<SetItem>, SyntaxError> {
         let mut items = Vec::new();
         loop {
+            if *self.peek() == Tok::LParen {
+                // `SET (n).p = v`, `SET (expr).p = v`.
+                self.advance();
+                let target = self.expr()?;
+                self.expect(&Tok::RParen, "')'")?;
+                items.push(self.property_assignment(target, "'.' and a property name after ')'")?);
+                if !self.eat(&Tok::Comma) {
+                    return Ok(items);
+                }
+                continue;
+            }
             let variable = self.name("a variable to SET")?;
             if *self.peek() == Tok::Colon {
                 let labels = self.labels()?;
@@ -473,24 +545,36 @@ impl<'a> Parser<'a> {
                     value: self.expr()?,
                 });
             } else {
-                let mut target = Expr::Variable(variable);
-                self.expect(&Tok::Dot, "'.', ':', '=' or '+=' after the SET variable")?;
-                let mut key = self.name("a property name")?;
-                while self.eat(&Tok::Dot) {
-                    target = Expr::Property(Box::new(target), key);
-                    key = self.name("a property name")?;
-                }
-                self.expect(&Tok::Eq, "'='")?;
-                items.push(SetItem::Property {
-                    target,
-                    key,
-                    value: self.expr()?,
-                });
+                items.push(self.property_assignment(
+                    Expr::Variable(variable),
+                    "'.', ':', '=' or '+=' after the SET variable",
+                )?);
             }
             if !self.eat(&Tok::Comma) {
                 return Ok(items);
             }
         }
+    }
+
+    /// `.a.b = value` after a SET target.
+    fn property_assignment(
+        &mut self,
+        target: Expr,
+        expected: &str,
+    ) -> Result<SetItem, SyntaxError> {
+        let mut target = target;
+        self.expect(&Tok::Dot, expected)?;
+        let mut key = self.name("a property name")?;
+        while self.eat(&Tok::Dot) {
+            target = Expr::Property(Box::new(target), key);
+            key = self.name("a property name")?;
+        }
+        self.expect(&Tok::Eq, "'='")?;
+        Ok(SetItem::Property {
+            target,
+            key,
+            value: self.expr()?,
+        })
     }
 
     fn remove_items(&mut self) -> Result<Vec<RemoveItem>, SyntaxError> {
@@ -875,7 +959,8 @@ impl<'a> Parser<'a> {
                 let start = self.pos;
                 if let Tok::Int(v) = self.advance() {
                     if !matches!(self.peek(), Tok::Dot | Tok::LBracket | Tok::Caret) {
-                        return Ok(Expr::Literal(Value::Int(-v)));
+                        // 2^63 lexes as i64::MIN, which negated is itself.
+                        return Ok(Expr::Literal(Value::Int(v.wrapping_neg())));
                     }
                 }
                 self.pos = start;
@@ -932,6 +1017,7 @@ impl<'a> Parser<'a> {
 
     fn atom(&mut self) -> Result<Expr, SyntaxError> {
         match self.peek().clone() {
+            Tok::Int(i64::MIN) => Err(self.error("an integer literal that fits in 64 bits")),
             Tok::Int(v) => {
                 self.advance();
                 Ok(Expr::Literal(Value::Int(v)))
@@ -1010,6 +1096,11 @@ impl<'a> Parser<'a> {
     fn subquery_body(&mut self) -> Result<Query, SyntaxError> {
         self.expect(&Tok::LBrace, "'{'")?;
         self.nest()?;
+        // Subqueries nest through here; grow the stack rather than trust its size.
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.subquery_inside())
+    }
+
+    fn subquery_inside(&mut self) -> Result<Query, SyntaxError> {
         let query = if *self.peek() == Tok::LParen
             || matches!(self.peek(), Tok::Ident { .. }) && *self.peek_at(1) == Tok::Eq
         {
@@ -1296,13 +1387,51 @@ mod tests {
     #[test]
     fn unsupported_clauses_are_named() {
         for (q, kw) in [
-            ("CALL db.labels()", "CALL"),
-            ("MATCH (n) FOREACH (x IN [1] | SET n.x = x)", "FOREACH"),
-            ("LOAD CSV FROM 'x' AS row RETURN row", "LOAD"),
+            ("USING PERIODIC COMMIT 10 MATCH (n) RETURN n", "USING"),
+            ("FREE MEMORY", "FREE"),
         ] {
             let e = parse(q).unwrap_err();
             assert!(e.message.starts_with(kw), "{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn procedure_calls_standalone_and_in_queries() {
+        let call = |q: &str, at: usize| match query(q).clauses.swap_remove(at) {
+            Clause::CallProcedure(c) => c,
+            other => panic!("{q}: {other:?}"),
+        };
+        let c = call("CALL db.labels()", 0);
+        assert_eq!(
+            (c.name.as_str(), c.yields, c.filter),
+            ("db.labels", None, None)
+        );
+        assert_eq!(call("call db.labels;", 0).name, "db.labels");
+        let c = call("CALL mg.procedures() YIELD *", 0);
+        assert_eq!(c.yields, None);
+        let c = call(
+            "MATCH (n) CALL a.b.c(n, 1 + 2) YIELD x AS y, z WHERE y > 1 RETURN y, z",
+            1,
+        );
+        assert_eq!(c.name, "a.b.c");
+        assert_eq!(c.args.len(), 2);
+        assert_eq!(
+            c.yields,
+            Some(vec![("x".into(), "y".into()), ("z".into(), "z".into())])
+        );
+        assert!(matches!(c.filter, Some(Expr::Binary(BinaryOp::Gt, _, _))));
+        // Only a query of one CALL may end with it.
+        let e = parse("MATCH (n) CALL db.labels() YIELD label").unwrap_err();
+        assert!(e.message.contains("must end with RETURN"), "{}", e.message);
+        for bad in [
+            "CALL db.labels(",
+            "CALL db.",
+            "CALL db.labels() YIELD",
+            "CALL",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(parse("CALL { RETURN 1 AS x } RETURN x").is_ok());
     }
 
     #[test]
@@ -1463,6 +1592,22 @@ mod tests {
         assert!(e.message.contains("')'"), "{}", e.message);
         assert!(parse("").is_err());
         assert!(parse("RETURN 1 RETURN 2").is_err());
+    }
+
+    #[test]
+    fn deep_subqueries_are_refused_not_overflowed() {
+        let q = format!(
+            "{}RETURN 1 AS x{}",
+            "CALL { ".repeat(300),
+            " } RETURN x".repeat(300)
+        );
+        assert!(parse(&q).unwrap_err().message.contains("deeper than"));
+        let q = format!(
+            "{}RETURN 1 AS x{}",
+            "CALL { ".repeat(20),
+            " } RETURN x".repeat(20)
+        );
+        assert!(parse(&q).is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! statement that starts with `RELOAD` but is not a valid reload is refused here, with a hint,
 //! rather than with a confusing error from the query parser.
 
-use super::ast::Statement;
+use super::ast::{ServerStatement, Statement};
 use super::lexer::{Tok, Token};
 use super::SyntaxError;
 
@@ -45,6 +45,9 @@ pub fn recognise(text: &str, tokens: &[Token]) -> Result<Option<Statement>, Synt
     if exactly(&["SHOW", "BOLT_SERVER", "TLS", "INFO"]) {
         return Ok(Some(Statement::ShowTlsInfo));
     }
+    if let Some(statement) = server_statement(toks, &exactly, &is) {
+        return statement.map(|s| Some(Statement::Server(s)));
+    }
     if !is(0, "RELOAD") {
         return Ok(None);
     }
@@ -80,6 +83,81 @@ fn reload_error(text: &str, intra_cluster: bool) -> SyntaxError {
     ))
 }
 
+/// `SHOW CONFIG`, `SHOW VERSION`, `SHOW BUILD INFO`, `SHOW DATABASES`, `USE DATABASE name`,
+/// `SHOW TRANSACTIONS`, `TERMINATE TRANSACTIONS 'id', ...`, `SHOW NODE_LABELS INFO`,
+/// `SHOW EDGE_TYPES INFO`, `SHOW ACTIVE USERS INFO`; `None` when the tokens are none of them.
+fn server_statement(
+    toks: &[Token],
+    exactly: &dyn Fn(&[&str]) -> bool,
+    is: &dyn Fn(usize, &str) -> bool,
+) -> Option<Result<ServerStatement, SyntaxError>> {
+    let fixed = [
+        (&["SHOW", "CONFIG"][..], ServerStatement::ShowConfig),
+        (&["SHOW", "VERSION"], ServerStatement::ShowVersion),
+        (&["SHOW", "BUILD", "INFO"], ServerStatement::ShowBuildInfo),
+        (&["SHOW", "DATABASES"], ServerStatement::ShowDatabases),
+        (&["SHOW", "TRANSACTIONS"], ServerStatement::ShowTransactions),
+        (
+            &["SHOW", "NODE_LABELS", "INFO"],
+            ServerStatement::ShowNodeLabelsInfo,
+        ),
+        (
+            &["SHOW", "EDGE_TYPES", "INFO"],
+            ServerStatement::ShowEdgeTypesInfo,
+        ),
+        (
+            &["SHOW", "ACTIVE", "USERS", "INFO"],
+            ServerStatement::ShowActiveUsersInfo,
+        ),
+    ];
+    for (words, statement) in fixed {
+        if exactly(words) {
+            return Some(Ok(statement));
+        }
+    }
+    if is(0, "USE") && is(1, "DATABASE") {
+        return Some(
+            match toks
+                .get(2..)
+                .map(|t| t.iter().map(|t| &t.tok).collect::<Vec<_>>())
+            {
+                Some(rest) if rest.len() == 1 => match rest[0] {
+                    Tok::Ident { name, .. } => Ok(ServerStatement::UseDatabase(name.clone())),
+                    _ => Err(SyntaxError::new("USE DATABASE needs a database name.")),
+                },
+                _ => Err(SyntaxError::new(
+                    "USE DATABASE needs one database name, e.g. USE DATABASE memgraph.",
+                )),
+            },
+        );
+    }
+    if is(0, "TERMINATE") && is(1, "TRANSACTIONS") {
+        let mut ids = Vec::new();
+        let mut rest = toks.get(2..).unwrap_or_default().iter().map(|t| &t.tok);
+        loop {
+            match rest.next() {
+                Some(Tok::Str(id)) => ids.push(id.clone()),
+                _ => {
+                    return Some(Err(SyntaxError::new(
+                        "TERMINATE TRANSACTIONS needs transaction ids as strings, e.g. \
+                         TERMINATE TRANSACTIONS '42', '43'.",
+                    )))
+                }
+            }
+            match rest.next() {
+                None => return Some(Ok(ServerStatement::TerminateTransactions(ids))),
+                Some(Tok::Comma) => {}
+                Some(_) => {
+                    return Some(Err(SyntaxError::new(
+                        "Transaction ids in TERMINATE TRANSACTIONS are separated by commas.",
+                    )))
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cypher::{parse, Statement};
@@ -111,5 +189,39 @@ mod tests {
         assert!(matches!(parse("RETURN 1").unwrap(), Statement::Query(_)));
         // Not a transaction word: the query parser reports it.
         assert!(parse("BEGIN RETURN 1").is_err());
+    }
+
+    #[test]
+    fn server_statements_are_recognised() {
+        use crate::cypher::ast::ServerStatement as S;
+        let server = |q: &str| match crate::cypher::parse(q) {
+            Ok(Statement::Server(s)) => s,
+            other => panic!("{q}: {other:?}"),
+        };
+        assert_eq!(server("show config;"), S::ShowConfig);
+        assert_eq!(server("SHOW VERSION"), S::ShowVersion);
+        assert_eq!(server("SHOW BUILD INFO"), S::ShowBuildInfo);
+        assert_eq!(server("SHOW DATABASES"), S::ShowDatabases);
+        assert_eq!(server("SHOW TRANSACTIONS"), S::ShowTransactions);
+        assert_eq!(server("SHOW NODE_LABELS INFO"), S::ShowNodeLabelsInfo);
+        assert_eq!(server("SHOW EDGE_TYPES INFO"), S::ShowEdgeTypesInfo);
+        assert_eq!(server("SHOW ACTIVE USERS INFO"), S::ShowActiveUsersInfo);
+        assert_eq!(
+            server("USE DATABASE memgraph"),
+            S::UseDatabase("memgraph".into())
+        );
+        assert_eq!(
+            server("TERMINATE TRANSACTIONS '1', \"2\""),
+            S::TerminateTransactions(vec!["1".into(), "2".into()])
+        );
+        for bad in [
+            "USE DATABASE",
+            "USE DATABASE a b",
+            "TERMINATE TRANSACTIONS",
+            "TERMINATE TRANSACTIONS 1",
+            "TERMINATE TRANSACTIONS '1' '2'",
+        ] {
+            assert!(crate::cypher::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! integer arithmetic, and type errors that name the operator and the types.
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +20,10 @@ pub const TIMEOUT: &str = "Query execution timeout: the query ran longer than \
                            --query-execution-timeout-sec allows. Narrow the query (labels, \
                            indexed properties, bounded path lengths) or raise the limit.";
 
+/// Memgraph's answer to a query whose transaction another user terminated (a transient error,
+/// as Memgraph classifies it).
+pub const TERMINATED: &str = "Transaction was asked to abort by another user.";
+
 /// Variables in scope, innermost last (UNWIND and comprehensions push; lookups search backwards),
 /// and the graph that pattern predicates and graph functions look at.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +38,8 @@ pub struct Env {
     pub deadline: Option<Instant>,
     /// Live heap bytes above which the query stops (`--memory-limit`).
     pub memory_limit: Option<usize>,
+    /// Set by `TERMINATE TRANSACTIONS` from another session; checked with the deadline.
+    pub abort: Option<Arc<AtomicBool>>,
 }
 
 impl Env {
@@ -43,12 +50,20 @@ impl Env {
             graph: None,
             deadline: None,
             memory_limit: None,
+            abort: None,
         }
     }
 
     /// Fails once the query's time is up or the server holds more memory than allowed; called
     /// wherever a query's work or memory can grow without bound.
     pub fn check_budget(&self) -> Result<(), EngineError> {
+        if self
+            .abort
+            .as_ref()
+            .is_some_and(|a| a.load(AtomicOrdering::Relaxed))
+        {
+            return Err(EngineError::transient(TERMINATED));
+        }
         if let Some(d) = self.deadline {
             if Instant::now() >= d {
                 return Err(EngineError::client(TIMEOUT));
@@ -79,6 +94,7 @@ impl Env {
             graph: self.graph.clone(),
             deadline: self.deadline,
             memory_limit: self.memory_limit,
+            abort: self.abort.clone(),
         }
     }
 
@@ -224,10 +240,10 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         Expr::HasLabels(target, labels) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),
-            // On a relationship the test is on its one type.
+            // `r:T` tests a relationship's type (it has exactly one).
             Value::Relationship(r) => Ok(Value::Bool(labels.iter().all(|l| *l == r.rel_type))),
             other => Err(EngineError::client(format!(
-                "Label test on a {}: only nodes have labels.",
+                "Label test on a {}: only nodes have labels and relationships types.",
                 other.type_name()
             ))),
         },
@@ -725,6 +741,9 @@ fn index_value(target: Value, index: Value) -> Result<Value, EngineError> {
         (Value::Map(m), Value::String(k)) => Ok(m.get(&k).cloned().unwrap_or(Value::Null)),
         (Value::Node(n), Value::String(k)) => {
             Ok(n.properties.get(&k).cloned().unwrap_or(Value::Null))
+        }
+        (Value::Relationship(r), Value::String(k)) => {
+            Ok(r.properties.get(&k).cloned().unwrap_or(Value::Null))
         }
         (target, index) => Err(EngineError::client(format!(
             "Cannot index a {} with a {}.",

@@ -8,6 +8,7 @@
 //! clause over a fresh snapshot. That way the statistics are known and a failure rolls back before
 //! any row reaches the client.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,12 +63,14 @@ fn returns(q: &Query) -> bool {
 }
 
 /// What one query may spend.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
     /// When it must stop (`--query-execution-timeout-sec`).
     pub deadline: Option<Instant>,
     /// Live heap bytes of the whole server above which it stops (`--memory-limit`).
     pub memory_limit: Option<usize>,
+    /// Set when another session terminates the transaction (`TERMINATE TRANSACTIONS`).
+    pub abort: Option<Arc<AtomicBool>>,
 }
 
 /// Runs `query` in `tx`.
@@ -83,6 +86,7 @@ pub fn run(
     let mut root = Env::new(params);
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
+    root.abort = budget.abort;
     let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
@@ -167,6 +171,11 @@ fn heavy(q: &Query) -> bool {
                     bound.extend(pattern::variables(std::slice::from_ref(part)));
                 }
             }
+            // A filter after an unbounded row source may pass nothing for a long time in one
+            // pull (`UNWIND range(...) WITH x WHERE ...`).
+            Clause::With {
+                filter: Some(_), ..
+            } => return true,
             Clause::With { projection, .. } | Clause::Return(projection) => {
                 if !projection.order_by.is_empty()
                     || projection.distinct
@@ -181,6 +190,9 @@ fn heavy(q: &Query) -> bool {
                 }
             }
             Clause::Unwind { variable, .. } => bound.push(variable.clone()),
+            // Procedures may scan the whole graph.
+            Clause::CallProcedure(_) => return true,
+            Clause::LoadCsv(_) => return true,
             _ => {}
         }
     }
@@ -348,11 +360,16 @@ fn single(
                 add_scope(&mut scope, vec![variable.clone()]);
                 envs = unwind(envs, Arc::new(expr.clone()), variable.clone());
             }
+            Clause::LoadCsv(load) => {
+                add_scope(&mut scope, vec![load.variable.clone()]);
+                envs = super::load_csv::stage(load, &root)?(envs);
+            }
             Clause::With { projection, filter } => {
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
                 scope = fields.clone();
                 let params = Arc::clone(params);
                 let (deadline, memory_limit) = (root.deadline, root.memory_limit);
+                let abort = root.abort.clone();
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
                 envs = Box::new(rows.filter_map(move |r| {
@@ -370,9 +387,18 @@ fn single(
                         graph: Some(Arc::clone(&g)),
                         deadline,
                         memory_limit,
+                        abort: abort.clone(),
                     };
                     keep(env, filter.as_ref())
                 }));
+            }
+            Clause::CallProcedure(call) if clauses.len() == 1 => {
+                let (fields, rows) = super::call::standalone(root.clone(), call)?;
+                return Ok((fields, finish(rows, writes)?));
+            }
+            Clause::CallProcedure(call) => {
+                add_scope(&mut scope, super::call::bound_names(call)?);
+                envs = super::call::call_clause(envs, call)?;
             }
             Clause::Return(projection) => {
                 let (fields, rows) = project(envs, projection, &scope, &root)?;
@@ -498,6 +524,9 @@ fn match_clause(
     }))
 }
 
+/// How many elements of an unwound `range` pass between budget checks.
+const RANGE_CHECK_EVERY: usize = 1024;
+
 /// `UNWIND expr AS variable`: one environment per list element. `range(...)` is iterated lazily
 /// instead of being built as a list.
 fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
@@ -515,10 +544,16 @@ fn unwind(envs: Envs, expr: Arc<Expr>, variable: String) -> Envs {
                     .map(|a| eval(a, &env))
                     .collect::<Result<Vec<_>, _>>();
                 return match args.and_then(|a| range_args(&a)) {
-                    Ok((start, end, step)) => Box::new(
-                        range_iter(start, end, step)
-                            .map(move |i| Ok(env.with(&variable, Value::Int(i)))),
-                    ),
+                    // The budget is checked now and then: a range can be long however little
+                    // each element costs.
+                    Ok((start, end, step)) => {
+                        Box::new(range_iter(start, end, step).enumerate().map(move |(k, i)| {
+                            if k % RANGE_CHECK_EVERY == RANGE_CHECK_EVERY - 1 {
+                                env.check_budget()?;
+                            }
+                            Ok(env.with(&variable, Value::Int(i)))
+                        }))
+                    }
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 };
             }
@@ -560,7 +595,7 @@ fn written_variables(clause: &Clause) -> Vec<String> {
 }
 
 /// Applies one updating clause to one row, pushing the resulting row(s).
-fn write(
+pub(super) fn write(
     tx: &mut TxState,
     clause: &Clause,
     env: Env,
@@ -571,7 +606,7 @@ fn write(
         Clause::Create(parts) => {
             let mut env = env;
             for part in parts {
-                env = create_part(tx, part, env, stats)?;
+                env = create_part(tx, part, env, stats, false)?;
             }
             out.push(env);
         }
@@ -580,6 +615,7 @@ fn write(
             on_create,
             on_match,
         } => {
+            refuse_null_merge_properties(part, &env)?;
             let mut found = Vec::new();
             // Every match is wanted, so the search always runs to its end.
             let _ = pattern::match_parts(
@@ -594,7 +630,8 @@ fn write(
                 },
             )?;
             if found.is_empty() {
-                let mut env = create_part(tx, part, env, stats)?;
+                // MERGE matched either direction; what it creates points left to right.
+                let mut env = create_part(tx, part, env, stats, true)?;
                 set_items(tx, on_create, &mut env, stats)?;
                 out.push(env);
             } else {
@@ -617,53 +654,90 @@ fn write(
             out.push(env);
         }
         Clause::Delete { detach, targets } => {
-            for target in targets {
-                delete(tx, eval(target, &env)?, *detach, stats)?;
-            }
+            let values = targets
+                .iter()
+                .map(|t| eval(t, &env))
+                .collect::<Result<Vec<_>, _>>()?;
+            delete(tx, values, *detach, stats)?;
             out.push(env);
         }
         Clause::CallSubquery(query) => subquery::call_writing(tx, query, env, stats, out)?,
+        Clause::Foreach {
+            variable,
+            list,
+            clauses,
+        } => out.push(super::foreach::run(
+            tx, variable, list, clauses, env, stats,
+        )?),
         _ => return Err(EngineError::database("not an updating clause")),
     }
     Ok(())
 }
 
-fn delete(tx: &mut TxState, v: Value, detach: bool, stats: &mut Stats) -> Result<(), EngineError> {
-    match v {
-        Value::Null => {}
-        Value::Node(n) => {
-            let degree = tx
-                .working
-                .adjacency(n.id)
-                .map_or(0, |a| a.out.len() + a.inc.len());
-            if tx.delete_node(n.id, detach)? {
-                stats.nodes_deleted += 1;
-                stats.relationships_deleted += degree as i64;
+/// MERGE cannot match or create `{p: null}`: a null property does not exist, so the pattern
+/// would never match what it creates.
+fn refuse_null_merge_properties(part: &PatternPart, env: &Env) -> Result<(), EngineError> {
+    let maps = std::iter::once(&part.start.properties).chain(
+        part.steps
+            .iter()
+            .flat_map(|(r, n)| [&r.properties, &n.properties]),
+    );
+    for map in maps.flatten() {
+        if let Value::Map(m) = eval(map, env)? {
+            if let Some((key, _)) = m.iter().find(|(_, v)| matches!(v, Value::Null)) {
+                return Err(EngineError::client(format!(
+                    "Cannot merge using a null value for property '{key}': MERGE needs every \
+                     property in its pattern to have a value."
+                )));
             }
         }
-        Value::Relationship(r) => {
-            if tx.delete_rel(r.id) {
-                stats.relationships_deleted += 1;
+    }
+    Ok(())
+}
+
+/// Deletes what one DELETE clause names for one row. Relationships go first, so that deleting
+/// paths (or a node together with its relationships) does not trip over the connections the
+/// same clause removes.
+fn delete(
+    tx: &mut TxState,
+    targets: Vec<Value>,
+    detach: bool,
+    stats: &mut Stats,
+) -> Result<(), EngineError> {
+    let mut nodes = Vec::new();
+    let mut rels = Vec::new();
+    let mut pending = targets;
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Null => {}
+            Value::Node(n) => nodes.push(n.id),
+            Value::Relationship(r) => rels.push(r.id),
+            Value::Path(p) => {
+                rels.extend(p.relationships.iter().map(|r| r.id));
+                nodes.extend(p.nodes.iter().map(|n| n.id));
+            }
+            Value::List(items) => pending.extend(items),
+            other => {
+                return Err(EngineError::client(format!(
+                    "DELETE can only remove nodes, relationships and paths, not a {}.",
+                    other.type_name()
+                )))
             }
         }
-        Value::Path(p) => {
-            for r in p.relationships {
-                delete(tx, Value::Relationship(r), detach, stats)?;
-            }
-            for n in p.nodes {
-                delete(tx, Value::Node(n), detach, stats)?;
-            }
+    }
+    for id in rels {
+        if tx.delete_rel(id) {
+            stats.relationships_deleted += 1;
         }
-        Value::List(items) => {
-            for item in items {
-                delete(tx, item, detach, stats)?;
-            }
-        }
-        other => {
-            return Err(EngineError::client(format!(
-                "DELETE can only remove nodes, relationships and paths, not a {}.",
-                other.type_name()
-            )))
+    }
+    for id in nodes {
+        let degree = tx
+            .working
+            .adjacency(id)
+            .map_or(0, |a| a.out.len() + a.inc.len());
+        if tx.delete_node(id, detach)? {
+            stats.nodes_deleted += 1;
+            stats.relationships_deleted += degree as i64;
         }
     }
     Ok(())
@@ -733,6 +807,7 @@ fn create_part(
     part: &PatternPart,
     env: Env,
     stats: &mut Stats,
+    undirected_outgoing: bool,
 ) -> Result<Env, EngineError> {
     let mut env = env;
     let mut node_ids = Vec::new();
@@ -795,6 +870,7 @@ fn create_part(
         let (start, end) = match rel.direction {
             Direction::Outgoing => (at, next),
             Direction::Incoming => (next, at),
+            Direction::Either if undirected_outgoing => (at, next),
             Direction::Either => {
                 return Err(EngineError::client(
                     "Relationships must be directed to be created: use -[]-> or <-[]-.",
@@ -1045,5 +1121,103 @@ mod tests {
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN x ORDER BY x"));
         assert!(is_heavy("UNWIND [3, 1] AS x RETURN count(x) + 1"));
         assert!(is_heavy("RETURN 1 AS x UNION MATCH (n) RETURN n.x AS x"));
+        assert!(is_heavy(
+            "UNWIND range(1, 10) AS x WITH x WHERE x < 0 RETURN x"
+        ));
+        assert!(is_heavy("CALL db.labels()"));
+    }
+
+    mod semantics {
+        use crate::engine::testing::*;
+        use crate::engine::MemoryEngine;
+        use crate::value::Value;
+
+        #[tokio::test]
+        async fn deleting_paths_that_share_nodes_in_one_clause() {
+            let engine = MemoryEngine::new();
+            rows(
+                &engine,
+                "CREATE (:U {n: 1})-[:R]->(:U {n: 2})-[:R]->(:U {n: 3})",
+            )
+            .await;
+            let q = "MATCH p = (:U)-[r]->(:U) WITH collect(p) AS ps DELETE ps[0], ps[1]";
+            rows(&engine, q).await;
+            assert_eq!(
+                one(&engine, "MATCH (n) RETURN count(n) AS c").await,
+                Value::Int(0)
+            );
+        }
+
+        #[tokio::test]
+        async fn merge_refuses_null_properties_and_changes_nothing() {
+            let engine = MemoryEngine::new();
+            let e = run_in(&engine, "MERGE (n:L {num: null}) RETURN n").await;
+            let message = match e {
+                Err(e) => e.message,
+                Ok((_, rows, _)) => format!("{rows:?}"),
+            };
+            assert!(
+                message.contains("null value for property 'num'"),
+                "{message}"
+            );
+            assert_eq!(
+                one(&engine, "MATCH (n) RETURN count(n) AS c").await,
+                Value::Int(0)
+            );
+        }
+
+        #[tokio::test]
+        async fn relationships_index_by_key_and_test_their_type() {
+            let engine = MemoryEngine::new();
+            rows(&engine, "CREATE ()-[:T {a: 1}]->()").await;
+            let q = "MATCH ()-[r]->() RETURN [k IN keys(r) | r[k]] AS v, r:T AS t, r:U AS u";
+            let row = rows(&engine, q).await.remove(0);
+            assert_eq!(
+                row,
+                [
+                    Value::List(vec![Value::Int(1)]),
+                    Value::Bool(true),
+                    Value::Bool(false)
+                ]
+            );
+            // `<-->` is either direction; `SET (n).p` sets through a parenthesised target.
+            let q = "MATCH (a)<-[r]->(b) SET (a).seen = true RETURN count(r) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(2));
+            let q = "MATCH (a) WHERE a.seen RETURN count(a) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(2));
+        }
+
+        #[tokio::test]
+        async fn merge_of_an_undirected_relationship_matches_either_way_and_creates_one() {
+            let engine = MemoryEngine::new();
+            rows(&engine, "CREATE (:A)-[:R]->(:B)").await;
+            let q = "MATCH (a:A), (b:B) MERGE (b)-[r:R]-(a) RETURN count(r) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(1));
+            let q = "MATCH (a:A), (b:B) MERGE (a)-[:S]-(b)";
+            rows(&engine, q).await;
+            let q = "MATCH (:A)-[:S]->(:B) RETURN count(*) AS c";
+            assert_eq!(one(&engine, q).await, Value::Int(1));
+            let e = run_in(&engine, "CREATE (:A)-[:R]-(:B)")
+                .await
+                .expect_err("refused");
+            assert!(e.message.contains("must be directed"), "{}", e.message);
+        }
+
+        #[tokio::test]
+        async fn the_smallest_integer_can_be_written() {
+            let engine = MemoryEngine::new();
+            let q = "RETURN -9223372036854775808 AS a, -0x8000000000000000 AS b, \
+                     -0o1000000000000000000000 AS c";
+            assert_eq!(
+                rows(&engine, q).await.remove(0),
+                vec![Value::Int(i64::MIN); 3]
+            );
+            for q in ["RETURN 9223372036854775808", "RETURN 0x8000000000000000"] {
+                let e = crate::cypher::parse(q).unwrap_err();
+                assert!(e.message.contains("fits in 64 bits"), "{q}: {}", e.message);
+            }
+            let e = crate::cypher::parse("RETURN 9223372036854775809").unwrap_err();
+            assert!(e.message.contains("too large"), "{}", e.message);
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! committed graph and decides commits, `exec.rs` runs queries, `schema.rs` runs index and
 //! constraint statements.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,7 @@ impl QueryEngine for MemoryEngine {
             failed: false,
             timeout: self.timeout,
             memory_limit: self.memory_limit,
+            abort: None,
         }))
     }
 
@@ -153,9 +155,43 @@ pub struct MemoryTransaction {
     failed: bool,
     timeout: Option<Duration>,
     memory_limit: Option<usize>,
+    /// Set by `TERMINATE TRANSACTIONS`; every query of the transaction checks it.
+    abort: Option<Arc<AtomicBool>>,
 }
 
 impl MemoryTransaction {
+    fn terminated(&self) -> bool {
+        self.abort
+            .as_ref()
+            .is_some_and(|a| a.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Runs one query in `mode`, unless the transaction was terminated or an earlier query
+    /// failed; a failure leaves the transaction only fit for rollback.
+    async fn guarded(
+        &mut self,
+        query: Query,
+        params: Params,
+        mode: Mode,
+    ) -> Result<QueryResult, EngineError> {
+        if self.terminated() {
+            // Until it is rolled back, a terminated transaction answers every query so.
+            self.failed = true;
+            return Err(EngineError::transient(super::eval::TERMINATED));
+        }
+        if self.failed {
+            return Err(EngineError::client(
+                "An earlier query in this transaction failed; roll the transaction back before \
+                 running more queries.",
+            ));
+        }
+        let r = self.execute(query, params, mode).await;
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
     async fn execute(
         &mut self,
         query: Query,
@@ -165,6 +201,7 @@ impl MemoryTransaction {
         let budget = exec::Budget {
             deadline: self.timeout.map(|t| Instant::now() + t),
             memory_limit: self.memory_limit,
+            abort: self.abort.clone(),
         };
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));
@@ -195,17 +232,7 @@ impl MemoryTransaction {
 #[async_trait]
 impl Transaction for MemoryTransaction {
     async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
-        if self.failed {
-            return Err(EngineError::client(
-                "An earlier query in this transaction failed; roll the transaction back before \
-                 running more queries.",
-            ));
-        }
-        let r = self.execute(query, params, Mode::Run).await;
-        if r.is_err() {
-            self.failed = true;
-        }
-        r
+        self.guarded(query, params, Mode::Run).await
     }
 
     async fn explain(
@@ -214,25 +241,18 @@ impl Transaction for MemoryTransaction {
         params: Params,
         profile: bool,
     ) -> Result<QueryResult, EngineError> {
-        if self.failed {
-            return Err(EngineError::client(
-                "An earlier query in this transaction failed; roll the transaction back before \
-                 running more queries.",
-            ));
-        }
         let mode = if profile {
             Mode::Profile
         } else {
             Mode::Explain
         };
-        let r = self.execute(query, params, mode).await;
-        if r.is_err() {
-            self.failed = true;
-        }
-        r
+        self.guarded(query, params, mode).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), EngineError> {
+        if self.terminated() {
+            return Err(EngineError::transient(super::eval::TERMINATED));
+        }
         if self.failed {
             return Err(EngineError::client(COMMIT_AFTER_ERROR));
         }
@@ -245,6 +265,10 @@ impl Transaction for MemoryTransaction {
             offload::blocking("commit", move || state.commit()).await??
         };
         durable.wait().await
+    }
+
+    fn set_abort(&mut self, flag: Arc<AtomicBool>) {
+        self.abort = Some(flag);
     }
 
     async fn rollback(self: Box<Self>) {

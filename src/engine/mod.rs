@@ -13,23 +13,28 @@
 //! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
-//! WITH/RETURN (its aggregates in [`aggregate`]), [`eval`] for expressions, [`functions`] and
-//! [`temporal`] for built-ins,
-//! [`schema`] for index and constraint statements, and [`dump`] (with [`literal`] for values) for
-//! `DUMP DATABASE`.
+//! WITH/RETURN (its aggregates in [`aggregate`]), [`foreach`] for FOREACH, [`load_csv`] for
+//! LOAD CSV, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins, [`call`]
+//! with [`procedures`] for `CALL`, [`subquery`] for subqueries and pattern comprehensions,
+//! [`plan`] and [`profile`] for EXPLAIN and PROFILE, [`schema`] for index and constraint
+//! statements, and [`dump`] (with [`literal`] for values) for `DUMP DATABASE`.
 
 pub mod aggregate;
+pub mod call;
 pub mod dump;
 pub mod eval;
 pub mod exec;
+pub mod foreach;
 pub mod functions;
 pub mod graph;
 pub mod literal;
+pub mod load_csv;
 pub mod memory;
 pub mod offload;
 pub mod pattern;
 pub mod persist;
 pub mod plan;
+pub mod procedures;
 pub mod profile;
 pub mod project;
 pub mod rows;
@@ -224,6 +229,10 @@ pub trait Transaction: Send {
 
     /// Discards the transaction's writes.
     async fn rollback(self: Box<Self>);
+
+    /// Hands the transaction the flag `TERMINATE TRANSACTIONS` sets: its queries check it
+    /// with their deadline and stop once it is set. Engines that cannot stop a query ignore it.
+    fn set_abort(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
 }
 
 impl From<SyntaxError> for EngineError {

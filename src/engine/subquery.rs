@@ -17,6 +17,7 @@ use super::project::Envs;
 use super::store::TxState;
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Expr, PatternPart, Query};
+use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::Value;
 
 /// The columns a subquery's RETURN adds to the outer row (none for a unit subquery).
@@ -48,7 +49,10 @@ fn rows(query: &Query, env: &Env) -> Result<(Vec<String>, RowStream), EngineErro
             "Subqueries can only be used where there is a graph (in a query's clauses).",
         ));
     }
-    run_union(query, None, false, env, &mut Stats::default(), None)
+    // Subqueries nest as deep as the parser allows; grow the stack rather than trust its size.
+    stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+        run_union(query, None, false, env, &mut Stats::default(), None)
+    })
 }
 
 /// `EXISTS { ... }`: whether the subquery yields at least one row. Only the first is computed.
@@ -123,7 +127,9 @@ pub fn call_writing(
     out: &mut Vec<Env>,
 ) -> Result<(), EngineError> {
     let start = call_start(query, &outer);
-    let (fields, rows) = run_union(query, Some(tx), true, &start, stats, None)?;
+    let (fields, rows) = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+        run_union(query, Some(tx), true, &start, stats, None)
+    })?;
     let unit = returned(query).is_empty();
     let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
     if unit {
@@ -274,6 +280,25 @@ mod tests {
             "MATCH (p:P {name: 'a'}) CALL { WITH p CREATE (p)-[:MADE]->(m:Made {i: 9}) RETURN m } \
                  RETURN m.i";
         assert_eq!(one(&engine, q).await, Value::Int(9));
+    }
+
+    #[tokio::test]
+    async fn deeply_nested_subqueries_run() {
+        let engine = MemoryEngine::new();
+        let depth = 100;
+        let q = format!(
+            "{}RETURN 1 AS x{}",
+            "CALL { ".repeat(depth),
+            " } RETURN x".repeat(depth)
+        );
+        assert_eq!(one(&engine, &q).await, Value::Int(1));
+        // Each EXISTS counts as expression nesting too.
+        let q = format!(
+            "RETURN {}true{} AS e",
+            "EXISTS { RETURN ".repeat(depth / 3),
+            " AS x }".repeat(depth / 3)
+        );
+        assert_eq!(one(&engine, &q).await, Value::Bool(true));
     }
 
     #[tokio::test]

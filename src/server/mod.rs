@@ -174,7 +174,7 @@ pub async fn start(
     };
     let handler = Arc::new(Handler {
         session: Arc::new(SessionContext {
-            dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone())),
+            dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone()).with_config(config)),
             server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
             metrics: Arc::clone(&metrics),
             limits: config.limits(),
