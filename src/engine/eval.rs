@@ -161,6 +161,9 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
             Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
+            p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {
+                functions::spatial::property(&p, key)
+            }
             other => super::temporal::property(&other, key).unwrap_or_else(|| {
                 Err(EngineError::client(format!(
                     "Invalid property lookup .{key} on a {}.",
@@ -454,6 +457,8 @@ pub fn apply(op: BinaryOp, l: Value, r: Value) -> Result<Value, EngineError> {
         BinaryOp::Eq => Ok(equals(&l, &r).map_or(Null, Value::Bool)),
         BinaryOp::Neq => Ok(equals(&l, &r).map_or(Null, |b| Value::Bool(!b))),
         BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => Ok(match compare(&l, &r) {
+            // openCypher: an ordering comparison with NaN is false, not unknown.
+            None if is_nan_comparison(&l, &r) => Value::Bool(false),
             None => Null,
             Some(ord) => Value::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,
@@ -558,6 +563,14 @@ fn unreachable_logic(op: BinaryOp) -> Result<Value, EngineError> {
         "internal error: {} evaluated without short-circuiting",
         op.symbol()
     )))
+}
+
+/// Both sides are numbers and one is NaN: the comparison is false rather than null.
+fn is_nan_comparison(l: &Value, r: &Value) -> bool {
+    match (as_float(l), as_float(r)) {
+        (Some(x), Some(y)) => x.is_nan() || y.is_nan(),
+        _ => false,
+    }
 }
 
 fn as_float(v: &Value) -> Option<f64> {
@@ -692,9 +705,22 @@ pub fn order(a: &Value, b: &Value) -> Ordering {
     }
     match rank(a).cmp(&rank(b)) {
         Ordering::Equal => match (a, b) {
-            (Value::Float(x), Value::Float(y)) if x.is_nan() || y.is_nan() => {
-                x.is_nan().cmp(&y.is_nan())
+            // Lists order element by element under this same total order (so `[1, 'a']` sorts
+            // before `[1, null]`), then by length.
+            (Value::List(x), Value::List(y)) => x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| order(p, q))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| x.len().cmp(&y.len())),
+            // NaN sorts after every other number.
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_))
+                if is_nan_comparison(a, b) =>
+            {
+                let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+                nan(a).cmp(&nan(b))
             }
+            (Value::Point2D { .. } | Value::Point3D { .. }, _) => a.structural_cmp(b),
             _ => compare(a, b).unwrap_or(Ordering::Equal),
         },
         other => other,
