@@ -230,9 +230,6 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, EngineError> {
             }
         }
         _ => {
-            if let Some(result) = super::temporal::call(name, &args) {
-                return result;
-            }
             arity(name, &args, 1, 1)?;
             let arg = args.into_iter().next().unwrap_or(Value::Null);
             unary(name, n, arg)
