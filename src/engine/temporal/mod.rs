@@ -63,11 +63,18 @@ fn arity(function: &str, args: &[Value], min: usize, max: usize) -> Result<(), E
 /// that the caller tries the other functions. `toString()` of a temporal value is answered here
 /// too.
 pub fn call(name: &str, args: &[Value], clock: &Clock) -> Option<Result<Value, EngineError>> {
-    // Every temporal function starts with d, t or l: other calls leave at once.
-    if !matches!(
-        name.as_bytes().first().map(u8::to_ascii_lowercase),
-        Some(b'd' | b't' | b'l')
-    ) {
+    // Other functions leave here without allocating: this runs before every scalar function.
+    let head = name.split('.').next().unwrap_or(name);
+    let ours = [
+        "date",
+        "time",
+        "localtime",
+        "localdatetime",
+        "datetime",
+        "duration",
+        "tostring",
+    ];
+    if !ours.iter().any(|f| f.eq_ignore_ascii_case(head)) {
         return None;
     }
     let lower = name.to_ascii_lowercase();
@@ -169,3 +176,5 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 pub fn order_durations(a: &crate::value::Duration, b: &crate::value::Duration) -> Ordering {
     arith::order_durations(a, b)
 }
+#[cfg(test)]
+mod engine_tests;
