@@ -118,7 +118,9 @@ pub fn read_map(kind: Kind, map: &Map) -> Result<(Parts, Fields), EngineError> {
                 base.zone = p.zone;
                 base.offset = p.offset;
             }
-            "timezone" if kind.has_zone() => {
+            // Every type takes a zone for "now" (`date({timezone: 'Asia/Tokyo'})`); `build`
+            // refuses it where the type has none.
+            "timezone" => {
                 f.timezone = Some(timezone(function, value)?);
             }
             _ => {
@@ -271,6 +273,12 @@ fn local(days: i64, nanos: i64) -> i128 {
 pub fn build(kind: Kind, base: Parts, f: &Fields, mode: Mode) -> Result<Value, EngineError> {
     let function = kind.function();
     let overflow = || bad(function, "the value is out of range");
+    if f.timezone.is_some() && !kind.has_zone() {
+        return Err(bad(
+            function,
+            format!("a {function} value has no time zone; use {function}({{timezone: ..}}) alone for the current {function} in a zone"),
+        ));
+    }
     if kind == Kind::DateTime && (f.epoch_seconds.is_some() || f.epoch_millis.is_some()) {
         let sub = sub_second(function, f, 0, Mode::Construct)?;
         let instant = match (f.epoch_seconds, f.epoch_millis) {

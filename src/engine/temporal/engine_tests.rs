@@ -72,6 +72,13 @@ async fn the_transaction_instant_holds_for_every_statement_and_the_statement_ins
         distinct,
         Value::List(vec![Value::Int(1), Value::Bool(true)])
     );
+    // Now in a zone: the date in Kiritimati (+14:00) is never before the date at UTC.
+    let ahead = first(
+        &mut tx,
+        "RETURN date({timezone: 'Pacific/Kiritimati'}) >= date.statement('Z')",
+    )
+    .await;
+    assert_eq!(ahead, Value::Bool(true));
     let zoned = first(
         &mut tx,
         "RETURN datetime.transaction('Europe/Stockholm').timezone",
@@ -210,6 +217,8 @@ async fn bad_input_names_the_function_and_the_value() {
         e.contains("date.truncate()") && e.contains("'fortnight'"),
         "{e}"
     );
+    let e = error("RETURN localdatetime({year: 2015, timezone: '+01:00'})").await;
+    assert!(e.contains("has no time zone"), "{e}");
     assert_eq!(
         one(&MemoryEngine::new(), "RETURN date(null)").await,
         Value::Null
