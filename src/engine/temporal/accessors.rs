@@ -81,6 +81,8 @@ fn instant(p: &Parts, value: &Value, k: &str) -> Option<Value> {
 /// A duration's components: `years`, `months`, `days`, `hours`, ..., `nanoseconds` are the
 /// whole duration in that unit within its group (months, days, seconds are kept apart);
 /// `...OfYear`, `...OfHour`, `...OfSecond` are what is left below the next larger unit.
+/// Memgraph's singular names (`d.day`, `d.hour`, ... `d.nanosecond`) are kept as the plural
+/// ones, for clients written against Memgraph.
 fn duration(d: &Duration, k: &str) -> Option<Value> {
     let total = total_nanos(d);
     let v = match k {
@@ -88,13 +90,13 @@ fn duration(d: &Duration, k: &str) -> Option<Value> {
         "quarters" => d.months / 3,
         "months" => d.months,
         "weeks" => d.days / 7,
-        "days" => d.days,
-        "hours" => d.seconds / 3600,
-        "minutes" => d.seconds / 60,
-        "seconds" => d.seconds,
-        "milliseconds" => i64::try_from(total.div_euclid(1_000_000)).ok()?,
-        "microseconds" => i64::try_from(total.div_euclid(1_000)).ok()?,
-        "nanoseconds" => i64::try_from(total).ok()?,
+        "days" | "day" => d.days,
+        "hours" | "hour" => d.seconds / 3600,
+        "minutes" | "minute" => d.seconds / 60,
+        "seconds" | "second" => d.seconds,
+        "milliseconds" | "millisecond" => i64::try_from(total.div_euclid(1_000_000)).ok()?,
+        "microseconds" | "microsecond" => i64::try_from(total.div_euclid(1_000)).ok()?,
+        "nanoseconds" | "nanosecond" => i64::try_from(total).ok()?,
         "quartersofyear" => d.months % 12 / 3,
         "monthsofquarter" => d.months % 3,
         "monthsofyear" => d.months % 12,
@@ -134,6 +136,7 @@ mod tests {
         let d = Value::Duration(parse::duration("P1Y4M10DT1H1M1.111111111S").unwrap());
         assert_eq!(get(&d, "quarters"), Value::Int(5));
         assert_eq!(get(&d, "minutes"), Value::Int(61));
+        assert_eq!(get(&d, "minute"), Value::Int(61));
         assert_eq!(get(&d, "milliseconds"), Value::Int(3_661_111));
         assert_eq!(get(&d, "monthsOfQuarter"), Value::Int(1));
         assert_eq!(get(&d, "daysOfWeek"), Value::Int(3));
