@@ -202,10 +202,14 @@ pub fn construct(kind: Kind, arg: &Value, clock: &clock::Clock) -> Result<Value,
         }
         other => match Parts::of(other) {
             Some(p) => {
-                if kind.has_time() && !kind.has_date() && p.nanos.is_none()
-                    || kind == Kind::Date && p.days.is_none()
-                    || kind.has_date() && p.days.is_none()
-                {
+                // A date-based type needs the other's date (its time defaults to midnight); a
+                // time needs the other's time.
+                let fits = if kind.has_date() {
+                    p.days.is_some()
+                } else {
+                    p.nanos.is_some()
+                };
+                if !fits {
                     return Err(bad(
                         function,
                         format!("cannot take its value from a {}", other.type_name()),
@@ -558,4 +562,92 @@ pub fn from_epoch(args: &[Value], millis: bool) -> Result<Value, EngineError> {
     };
     parts::date_time_at(instant, TimeZone::Offset(0))
         .ok_or_else(|| bad(function, "the instant is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::temporal::format::to_string;
+
+    fn make(kind: Kind, arg: Value) -> String {
+        let v = construct(kind, &arg, &clock::Clock::now()).unwrap_or_else(|e| panic!("{e}"));
+        to_string(&v).unwrap()
+    }
+
+    fn map(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn date(s: &str) -> Value {
+        Value::Date(parse::date(s).unwrap())
+    }
+
+    #[test]
+    fn fields_override_the_value_they_start_from_in_its_own_system() {
+        // 2023-12-31 is the Sunday of ISO week 52 of 2023: week 1 keeps the Sunday.
+        let base = date("2023-12-31");
+        let week = map(&[("date", base.clone()), ("week", Value::Int(1))]);
+        assert_eq!(make(Kind::Date, week), "2023-01-08");
+        // Day 92 of the fourth quarter, moved to the second (91 days), is clamped to its end.
+        let quarter = map(&[("date", base.clone()), ("quarter", Value::Int(2))]);
+        assert_eq!(make(Kind::Date, quarter), "2023-06-30");
+        let leap = map(&[("date", date("2024-02-29")), ("year", Value::Int(2023))]);
+        assert_eq!(make(Kind::Date, leap), "2023-02-28");
+        let mixed = map(&[
+            ("year", Value::Int(2023)),
+            ("month", Value::Int(1)),
+            ("ordinalDay", Value::Int(3)),
+        ]);
+        assert!(construct(Kind::Date, &mixed, &clock::Clock::now()).is_err());
+    }
+
+    #[test]
+    fn a_new_zone_converts_a_zoned_value_and_is_attached_to_a_local_one() {
+        let zoned = Value::Time {
+            nanos: 12 * 3600 * NANOS_PER_SECOND,
+            offset_seconds: 3600,
+        };
+        let to_tokyo = map(&[("time", zoned), ("timezone", Value::from("+09:00"))]);
+        assert_eq!(make(Kind::Time, to_tokyo), "20:00+09:00");
+        let local = Value::LocalTime(12 * 3600 * NANOS_PER_SECOND);
+        let attach = map(&[("time", local), ("timezone", Value::from("+09:00"))]);
+        assert_eq!(make(Kind::Time, attach), "12:00+09:00");
+        // A datetime's fields are read in its own zone before converting.
+        let dt = make(
+            Kind::DateTime,
+            map(&[
+                (
+                    "datetime",
+                    from_string(Kind::LocalDateTime, "2024-06-01T12:00").unwrap(),
+                ),
+                ("day", Value::Int(2)),
+            ]),
+        );
+        assert_eq!(dt, "2024-06-02T12:00Z");
+        assert_eq!(
+            make(Kind::DateTime, Value::from("2024-06-01T12:00[Asia/Tokyo]")),
+            "2024-06-01T12:00+09:00[Asia/Tokyo]"
+        );
+    }
+
+    #[test]
+    fn sub_second_fields_add_up_within_their_ranges() {
+        let t = map(&[
+            ("hour", Value::Int(1)),
+            ("millisecond", Value::Int(1)),
+            ("microsecond", Value::Int(2)),
+            ("nanosecond", Value::Int(3)),
+        ]);
+        assert_eq!(make(Kind::LocalTime, t), "01:00:00.001002003");
+        let too_big = map(&[
+            ("millisecond", Value::Int(1)),
+            ("microsecond", Value::Int(1000)),
+        ]);
+        assert!(construct(Kind::LocalTime, &too_big, &clock::Clock::now()).is_err());
+    }
 }
