@@ -13,17 +13,19 @@ use super::zone;
 use crate::engine::EngineError;
 use crate::value::{TimeZone, Value};
 
-/// The instants a statement's temporal functions see, in nanoseconds since the Unix epoch.
+/// The instants a statement's temporal functions see, in nanoseconds since the Unix epoch
+/// (an `i64` reaches the year 2262; the environment that carries this is copied for every row,
+/// so it stays small).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
-    pub transaction: i128,
-    pub statement: i128,
+    pub transaction: i64,
+    pub statement: i64,
 }
 
 impl Clock {
     /// A statement that is its own transaction, starting now.
     pub fn now() -> Clock {
-        let now = now_nanos();
+        let now = clamp(now_nanos());
         Clock {
             transaction: now,
             statement: now,
@@ -33,8 +35,8 @@ impl Clock {
     /// A statement starting now in a transaction that began at `started`.
     pub fn in_transaction(started: SystemTime) -> Clock {
         Clock {
-            transaction: nanos_since_epoch(started),
-            statement: now_nanos(),
+            transaction: clamp(nanos_since_epoch(started)),
+            statement: clamp(now_nanos()),
         }
     }
 }
@@ -50,6 +52,10 @@ fn nanos_since_epoch(t: SystemTime) -> i128 {
         Ok(d) => d.as_nanos() as i128,
         Err(e) => -(e.duration().as_nanos() as i128),
     }
+}
+
+fn clamp(nanos: i128) -> i64 {
+    nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// The system clock now.
@@ -88,12 +94,12 @@ mod tests {
         assert!(clock.statement > clock.transaction);
         let named = TimeZone::Named("Europe/Stockholm".into());
         assert_eq!(
-            current(Kind::Date, clock.transaction, None).unwrap(),
+            current(Kind::Date, clock.transaction.into(), None).unwrap(),
             Value::Date(1)
         );
         // 01:00 UTC on 1970-01-02 is 02:00 in Stockholm (+01:00).
         assert_eq!(
-            current(Kind::Time, clock.transaction, Some(named)).unwrap(),
+            current(Kind::Time, clock.transaction.into(), Some(named)).unwrap(),
             Value::Time {
                 nanos: 2 * 3_600 * NANOS_PER_SECOND,
                 offset_seconds: 3_600

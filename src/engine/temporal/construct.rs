@@ -196,7 +196,7 @@ pub fn construct(kind: Kind, arg: &Value, clock: &clock::Clock) -> Result<Value,
             .is_empty();
             if empty_base && f.timezone.is_some() && only_zone {
                 // `datetime({timezone: 'Europe/Stockholm'})`: now, in that zone.
-                return clock::current(kind, clock.statement, f.timezone);
+                return clock::current(kind, clock.statement.into(), f.timezone);
             }
             build(kind, base, &f, Mode::Construct)
         }

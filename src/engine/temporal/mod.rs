@@ -110,13 +110,13 @@ pub fn call(name: &str, args: &[Value], clock: &Clock) -> Option<Result<Value, E
     let function = kind.function();
     Some(match tail {
         None => arity(function, args, 0, 1).and_then(|_| match args.first() {
-            None => clock::current(kind, clock.statement, None),
+            None => clock::current(kind, clock.statement.into(), None),
             Some(arg) => construct::construct(kind, arg, clock),
         }),
         Some(which @ ("transaction" | "statement" | "realtime")) => {
             let instant = match which {
-                "transaction" => clock.transaction,
-                "statement" => clock.statement,
+                "transaction" => clock.transaction.into(),
+                "statement" => clock.statement.into(),
                 _ => clock::now_nanos(),
             };
             let full = format!("{function}.{which}");
