@@ -10,6 +10,7 @@ use super::functions;
 use super::graph::Graph;
 use super::pattern;
 use super::subquery;
+use super::temporal;
 use super::{EngineError, Params};
 use crate::cypher::ast::{BinaryOp, Expr, PatternPart, Quantifier};
 use crate::cypher::{RED_ZONE, STACK_GROWTH};
@@ -40,6 +41,8 @@ pub struct Env {
     pub memory_limit: Option<usize>,
     /// Set by `TERMINATE TRANSACTIONS` from another session; checked with the deadline.
     pub abort: Option<Arc<AtomicBool>>,
+    /// The transaction's and statement's instants, fixed for `datetime()` and friends.
+    pub clock: temporal::Clock,
 }
 
 impl Env {
@@ -51,6 +54,7 @@ impl Env {
             deadline: None,
             memory_limit: None,
             abort: None,
+            clock: temporal::Clock::now(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Env {
             deadline: self.deadline,
             memory_limit: self.memory_limit,
             abort: self.abort.clone(),
+            clock: self.clock,
         }
     }
 
@@ -164,7 +169,7 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {
                 functions::spatial::property(&p, key)
             }
-            other => super::temporal::property(&other, key).unwrap_or_else(|| {
+            other => temporal::property(&other, key).unwrap_or_else(|| {
                 Err(EngineError::client(format!(
                     "Invalid property lookup .{key} on a {}.",
                     other.type_name()
@@ -194,6 +199,7 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
                 .map(Value::Int)
                 .ok_or_else(|| EngineError::client("Integer overflow in unary minus.")),
             Value::Float(f) => Ok(Value::Float(-f)),
+            Value::Duration(d) => temporal::negate(&d),
             other => Err(EngineError::client(format!(
                 "Invalid type {} for unary minus.",
                 other.type_name()
@@ -223,6 +229,9 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(v) = graph_function(name, &args, env)? {
                 return Ok(v);
+            }
+            if let Some(v) = temporal::call(name, &args, &env.clock) {
+                return v;
             }
             functions::call(name, args)
         }
@@ -589,7 +598,7 @@ fn float_op(
 ) -> Result<Value, EngineError> {
     match (as_float(a), as_float(b)) {
         (Some(x), Some(y)) => Ok(Value::Float(f(x, y))),
-        _ => Err(type_error(op, a, b)),
+        _ => temporal::apply(op, a, b).unwrap_or_else(|| Err(type_error(op, a, b))),
     }
 }
 
@@ -666,6 +675,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
                 ..
             },
         ) => Some((s1, n1).cmp(&(s2, n2))),
+        (Value::Time { .. }, Value::Time { .. }) => temporal::compare(a, b),
         (Value::List(x), Value::List(y)) => {
             for (p, q) in x.iter().zip(y) {
                 match compare(p, q)? {
@@ -721,6 +731,7 @@ pub fn order(a: &Value, b: &Value) -> Ordering {
                 nan(a).cmp(&nan(b))
             }
             (Value::Point2D { .. } | Value::Point3D { .. }, _) => a.structural_cmp(b),
+            (Value::Duration(x), Value::Duration(y)) => temporal::order_durations(x, y),
             _ => compare(a, b).unwrap_or(Ordering::Equal),
         },
         other => other,

@@ -120,10 +120,8 @@ fn to_string(name: &str, args: Vec<Value>) -> Result<Value, EngineError> {
     let v = single(name, args)?;
     match to_string_value(&v) {
         Ok(out) => Ok(out.unwrap_or(Value::Null)),
-        Err(()) => match crate::engine::temporal::call(name, std::slice::from_ref(&v)) {
-            Some(result) => result,
-            None => Err(wrong(name, &v)),
-        },
+        // Temporal values were rendered before this was called (see eval.rs).
+        Err(()) => Err(wrong(name, &v)),
     }
 }
 
