@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use slog::{crit, info, warn};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use boltd::tls::{ReloadTrigger, TlsHandle};
 
@@ -94,6 +95,9 @@ fn main() -> ExitCode {
             }
         };
     let code = runtime.block_on(async {
+        // Signal handlers are in place before the port is bound (and "listening" is logged), so
+        // a SIGTERM or SIGHUP sent as soon as the server is up is never lost.
+        let signals = Signals::install(&logger);
         let server = match boltd::server::start(&config, engine.clone(), logger.clone()).await {
             Ok(s) => s,
             Err(e) => {
@@ -104,8 +108,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tokio::spawn(reload_on_sighup(server.tls().cloned(), logger.clone()));
-        wait_for_signal().await;
+        let Signals { hup, term, int } = signals;
+        if let Some(hup) = hup {
+            tokio::spawn(reload_on_sighup(hup, server.tls().cloned(), logger.clone()));
+        }
+        wait_for_signal(term, int).await;
         info!(logger, "signal received; shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
@@ -119,17 +126,33 @@ fn main() -> ExitCode {
     code
 }
 
+/// The signal streams, registered at startup.
+struct Signals {
+    hup: Option<Signal>,
+    term: Option<Signal>,
+    int: Option<Signal>,
+}
+
+impl Signals {
+    fn install(logger: &slog::Logger) -> Self {
+        let hup = match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!(logger, "cannot listen for SIGHUP; reload with RELOAD BOLT_SERVER TLS instead"; "error" => %e);
+                None
+            }
+        };
+        Signals {
+            hup,
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+}
+
 /// SIGHUP performs the same reload as `RELOAD BOLT_SERVER TLS` (systemd's `ExecReload`, `kill -HUP`).
 /// The TLS manager logs the outcome.
-async fn reload_on_sighup(tls: Option<TlsHandle>, logger: slog::Logger) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(logger, "cannot listen for SIGHUP; reload with RELOAD BOLT_SERVER TLS instead"; "error" => %e);
-            return;
-        }
-    };
+async fn reload_on_sighup(mut hup: Signal, tls: Option<TlsHandle>, logger: slog::Logger) {
     while hup.recv().await.is_some() {
         match &tls {
             Some(tls) => {
@@ -144,17 +167,17 @@ async fn reload_on_sighup(tls: Option<TlsHandle>, logger: slog::Logger) {
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C, `systemctl stop`, `docker stop`).
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+async fn wait_for_signal(term: Option<Signal>, int: Option<Signal>) {
+    async fn next(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
         }
-    };
+    }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        _ = next(term) => {}
+        _ = next(int) => {}
     }
 }

@@ -1081,6 +1081,9 @@ impl<'a> Parser<'a> {
                 if self.eat(&Tok::LParen) {
                     return self.call(name);
                 }
+                if let Some(dotted) = self.namespaced_call_name(&name) {
+                    return self.call(dotted);
+                }
                 if *self.peek() == Tok::Colon {
                     let labels = self.labels()?;
                     return Ok(Expr::HasLabels(Box::new(Expr::Variable(name)), labels));
@@ -1233,6 +1236,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `a.b(` or `a.b.c(` after `a`: a namespaced function (`date.truncate`, `point.distance`),
+    /// consumed up to and including the `(` and named `a.b.c`. `None` (nothing consumed) when
+    /// the dots are property lookups (`a.b`, `a.b.c`) because no `(` follows the last name.
+    fn namespaced_call_name(&mut self, first: &str) -> Option<String> {
+        let mut segments = 0;
+        while *self.peek_at(2 * segments) == Tok::Dot
+            && matches!(self.peek_at(2 * segments + 1), Tok::Ident { .. })
+        {
+            segments += 1;
+        }
+        if segments == 0 || *self.peek_at(2 * segments) != Tok::LParen {
+            return None;
+        }
+        let mut name = first.to_owned();
+        for _ in 0..segments {
+            self.advance();
+            if let Tok::Ident { name: part, .. } = self.peek().clone() {
+                name.push('.');
+                name.push_str(&part);
+            }
+            self.advance();
+        }
+        self.advance();
+        Some(name)
+    }
+
     fn call(&mut self, name: String) -> Result<Expr, SyntaxError> {
         if name.eq_ignore_ascii_case("count") && self.eat(&Tok::Star) {
             self.expect(&Tok::RParen, "')'")?;
@@ -1351,8 +1380,10 @@ mod tests {
     use super::*;
     use crate::cypher::parse;
 
+    /// The parse alone, without the semantic pass: these tests are about syntax.
     fn query(q: &str) -> Query {
-        match parse(q) {
+        let tokens = crate::cypher::lexer::tokenize(q).expect("lexes");
+        match parse_tokens(q, tokens) {
             Ok(Statement::Query(query)) => query,
             other => panic!("{q}: {other:?}"),
         }
@@ -1372,6 +1403,25 @@ mod tests {
             .map(|i| i.name)
             .collect();
         assert_eq!(names, vec!["1 + 2", "y", "[1,2][0]"]);
+    }
+
+    #[test]
+    fn dotted_names_before_a_parenthesis_are_function_calls() {
+        let e = items("RETURN date.truncate('month', d), a.b.c(1), a.b, a.b.c");
+        let call_name = |e: &Expr| match e {
+            Expr::Call { name, args, .. } => Some((name.clone(), args.len())),
+            _ => None,
+        };
+        assert_eq!(call_name(&e[0].expr), Some(("date.truncate".into(), 2)));
+        assert_eq!(call_name(&e[1].expr), Some(("a.b.c".into(), 1)));
+        assert!(
+            matches!(&e[2].expr, Expr::Property(t, k) if **t == Expr::Variable("a".into()) && k == "b")
+        );
+        assert!(
+            matches!(&e[3].expr, Expr::Property(t, k) if matches!(**t, Expr::Property(..)) && k == "c")
+        );
+        let e = items("RETURN datetime.statement()")[0].expr.clone();
+        assert_eq!(call_name(&e), Some(("datetime.statement".into(), 0)));
     }
 
     #[test]

@@ -780,8 +780,20 @@ impl Analyzer {
             },
             projected: (aggregating || p.distinct).then_some(p.items.as_slice()),
         };
+        // A variable the projection dropped is unbound after it; say why, since it was bound
+        // just before.
+        let dropped =
+            |e: SyntaxError, place: &str| match e.message.strip_prefix("Unbound variable: ") {
+                Some(rest) if scope.has(rest.trim_end_matches('.')) => err(format!(
+                "{} {place} after an aggregating or DISTINCT {clause} sees only its columns and \
+                 the expressions it projects; project what you need.",
+                e.message
+            )),
+                _ => e,
+            };
         for s in &p.order_by {
-            self.expr(&s.expr, &order_scope, order_ctx)?;
+            self.expr(&s.expr, &order_scope, order_ctx)
+                .map_err(|e| dropped(e, "ORDER BY"))?;
             if aggregating && has_aggregate(&s.expr) {
                 ambiguous_order(&s.expr, &p.items)?;
             }
@@ -803,7 +815,8 @@ impl Analyzer {
                 agg: Agg::Forbidden("WHERE"),
                 projected,
             };
-            self.predicate_in(f, &visible, ctx, "WHERE")?;
+            self.predicate_in(f, &visible, ctx, "WHERE")
+                .map_err(|e| dropped(e, "WHERE"))?;
         }
         Ok(next)
     }

@@ -10,6 +10,7 @@ use super::functions;
 use super::graph::Graph;
 use super::pattern;
 use super::subquery;
+use super::temporal;
 use super::{EngineError, Params};
 use crate::cypher::ast::{BinaryOp, Expr, PatternPart, Quantifier};
 use crate::cypher::{RED_ZONE, STACK_GROWTH};
@@ -40,6 +41,8 @@ pub struct Env {
     pub memory_limit: Option<usize>,
     /// Set by `TERMINATE TRANSACTIONS` from another session; checked with the deadline.
     pub abort: Option<Arc<AtomicBool>>,
+    /// The transaction's and statement's instants, fixed for `datetime()` and friends.
+    pub clock: temporal::Clock,
 }
 
 impl Env {
@@ -51,6 +54,7 @@ impl Env {
             deadline: None,
             memory_limit: None,
             abort: None,
+            clock: temporal::Clock::now(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Env {
             deadline: self.deadline,
             memory_limit: self.memory_limit,
             abort: self.abort.clone(),
+            clock: self.clock,
         }
     }
 
@@ -161,7 +166,10 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
             Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
-            other => super::temporal::property(&other, key).unwrap_or_else(|| {
+            p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {
+                functions::spatial::property(&p, key)
+            }
+            other => temporal::property(&other, key).unwrap_or_else(|| {
                 Err(EngineError::client(format!(
                     "Invalid property lookup .{key} on a {}.",
                     other.type_name()
@@ -191,6 +199,7 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
                 .map(Value::Int)
                 .ok_or_else(|| EngineError::client("Integer overflow in unary minus.")),
             Value::Float(f) => Ok(Value::Float(-f)),
+            Value::Duration(d) => temporal::negate(&d),
             other => Err(EngineError::client(format!(
                 "Invalid type {} for unary minus.",
                 other.type_name()
@@ -220,6 +229,9 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(v) = graph_function(name, &args, env)? {
                 return Ok(v);
+            }
+            if let Some(v) = temporal::call(name, &args, &env.clock) {
+                return v;
             }
             functions::call(name, args)
         }
@@ -454,6 +466,8 @@ pub fn apply(op: BinaryOp, l: Value, r: Value) -> Result<Value, EngineError> {
         BinaryOp::Eq => Ok(equals(&l, &r).map_or(Null, Value::Bool)),
         BinaryOp::Neq => Ok(equals(&l, &r).map_or(Null, |b| Value::Bool(!b))),
         BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => Ok(match compare(&l, &r) {
+            // openCypher: an ordering comparison with NaN is false, not unknown.
+            None if is_nan_comparison(&l, &r) => Value::Bool(false),
             None => Null,
             Some(ord) => Value::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,
@@ -560,6 +574,14 @@ fn unreachable_logic(op: BinaryOp) -> Result<Value, EngineError> {
     )))
 }
 
+/// Both sides are numbers and one is NaN: the comparison is false rather than null.
+fn is_nan_comparison(l: &Value, r: &Value) -> bool {
+    match (as_float(l), as_float(r)) {
+        (Some(x), Some(y)) => x.is_nan() || y.is_nan(),
+        _ => false,
+    }
+}
+
 fn as_float(v: &Value) -> Option<f64> {
     match v {
         Value::Int(i) => Some(*i as f64),
@@ -576,7 +598,7 @@ fn float_op(
 ) -> Result<Value, EngineError> {
     match (as_float(a), as_float(b)) {
         (Some(x), Some(y)) => Ok(Value::Float(f(x, y))),
-        _ => Err(type_error(op, a, b)),
+        _ => temporal::apply(op, a, b).unwrap_or_else(|| Err(type_error(op, a, b))),
     }
 }
 
@@ -653,6 +675,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
                 ..
             },
         ) => Some((s1, n1).cmp(&(s2, n2))),
+        (Value::Time { .. }, Value::Time { .. }) => temporal::compare(a, b),
         (Value::List(x), Value::List(y)) => {
             for (p, q) in x.iter().zip(y) {
                 match compare(p, q)? {
@@ -692,9 +715,23 @@ pub fn order(a: &Value, b: &Value) -> Ordering {
     }
     match rank(a).cmp(&rank(b)) {
         Ordering::Equal => match (a, b) {
-            (Value::Float(x), Value::Float(y)) if x.is_nan() || y.is_nan() => {
-                x.is_nan().cmp(&y.is_nan())
+            // Lists order element by element under this same total order (so `[1, 'a']` sorts
+            // before `[1, null]`), then by length.
+            (Value::List(x), Value::List(y)) => x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| order(p, q))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| x.len().cmp(&y.len())),
+            // NaN sorts after every other number.
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_))
+                if is_nan_comparison(a, b) =>
+            {
+                let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+                nan(a).cmp(&nan(b))
             }
+            (Value::Point2D { .. } | Value::Point3D { .. }, _) => a.structural_cmp(b),
+            (Value::Duration(x), Value::Duration(y)) => temporal::order_durations(x, y),
             _ => compare(a, b).unwrap_or(Ordering::Equal),
         },
         other => other,

@@ -71,6 +71,9 @@ pub struct Budget {
     pub memory_limit: Option<usize>,
     /// Set when another session terminates the transaction (`TERMINATE TRANSACTIONS`).
     pub abort: Option<Arc<AtomicBool>>,
+    /// The instants `datetime.transaction()` and `datetime.statement()` give: not a limit, but
+    /// fixed per query in the same way.
+    pub clock: super::temporal::Clock,
 }
 
 /// Runs `query` in `tx`.
@@ -87,6 +90,7 @@ pub fn run(
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
     root.abort = budget.abort;
+    root.clock = budget.clock;
     let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
@@ -128,6 +132,7 @@ pub fn profile(
     let mut root = Env::new(Arc::new(params));
     root.deadline = budget.deadline;
     root.memory_limit = budget.memory_limit;
+    root.clock = budget.clock;
     let (_, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, Some(&measured))?;
     for row in rows {
         row?;
@@ -368,7 +373,8 @@ fn single(
                 let (fields, rows) = project(envs, projection, &scope, &root, filter.is_some())?;
                 scope = fields.clone();
                 let params = Arc::clone(params);
-                let (deadline, memory_limit) = (root.deadline, root.memory_limit);
+                let (deadline, memory_limit, clock) =
+                    (root.deadline, root.memory_limit, root.clock);
                 let abort = root.abort.clone();
                 let filter = filter.clone();
                 let fields = Arc::new(fields);
@@ -399,6 +405,7 @@ fn single(
                         deadline,
                         memory_limit,
                         abort: abort.clone(),
+                        clock,
                     };
                     Some(Ok(env))
                 }));

@@ -126,6 +126,7 @@ impl QueryEngine for MemoryEngine {
             timeout: self.timeout,
             memory_limit: self.memory_limit,
             abort: None,
+            started: std::time::SystemTime::now(),
         }))
     }
 
@@ -157,6 +158,8 @@ pub struct MemoryTransaction {
     memory_limit: Option<usize>,
     /// Set by `TERMINATE TRANSACTIONS`; every query of the transaction checks it.
     abort: Option<Arc<AtomicBool>>,
+    /// When the transaction began: `datetime.transaction()` of every statement in it.
+    started: std::time::SystemTime,
 }
 
 impl MemoryTransaction {
@@ -202,6 +205,7 @@ impl MemoryTransaction {
             deadline: self.timeout.map(|t| Instant::now() + t),
             memory_limit: self.memory_limit,
             abort: self.abort.clone(),
+            clock: super::temporal::Clock::in_transaction(self.started),
         };
         let Some(mut state) = self.state.take() else {
             return Err(EngineError::database("the transaction is no longer usable"));

@@ -13,12 +13,13 @@
 //! decides, in one place, which work leaves the async workers, and [`rows`] pulls results in
 //! batches under that rule; [`store`] keeps the committed [`graph`] and decides
 //! commits; [`exec`] runs a query's clauses, with [`pattern`] matching, [`project`] for
-//! WITH/RETURN, [`foreach`] for FOREACH, [`load_csv`] for LOAD CSV, [`eval`] for expressions,
-//! [`functions`] and [`temporal`] for built-ins, [`call`] with [`procedures`] for `CALL`,
-//! [`subquery`] for subqueries and pattern comprehensions, [`plan`] and [`profile`] for EXPLAIN
-//! and PROFILE, [`schema`] for index and constraint statements, and [`dump`] (with [`literal`]
-//! for values) for `DUMP DATABASE`.
+//! WITH/RETURN (its aggregates in [`aggregate`]), [`foreach`] for FOREACH, [`load_csv`] for
+//! LOAD CSV, [`eval`] for expressions, [`functions`] and [`temporal`] for built-ins, [`call`]
+//! with [`procedures`] for `CALL`, [`subquery`] for subqueries and pattern comprehensions,
+//! [`plan`] and [`profile`] for EXPLAIN and PROFILE, [`schema`] for index and constraint
+//! statements, and [`dump`] (with [`literal`] for values) for `DUMP DATABASE`.
 
+pub mod aggregate;
 pub mod call;
 pub mod dump;
 pub mod eval;
@@ -44,6 +45,8 @@ pub mod subquery;
 pub mod temporal;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests_functions;
 
 pub use memory::MemoryEngine;
 pub use rows::Rows;

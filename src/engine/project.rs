@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::eval::{apply, eval, order, Env};
+use super::aggregate::Accumulator;
+use super::eval::{eval, order, Env};
 use super::functions::is_aggregate;
 use super::{EngineError, Row};
 use crate::cypher::ast::{Expr, Projection, SortItem};
@@ -64,11 +65,9 @@ pub fn project(
             (name.clone(), r, has_aggregate)
         })
         .collect();
-    // After aggregation ORDER BY may aggregate too (`ORDER BY count(*)`): its aggregates are
-    // computed per group with the projection's, and the sort keys read their slots.
     let mut order_by = projection.order_by.clone();
-    for s in &mut order_by {
-        if aggregates.is_empty() {
+    if aggregates.is_empty() {
+        for s in &order_by {
             let mut inner = Vec::new();
             extract(&s.expr, &mut inner);
             if !inner.is_empty() {
@@ -77,8 +76,20 @@ pub fn project(
                      and order by its alias.",
                 ));
             }
-        } else {
+        }
+    } else {
+        // `ORDER BY count(*)` after `RETURN a, count(*)`: the sort key reads the projection's
+        // own aggregate. One the projection does not compute could only see the variables the
+        // projection dropped, which openCypher forbids.
+        let projected = aggregates.len();
+        for s in &mut order_by {
             s.expr = extract(&s.expr, &mut aggregates);
+        }
+        if aggregates.len() > projected {
+            return Err(EngineError::client(
+                "An aggregation in ORDER BY must also be in the projection; project it and \
+                 order by its alias.",
+            ));
         }
     }
 
@@ -108,7 +119,7 @@ pub fn project(
             Ok((row, scope))
         }))
     } else {
-        aggregate(envs, rewritten, aggregates)
+        aggregate(envs, rewritten, aggregates, root.clone())
     };
 
     if projection.distinct {
@@ -145,7 +156,7 @@ pub fn row_key(row: &[Value]) -> String {
     key
 }
 
-fn value_key(v: &Value, out: &mut String) {
+pub(crate) fn value_key(v: &Value, out: &mut String) {
     use std::fmt::Write;
     match v {
         // 1 and 1.0 are the same group in Cypher.
@@ -177,15 +188,13 @@ fn value_key(v: &Value, out: &mut String) {
 
 /// Replaces each aggregate call in `e` with a reference to its slot in `aggregates`.
 fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
-    // The same aggregate written twice (in an item and in ORDER BY) is computed once.
+    // The same aggregate written twice (`RETURN count(*), count(*) + 1`, or again in ORDER BY)
+    // is computed once.
     let slot = |aggregates: &mut Vec<Expr>, e: &Expr| {
-        let at = match aggregates.iter().position(|a| a == e) {
-            Some(at) => at,
-            None => {
-                aggregates.push(e.clone());
-                aggregates.len() - 1
-            }
-        };
+        let at = aggregates.iter().position(|a| a == e).unwrap_or_else(|| {
+            aggregates.push(e.clone());
+            aggregates.len() - 1
+        });
         Expr::Variable(format!("{AGG_PREFIX}{at}"))
     };
     let mut sub = |x: &Expr| Box::new(extract(x, aggregates));
@@ -239,19 +248,8 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
                 .collect(),
             otherwise: otherwise.as_ref().map(|o| Box::new(extract(o, aggregates))),
         },
-        // The list a comprehension, quantifier or reduce walks may aggregate
-        // (`[x IN collect(n) | x.v]`); their per-element parts may not.
-        Expr::ListComprehension {
-            variable,
-            list,
-            predicate,
-            projection,
-        } => Expr::ListComprehension {
-            variable: variable.clone(),
-            list: sub(list),
-            predicate: predicate.clone(),
-            projection: projection.clone(),
-        },
+        // An aggregate may give the list a comprehension walks (`[x IN collect(n) | ...]`);
+        // inside the per-element parts it would be per element, which openCypher forbids.
         Expr::Quantified {
             quantifier,
             variable,
@@ -262,6 +260,17 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
             variable: variable.clone(),
             list: sub(list),
             predicate: predicate.clone(),
+        },
+        Expr::ListComprehension {
+            variable,
+            list,
+            predicate,
+            projection,
+        } => Expr::ListComprehension {
+            variable: variable.clone(),
+            list: sub(list),
+            predicate: predicate.clone(),
+            projection: projection.clone(),
         },
         Expr::Reduce {
             accumulator,
@@ -289,107 +298,6 @@ fn extract(e: &Expr, aggregates: &mut Vec<Expr>) -> Expr {
     }
 }
 
-/// The running state of one aggregate in one group.
-struct Accumulator {
-    kind: String,
-    distinct: Option<HashSet<String>>,
-    count: i64,
-    values: Vec<Value>,
-    sum: Value,
-    float_sum: f64,
-    best: Option<Value>,
-}
-
-impl Accumulator {
-    fn new(call: &Expr) -> Self {
-        let (kind, distinct) = match call {
-            Expr::Call { name, distinct, .. } => (name.to_ascii_lowercase(), *distinct),
-            _ => ("count(*)".to_owned(), false),
-        };
-        Accumulator {
-            kind,
-            distinct: distinct.then(HashSet::new),
-            count: 0,
-            values: Vec::new(),
-            sum: Value::Int(0),
-            float_sum: 0.0,
-            best: None,
-        }
-    }
-
-    fn add(&mut self, call: &Expr, env: &Env) -> Result<(), EngineError> {
-        let Expr::Call { name, args, .. } = call else {
-            self.count += 1;
-            return Ok(());
-        };
-        let [arg] = args.as_slice() else {
-            return Err(EngineError::client(format!(
-                "Aggregation function {name}() takes 1 argument."
-            )));
-        };
-        let v = eval(arg, env)?;
-        if v.is_null() {
-            return Ok(());
-        }
-        if let Some(seen) = &mut self.distinct {
-            let mut key = String::new();
-            value_key(&v, &mut key);
-            if !seen.insert(key) {
-                return Ok(());
-            }
-        }
-        self.count += 1;
-        match self.kind.as_str() {
-            "count" => {}
-            "collect" => self.values.push(v),
-            "sum" | "avg" => {
-                let (Value::Int(_) | Value::Float(_)) = v else {
-                    return Err(EngineError::client(format!(
-                        "{name}() needs numbers, got {}.",
-                        v.type_name()
-                    )));
-                };
-                if let Value::Int(i) = v {
-                    self.float_sum += i as f64;
-                } else if let Value::Float(f) = v {
-                    self.float_sum += f;
-                }
-                let sum = std::mem::replace(&mut self.sum, Value::Null);
-                self.sum = apply(crate::cypher::ast::BinaryOp::Add, sum, v)?;
-            }
-            "min" | "max" => {
-                let better = match &self.best {
-                    None => true,
-                    Some(b) => {
-                        let o = order(&v, b);
-                        if self.kind == "min" {
-                            o.is_lt()
-                        } else {
-                            o.is_gt()
-                        }
-                    }
-                };
-                if better {
-                    self.best = Some(v);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Value {
-        match self.kind.as_str() {
-            "count" | "count(*)" => Value::Int(self.count),
-            "collect" => Value::List(self.values),
-            "sum" => self.sum,
-            "avg" if self.count == 0 => Value::Null,
-            "avg" => Value::Float(self.float_sum / self.count as f64),
-            _ => self.best.unwrap_or(Value::Null),
-        }
-    }
-}
-
 struct Group {
     env: Env,
     keys: Vec<Option<Value>>,
@@ -397,12 +305,18 @@ struct Group {
 }
 
 /// Groups every input row; runs on the first pull so that RUN answers at once.
-fn aggregate(envs: Envs, items: Vec<(String, Expr, bool)>, aggregates: Vec<Expr>) -> Scoped {
+/// `root` is the scope of a group when there were no rows at all: it still has the parameters.
+fn aggregate(
+    envs: Envs,
+    items: Vec<(String, Expr, bool)>,
+    aggregates: Vec<Expr>,
+    root: Env,
+) -> Scoped {
     let mut source = Some(envs);
     let mut output: std::vec::IntoIter<Result<(Row, Env), EngineError>> = Vec::new().into_iter();
     Box::new(std::iter::from_fn(move || {
         if let Some(envs) = source.take() {
-            output = match group(envs, &items, &aggregates) {
+            output = match group(envs, &items, &aggregates, &root) {
                 Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
                 Err(e) => vec![Err(e)].into_iter(),
             };
@@ -415,10 +329,10 @@ fn group(
     envs: Envs,
     items: &[(String, Expr, bool)],
     aggregates: &[Expr],
+    root: &Env,
 ) -> Result<Vec<(Row, Env)>, EngineError> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut root: Option<Env> = None;
     for env in envs {
         let env = env?;
         env.check_budget()?;
@@ -440,12 +354,11 @@ fn group(
         for (acc, call) in g.accumulators.iter_mut().zip(aggregates) {
             acc.add(call, &env)?;
         }
-        root.get_or_insert(env);
     }
     // Aggregating nothing without grouping keys still gives one row: count 0, collect [].
     if groups.is_empty() && items.iter().all(|(_, _, has_agg)| *has_agg) {
         groups.push(Group {
-            env: root.unwrap_or_default(),
+            env: root.clone(),
             keys: vec![None; items.len()],
             accumulators: aggregates.iter().map(Accumulator::new).collect(),
         });
@@ -454,7 +367,7 @@ fn group(
     for g in groups {
         let mut scope = g.env.clone();
         for (i, acc) in g.accumulators.into_iter().enumerate() {
-            scope = scope.with(&format!("{AGG_PREFIX}{i}"), acc.finish());
+            scope = scope.with(&format!("{AGG_PREFIX}{i}"), acc.finish()?);
         }
         let mut row = Vec::with_capacity(items.len());
         for ((name, e, _), key) in items.iter().zip(g.keys) {
