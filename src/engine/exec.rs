@@ -76,6 +76,18 @@ pub struct Budget {
     pub clock: super::temporal::Clock,
 }
 
+impl Budget {
+    /// The environment a query starts from: its parameters and what it may spend.
+    fn root(self, params: Params) -> Env {
+        let mut root = Env::new(Arc::new(params));
+        root.deadline = self.deadline;
+        root.memory_limit = self.memory_limit;
+        root.abort = self.abort;
+        root.clock = self.clock;
+        root
+    }
+}
+
 /// Runs `query` in `tx`.
 pub fn run(
     tx: &mut TxState,
@@ -83,14 +95,9 @@ pub fn run(
     params: Params,
     budget: Budget,
 ) -> Result<QueryResult, EngineError> {
-    let params = Arc::new(params);
     let writes = query_writes(&query);
     let mut stats = Stats::default();
-    let mut root = Env::new(params);
-    root.deadline = budget.deadline;
-    root.memory_limit = budget.memory_limit;
-    root.abort = budget.abort;
-    root.clock = budget.clock;
+    let root = budget.root(params);
     let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
     let query_type = match (writes, returns(&query)) {
         (false, _) => QueryType::Read,
@@ -129,10 +136,7 @@ pub fn profile(
     let measured = Arc::new(Profile::new(&sizes));
     let writes = query_writes(&query);
     let mut stats = Stats::default();
-    let mut root = Env::new(Arc::new(params));
-    root.deadline = budget.deadline;
-    root.memory_limit = budget.memory_limit;
-    root.clock = budget.clock;
+    let root = budget.root(params);
     let (_, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, Some(&measured))?;
     for row in rows {
         row?;
