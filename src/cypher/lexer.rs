@@ -281,8 +281,16 @@ fn number(text: &str, start: usize) -> Result<(Tok, usize), String> {
     if is_float {
         literal
             .parse::<f64>()
-            .map(|f| (Tok::Float(f), j))
             .map_err(|_| format!("invalid number '{literal}'"))
+            .and_then(|f| {
+                if f.is_finite() {
+                    Ok((Tok::Float(f), j))
+                } else {
+                    Err(format!(
+                        "floating point literal '{literal}' is too large for a 64-bit float"
+                    ))
+                }
+            })
     } else {
         literal
             .parse::<u64>()
@@ -356,6 +364,12 @@ mod tests {
 
     #[test]
     fn numbers_strings_params() {
+        let e = tokenize("RETURN 1.34E999").unwrap_err();
+        assert!(
+            e.message.contains("too large for a 64-bit float"),
+            "{}",
+            e.message
+        );
         assert_eq!(
             toks("1 0x1F 0o17 1.5 .5 1e3 'a\\n' \"b\" $p $0"),
             vec![

@@ -43,6 +43,9 @@ pub struct Env {
     pub abort: Option<Arc<AtomicBool>>,
     /// The transaction's and statement's instants, fixed for `datetime()` and friends.
     pub clock: temporal::Clock,
+    /// A DELETE has run earlier in this query: reading a bound entity's properties or labels
+    /// then checks that it still exists (the check costs a graph lookup, so only then).
+    pub after_delete: bool,
 }
 
 impl Env {
@@ -55,6 +58,7 @@ impl Env {
             memory_limit: None,
             abort: None,
             clock: temporal::Clock::now(),
+            after_delete: false,
         }
     }
 
@@ -100,6 +104,29 @@ impl Env {
             memory_limit: self.memory_limit,
             abort: self.abort.clone(),
             clock: self.clock,
+            after_delete: self.after_delete,
+        }
+    }
+
+    /// Refuses to read `v` when it is a node or relationship this query has deleted.
+    pub fn readable(&self, v: &Value) -> Result<(), EngineError> {
+        if !self.after_delete {
+            return Ok(());
+        }
+        let Some(graph) = &self.graph else {
+            return Ok(());
+        };
+        let gone = match v {
+            Value::Node(n) => graph.node(n.id).is_none().then_some("node"),
+            Value::Relationship(r) => graph.rel(r.id).is_none().then_some("relationship"),
+            _ => None,
+        };
+        match gone {
+            Some(what) => Err(EngineError::client(format!(
+                "The {what} was deleted earlier in this query; its properties and labels can no \
+                 longer be read. Read them before the DELETE."
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -164,6 +191,15 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         Expr::Property(target, key) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
+            v @ (Value::Node(_) | Value::Relationship(_)) if env.after_delete => {
+                env.readable(&v)?;
+                Ok(match v {
+                    Value::Node(n) => n.properties.get(key).cloned(),
+                    Value::Relationship(r) => r.properties.get(key).cloned(),
+                    _ => None,
+                }
+                .unwrap_or(Value::Null))
+            }
             Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
             p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {
@@ -382,6 +418,12 @@ fn pattern_holds(part: &PatternPart, env: &Env) -> Result<Value, EngineError> {
 
 /// Functions that need the graph rather than only their arguments.
 fn graph_function(name: &str, args: &[Value], env: &Env) -> Result<Option<Value>, EngineError> {
+    if env.after_delete && matches!(args, [Value::Node(_) | Value::Relationship(_)]) {
+        let reads = ["labels", "keys", "properties", "type"];
+        if reads.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+            env.readable(&args[0])?;
+        }
+    }
     let endpoint = if name.eq_ignore_ascii_case("startNode") {
         true
     } else if name.eq_ignore_ascii_case("endNode") {

@@ -311,6 +311,8 @@ fn single(
     let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
     // A subquery starts with the variables of its outer row in scope.
     let mut scope: Vec<String> = root.vars.iter().map(|(n, _)| n.to_string()).collect();
+    // Whether a clause that may delete has run: later reads check that entities still exist.
+    let mut deleted = root.after_delete;
     let add_scope = |scope: &mut Vec<String>, names: Vec<String>| {
         for n in names {
             if !scope.contains(&n) {
@@ -347,8 +349,13 @@ fn single(
                 );
             }
             let fresh = Arc::new(tx.working.clone());
+            deleted |= matches!(
+                clause,
+                Clause::Delete { .. } | Clause::Foreach { .. } | Clause::CallSubquery(_)
+            );
             for env in out.iter_mut() {
                 env.graph = Some(Arc::clone(&fresh));
+                env.after_delete |= deleted;
             }
             graph = fresh;
             add_scope(&mut scope, written_variables(clause));
@@ -410,6 +417,7 @@ fn single(
                         memory_limit,
                         abort: abort.clone(),
                         clock,
+                        after_delete: deleted,
                     };
                     Some(Ok(env))
                 }));
@@ -1225,6 +1233,24 @@ mod tests {
                 .await
                 .expect_err("refused");
             assert!(e.message.contains("must be directed"), "{}", e.message);
+        }
+
+        #[tokio::test]
+        async fn a_deleted_entity_cannot_be_read_later_in_the_query() {
+            let engine = MemoryEngine::new();
+            rows(&engine, "CREATE (:A {num: 0})-[:R {num: 1}]->(:B)").await;
+            for q in [
+                "MATCH (n:A) DETACH DELETE n RETURN n.num",
+                "MATCH (n:A) DETACH DELETE n RETURN labels(n)",
+                "MATCH ()-[r]->() DELETE r RETURN r.num",
+                "MATCH (n:A) DETACH DELETE n WITH n RETURN n.num",
+            ] {
+                let e = run_in(&engine, q).await.expect_err(q);
+                assert!(e.message.contains("was deleted"), "{q}: {}", e.message);
+            }
+            // Nothing was deleted by the failed queries, and reading before the DELETE works.
+            let q = "MATCH (n:A) WITH n, n.num AS num DETACH DELETE n RETURN num";
+            assert_eq!(one(&engine, q).await, Value::Int(0));
         }
 
         #[tokio::test]

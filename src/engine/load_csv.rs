@@ -75,6 +75,7 @@ pub fn stage(clause: &LoadCsv, root: &Env) -> Result<impl FnOnce(Envs) -> Envs, 
         budget: Env {
             deadline: root.deadline,
             memory_limit: root.memory_limit,
+            abort: root.abort.clone(),
             ..Env::default()
         },
     });
