@@ -419,7 +419,8 @@ fn pattern_holds(part: &PatternPart, env: &Env) -> Result<Value, EngineError> {
 /// Functions that need the graph rather than only their arguments.
 fn graph_function(name: &str, args: &[Value], env: &Env) -> Result<Option<Value>, EngineError> {
     if env.after_delete && matches!(args, [Value::Node(_) | Value::Relationship(_)]) {
-        let reads = ["labels", "keys", "properties", "type"];
+        // The type of a deleted relationship stays readable (openCypher), its data does not.
+        let reads = ["labels", "keys", "properties"];
         if reads.iter().any(|r| name.eq_ignore_ascii_case(r)) {
             env.readable(&args[0])?;
         }

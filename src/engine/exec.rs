@@ -1248,6 +1248,9 @@ mod tests {
                 let e = run_in(&engine, q).await.expect_err(q);
                 assert!(e.message.contains("was deleted"), "{q}: {}", e.message);
             }
+            let q = "MATCH ()-[r]->() DELETE r RETURN type(r) AS t";
+            assert_eq!(one(&engine, q).await, Value::String("R".into()));
+            rows(&engine, "MATCH (a:A), (b:B) CREATE (a)-[:R {num: 1}]->(b)").await;
             // Nothing was deleted by the failed queries, and reading before the DELETE works.
             let q = "MATCH (n:A) WITH n, n.num AS num DETACH DELETE n RETURN num";
             assert_eq!(one(&engine, q).await, Value::Int(0));
