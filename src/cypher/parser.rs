@@ -1375,6 +1375,15 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The clauses of a query that must parse, for the parser's tests.
+#[cfg(test)]
+fn clauses_of(q: &str) -> Vec<Clause> {
+    match super::parse(q) {
+        Ok(Statement::Query(query)) => query.clauses,
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

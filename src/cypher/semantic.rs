@@ -164,7 +164,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Aggregate functions, as the executor knows them.
+/// Aggregate functions: the one list the semantic pass and the executor share.
 const AGGREGATES: &[&str] = &[
     "count",
     "collect",
@@ -178,7 +178,8 @@ const AGGREGATES: &[&str] = &[
     "stDevP",
 ];
 
-fn is_aggregate(name: &str) -> bool {
+/// Whether `name` is an aggregate function (case-insensitive).
+pub fn is_aggregate(name: &str) -> bool {
     AGGREGATES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::eval::{eval, Env};
+use super::exec::keep;
 use super::procedures::{self, Procedure};
 use super::project::Envs;
 use super::{EngineError, Row, RowStream};
@@ -128,18 +129,6 @@ fn bind(env: &Env, resolved: &Resolved, row: Row) -> Result<Env, EngineError> {
         out.vars.push((Arc::clone(name), Arc::new(value)));
     }
     Ok(out)
-}
-
-/// `YIELD ... WHERE`: only rows where the predicate is exactly `true` pass.
-fn keep(env: Env, filter: Option<&Expr>) -> Option<Result<Env, EngineError>> {
-    match filter {
-        None => Some(Ok(env)),
-        Some(f) => match eval(f, &env) {
-            Ok(Value::Bool(true)) => Some(Ok(env)),
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -468,8 +468,8 @@ fn finish(rows: RowStream, eager: bool) -> Result<RowStream, EngineError> {
     Ok(Box::new(rows.into_iter().map(Ok)))
 }
 
-/// Applies a WHERE filter: only rows where it is exactly `true` pass.
-fn keep(env: Env, filter: Option<&Expr>) -> Option<Result<Env, EngineError>> {
+/// Applies a WHERE filter (or YIELD's): only rows where it is exactly `true` pass.
+pub(super) fn keep(env: Env, filter: Option<&Expr>) -> Option<Result<Env, EngineError>> {
     match filter {
         None => Some(Ok(env)),
         Some(f) => match eval(f, &env) {

@@ -21,21 +21,6 @@ pub use list::{range_args, range_iter, range_len, MAX_MATERIALIZED_LIST};
 /// A function's implementation: its name as the user wrote it (for messages) and its arguments.
 pub(crate) type Function = fn(&str, Vec<Value>) -> Result<Value, EngineError>;
 
-/// The aggregates, by lower-case name; evaluated by the projection (WITH/RETURN), never as
-/// scalar functions.
-const AGGREGATES: [&str; 10] = [
-    "count",
-    "collect",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "percentiledisc",
-    "percentilecont",
-    "stdev",
-    "stdevp",
-];
-
 /// Every function the engine answers, as written in the docs; `mg.functions()` and
 /// `dbms.functions()` list these. A function added to the engine is added here too.
 pub const NAMES: &[&str] = &[
@@ -129,10 +114,9 @@ pub const NAMES: &[&str] = &[
     "valueType",
 ];
 
-/// Aggregates: evaluated by the projection (WITH/RETURN), never as scalar functions.
-pub fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.iter().any(|a| a.eq_ignore_ascii_case(name))
-}
+/// The aggregates are evaluated by the projection (WITH/RETURN), never as scalar functions; the
+/// front end's semantic pass knows them by the same list.
+pub use crate::cypher::semantic::is_aggregate;
 
 /// The longest function name dispatched here; longer names cannot be ours.
 const MAX_NAME: usize = 24;

@@ -201,6 +201,10 @@ mod tests {
         engine
     }
 
+    fn second_column(rows: Vec<crate::engine::Row>) -> Vec<Value> {
+        rows.into_iter().map(|r| r[1].clone()).collect()
+    }
+
     fn strings(rows: Vec<crate::engine::Row>) -> Vec<String> {
         rows.into_iter()
             .map(|r| match r.as_slice() {
@@ -219,11 +223,7 @@ mod tests {
         let q = "MATCH (p:P) WHERE EXISTS { (p)-[:KNOWS]->(:P {name: 'b'}) } RETURN p.name";
         assert_eq!(strings(rows(&engine, q).await), ["a"]);
         let q = "MATCH (p:P) RETURN p.name, COUNT { (p)-[:KNOWS]->() } AS n ORDER BY p.name";
-        let got: Vec<_> = rows(&engine, q)
-            .await
-            .into_iter()
-            .map(|r| r[1].clone())
-            .collect();
+        let got = second_column(rows(&engine, q).await);
         assert_eq!(got, [Value::Int(2), Value::Int(1), Value::Int(0)]);
         // A full query inside, with its own WITH and RETURN.
         let q = "MATCH (p:P {name: 'a'}) RETURN COUNT { MATCH (p)-->(q) WITH q WHERE q.age < 30 \
@@ -252,11 +252,7 @@ mod tests {
         let engine = graph().await;
         let q = "MATCH (p:P) CALL { WITH p MATCH (p)-->(q) RETURN count(q) AS out } \
                  RETURN p.name, out ORDER BY p.name";
-        let got: Vec<_> = rows(&engine, q)
-            .await
-            .into_iter()
-            .map(|r| r[1].clone())
-            .collect();
+        let got = second_column(rows(&engine, q).await);
         assert_eq!(got, [Value::Int(2), Value::Int(1), Value::Int(0)]);
         // Without an importing WITH the body sees nothing of the outer row and runs once per row.
         let q =

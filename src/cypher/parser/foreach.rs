@@ -64,15 +64,10 @@ impl Parser<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::cypher::ast::{Clause, Expr, Statement};
+    use crate::cypher::ast::{Clause, Expr};
     use crate::cypher::parse;
 
-    fn clauses(q: &str) -> Vec<Clause> {
-        match parse(q) {
-            Ok(Statement::Query(query)) => query.clauses,
-            other => panic!("{q}: {other:?}"),
-        }
-    }
+    use super::super::clauses_of as clauses;
 
     fn error(q: &str) -> String {
         match parse(q) {

@@ -62,16 +62,11 @@ impl Parser<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::cypher::ast::{Clause, Expr, LoadCsv, Statement};
+    use crate::cypher::ast::{Clause, Expr, LoadCsv};
     use crate::cypher::parse;
     use crate::value::Value;
 
-    fn clauses(q: &str) -> Vec<Clause> {
-        match parse(q) {
-            Ok(Statement::Query(query)) => query.clauses,
-            other => panic!("{q}: {other:?}"),
-        }
-    }
+    use super::super::clauses_of as clauses;
 
     fn load(q: &str) -> LoadCsv {
         match clauses(q).remove(0) {
