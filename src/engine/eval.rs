@@ -188,18 +188,12 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
             }
             Ok(Value::Map(map))
         }
-        Expr::Property(target, key) => match eval(target, env)? {
+        Expr::Property(target, key) => match eval(target, env).and_then(|v| {
+            env.readable(&v)?;
+            Ok(v)
+        })? {
             Value::Null => Ok(Value::Null),
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
-            v @ (Value::Node(_) | Value::Relationship(_)) if env.after_delete => {
-                env.readable(&v)?;
-                Ok(match v {
-                    Value::Node(n) => n.properties.get(key).cloned(),
-                    Value::Relationship(r) => r.properties.get(key).cloned(),
-                    _ => None,
-                }
-                .unwrap_or(Value::Null))
-            }
             Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
             p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {

@@ -217,7 +217,7 @@ impl MemoryTransaction {
             Mode::Profile => exec::profile(state, query, params, budget),
         };
         // PROFILE runs the whole query before it answers, like an updating query.
-        if !writes && mode != Mode::Profile || mode == Mode::Explain {
+        if mode == Mode::Explain || (mode == Mode::Run && !writes) {
             let r = go(&mut state);
             self.state = Some(state);
             return r;

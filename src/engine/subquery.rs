@@ -75,12 +75,10 @@ pub fn count(query: &Query, env: &Env) -> Result<i64, EngineError> {
     Ok(n)
 }
 
-/// Joins the outer row with each row of the subquery's result; a unit subquery (no RETURN)
-/// passes the outer row on once per result row... of which it has exactly one per run.
-fn join(outer: &Env, fields: &[String], rows: RowStream, unit: bool) -> Envs {
+/// Joins the outer row with each row of the subquery's result. A unit subquery (no RETURN) is
+/// drained for its checks and the outer row continues once.
+fn join(outer: Env, fields: &[String], rows: RowStream, unit: bool) -> Envs {
     if unit {
-        // Drain for its checks and effects; the outer row continues once.
-        let outer = outer.clone();
         let mut rows = rows;
         return Box::new(std::iter::once_with(move || {
             for row in rows.by_ref() {
@@ -89,7 +87,6 @@ fn join(outer: &Env, fields: &[String], rows: RowStream, unit: bool) -> Envs {
             Ok(outer)
         }));
     }
-    let outer = outer.clone();
     let fields: Arc<[String]> = fields.into();
     Box::new(rows.map(move |row| {
         let row = row?;
@@ -111,7 +108,7 @@ pub fn call_reading(envs: Envs, query: Arc<Query>, graph: Arc<Graph>) -> Envs {
         outer.graph = Some(Arc::clone(&graph));
         let unit = returned(&query).is_empty();
         match rows(&query, &call_start(&query, &outer)) {
-            Ok((fields, rows)) => join(&outer, &fields, rows, unit),
+            Ok((fields, rows)) => join(outer, &fields, rows, unit),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
     }))
