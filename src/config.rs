@@ -254,6 +254,31 @@ pub struct Config {
     #[arg(long, value_name = "PORT")]
     pub metrics_port: Option<u16>,
 
+    /// HOST:PORT that ROUTE answers name as this server's address (for neo4j:// clients behind
+    /// NAT, a proxy or a container). [default: empty, the address the client connected to]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub bolt_advertised_address: String,
+
+    /// IP address of the monitoring WebSocket (the log stream Memgraph Lab reads).
+    /// [default: 0.0.0.0]
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        default_value = "0.0.0.0",
+        hide_default_value = true
+    )]
+    pub monitoring_address: String,
+
+    /// Port of the monitoring WebSocket (Memgraph uses 7444); wss:// with the Bolt certificate
+    /// when TLS is on. [default: unset, no monitoring WebSocket]
+    #[arg(long, value_name = "PORT")]
+    pub monitoring_port: Option<u16>,
+
     /// Directory for persistent state: the graph's WAL and snapshots, users, roles and privileges.
     /// [default: $XDG_DATA_HOME/boltd, else ~/.local/share/boltd, else /var/lib/boltd]
     #[arg(long, value_name = "DIR", value_parser = path)]

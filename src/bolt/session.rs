@@ -49,6 +49,9 @@ pub struct SessionContext {
     /// Queries are counted by type and result.
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// `--bolt-advertised-address`: what ROUTE answers name as this server; when `None`, the
+    /// address the client connected to.
+    pub advertised_address: Option<String>,
 }
 
 /// What one client may use. Every limit hit is logged with the connection and counted.
@@ -114,6 +117,9 @@ pub struct Session<S> {
     connection_id: String,
     /// The client's address, for slowing down repeated failed logins.
     peer: SocketAddr,
+    /// The address the client connected to (never 0.0.0.0): ROUTE names it when no
+    /// advertised address is configured.
+    local: SocketAddr,
     logger: Logger,
     phase: Phase,
     /// A request failed; everything but RESET is IGNORED until RESET.
@@ -139,6 +145,7 @@ where
         ctx: Arc<SessionContext>,
         connection_id: String,
         peer: SocketAddr,
+        local: SocketAddr,
         logger: Logger,
     ) -> Self {
         let (reader, writer) = tokio::io::split(stream);
@@ -159,6 +166,7 @@ where
             version,
             connection_id,
             peer,
+            local,
             logger,
             phase: Phase::Connected,
             failed: false,

@@ -48,9 +48,11 @@ impl Handler {
         let _open = OpenConnection::new(Arc::clone(&self.metrics));
         // Small replies must not wait for the peer's delayed ACK (40 ms per round trip).
         let _ = socket.set_nodelay(true);
+        // The address this client reached us at, which ROUTE answers name (see session.rs).
+        let local = socket.local_addr().unwrap_or(peer);
         match &self.handshakes {
             None => {
-                self.speak_bolt(socket, peer, connection_id, shutdown, logger)
+                self.speak_bolt(socket, peer, local, connection_id, shutdown, logger)
                     .await
             }
             Some(handshakes) => {
@@ -58,7 +60,7 @@ impl Handler {
                 let Some((stream, logger)) = tls_handshake(handshakes, socket, logger).await else {
                     return;
                 };
-                self.speak_bolt(stream, peer, connection_id, shutdown, logger)
+                self.speak_bolt(stream, peer, local, connection_id, shutdown, logger)
                     .await
             }
         }
@@ -68,6 +70,7 @@ impl Handler {
         &self,
         mut stream: S,
         peer: SocketAddr,
+        local: SocketAddr,
         connection_id: String,
         shutdown: Shutdown,
         logger: Logger,
@@ -108,6 +111,7 @@ impl Handler {
             Arc::clone(&self.session),
             connection_id,
             peer,
+            local,
             logger,
         )
         .run(shutdown)

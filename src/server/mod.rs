@@ -178,6 +178,8 @@ pub async fn start(
             server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
             metrics: Arc::clone(&metrics),
             limits: config.limits(),
+            advertised_address: Some(config.bolt_advertised_address.clone())
+                .filter(|a| !a.is_empty()),
         }),
         metrics: Arc::clone(&metrics),
         slots: Arc::new(Semaphore::new(config.bolt_max_connections)),
