@@ -6,16 +6,19 @@
 # an older neo4j driver).
 #
 # Then scans the TLS configuration with sslyze (its own venv, .venv-scan) and builds and checks the
-# Debian package (installing cargo-deb when missing).
+# Debian package (installing cargo-deb when missing) and the RPM (with the rpm command, and
+# systemd-sysusers to try its sysusers.d entry; installing cargo-generate-rpm when missing).
 #
 # Usage: scripts/test.sh            (from anywhere; works on a clean clone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pkg in pkg-config libssl-dev openssl python3-venv; do
+for pkg in pkg-config libssl-dev openssl python3-venv rpm; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
+# systemd has systemd-sysusers; a machine (a container) without systemd gets the standalone one.
+command -v systemd-sysusers >/dev/null 2>&1 || need_pkgs+=(systemd-standalone-sysusers)
 # A python3 from outside Debian (pyenv) brings its own venv module.
 if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_pkgs=("${need_pkgs[@]/python3-venv}")
@@ -59,3 +62,7 @@ scripts/tls-scan.sh target/debug/boltd
 
 echo "==> Debian package"
 tests/package.sh
+
+echo "==> RPM package"
+# Reuses the release build cargo deb just made; installs cargo-generate-rpm the first time.
+tests/rpm.sh
