@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the RPM with `cargo generate-rpm` and checks it with rpm: metadata, file list, config
-# files, scriptlets, requires and provides. Then installs it into a scratch root without running
-# its scriptlets (file modes and owners, rpm -V), applies its sysusers.d file to that root, and runs
-# each scriptlet against scratch paths with stubs for the commands that change the system (as an
-# unprivileged user when started as root: no scriptlet runs as root here).
+# Builds the RPM with scripts/rpm.sh (`cargo generate-rpm`) and checks it with rpm: metadata, file
+# list, config files, scriptlets, requires and provides. Then installs it into a scratch root
+# without running its scriptlets (file modes and owners, rpm -V), applies its sysusers.d file to
+# that root, and runs each scriptlet against scratch paths with stubs for the commands that change
+# the system (as an unprivileged user when started as root: no scriptlet runs as root here).
 #
 # Needs the rpm command (Debian: apt-get install rpm); installs cargo-generate-rpm (from crates.io)
 # when it is missing. Honours CARGO_TARGET_DIR. Prints "rpm: N passed, N failed".
@@ -19,22 +19,10 @@ if ! cargo generate-rpm --version >/dev/null 2>&1; then
   cargo install cargo-generate-rpm --locked --quiet
 fi
 
-# Where cargo puts its output: CARGO_TARGET_DIR, a target-dir in .cargo/config, or ./target.
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-[ -n "$target_dir" ] || { echo "cargo metadata did not say where the target directory is"; exit 1; }
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
-
-echo "==> cargo build --release"
-cargo build --release --bin boltd --quiet
-# The copy the package ships, without the line tables the release profile keeps (as cargo deb
-# strips its copy). The symbol table stays, so a backtrace still names functions.
-mkdir -p "$target_dir/release/stripped"
-strip --strip-debug -o "$target_dir/release/stripped/boltd" "$target_dir/release/boltd"
-
-echo "==> cargo generate-rpm"
-rm -f "$target_dir"/generate-rpm/boltd-*.rpm
-cargo generate-rpm --target-dir "$target_dir"
-pkg=$(ls "$target_dir"/generate-rpm/boltd-*.rpm)
+echo "==> scripts/rpm.sh"
+pkg=$(scripts/rpm.sh | tail -n 1)
+[ -f "$pkg" ] || { echo "scripts/rpm.sh produced no package"; exit 1; }
 echo "built $pkg"
 
 work=$(mktemp -d)
@@ -109,6 +97,8 @@ check "requires glibc" grep -q '^libc\.so\.6()(64bit)$' "$work/requires"
 check "requires nothing but /bin/sh, its config, rpmlib features and shared libraries" fails grep -vE \
   -e '^(/bin/sh|config\(boltd\) = .*|rpmlib\([A-Za-z]+\) <= [0-9.-]+|rtld\(GNU_HASH\))$' \
   -e '^(lib|ld-)[A-Za-z0-9_+.-]*\.so(\.[0-9]+)*\([A-Za-z0-9_.]*\)\(64bit\)$' "$work/requires"
+glibc=$(grep -o 'GLIBC_[0-9.]*' "$work/requires" | sed 's/GLIBC_//' | sort -V | tail -n 1)
+echo "note: the package installs where glibc >= $glibc and $(grep -o '^libssl\.so\.[0-9]*' "$work/requires" | head -n 1) are"
 q -P | sed 's/ *$//' >"$work/provides"
 check "provides boltd = version-release" grep -qx "boltd = $version-$(q --qf '%{RELEASE}')" "$work/provides"
 check "provides no shared library" fails grep -q '\.so' "$work/provides"
@@ -120,12 +110,13 @@ check "provides group(boltd)" grep -qx 'group(boltd)' "$work/provides"
 
 # --- Payload, installed into a scratch root without scriptlets ----------------------------------
 root="$work/root"
+# rpm --root sets owners, so it runs as root; unprivileged, as root of a new user namespace.
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else unshare --map-root-user "$@"; fi; }
 in_root() { as_root rpm --root "$root" --dbpath /var/lib/rpm "$@"; } # rpm on the scratch root
 check "rpm --root installs it (no deps, no scriptlets)" in_root --nodeps --noscripts -i "$pkg"
 check "rpm --root -V finds the files as packaged" in_root -V --nodeps boltd
 check "rpm --root -qc lists the config" same "$(in_root -qc boltd 2>/dev/null)" /etc/boltd/boltd.toml
-stat_line() { stat -c '%a %U:%G' "$root$1"; }
+stat_line() { as_root stat -c '%a %U:%G' "$root$1"; } # as rpm left it, seen from the namespace
 check "installed binary is 0755 root:root" same "$(stat_line /usr/bin/boltd)" "755 root:root"
 check "installed config is 0644 root:root" same "$(stat_line /etc/boltd/boltd.toml)" "644 root:root"
 check "installed unit is 0644 root:root" same "$(stat_line /usr/lib/systemd/system/boltd.service)" "644 root:root"
