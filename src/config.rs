@@ -495,6 +495,15 @@ impl Config {
                 "--bolt-num-workers must be at least 1".to_owned(),
             ));
         }
+        if !self.bolt_advertised_address.is_empty() {
+            if let Err(reason) = check_advertised_address(&self.bolt_advertised_address) {
+                return Err(ConfigError::Invalid(format!(
+                    "--bolt-advertised-address must be HOST:PORT, such as db.example.com:7687 \
+                     or [::1]:7687, got {:?}: {reason}",
+                    self.bolt_advertised_address
+                )));
+            }
+        }
         for (flag, secs) in [
             (
                 "--bolt-tls-handshake-timeout",
@@ -579,6 +588,37 @@ impl Config {
 
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.bolt_handshake_timeout)
+    }
+}
+
+/// Checks an advertised address: `HOST:PORT` with a port, and an IPv6 host in brackets. Drivers
+/// split what ROUTE gives them at the last colon and connect to exactly that, so a value they
+/// cannot use must stop the server at start rather than break every neo4j:// client later.
+fn check_advertised_address(text: &str) -> Result<(), String> {
+    if text.contains("://") {
+        return Err("give the address alone, without a scheme such as bolt://".to_owned());
+    }
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (ip, port) = rest
+            .split_once("]:")
+            .ok_or("an IPv6 address is written [ADDRESS]:PORT")?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{ip:?} is not an IPv6 address"))?;
+        (ip, port)
+    } else {
+        let (host, port) = text.rsplit_once(':').ok_or("the port is missing")?;
+        if host.contains(':') {
+            return Err("write an IPv6 address in brackets, as in [::1]:7687".to_owned());
+        }
+        let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        if host.is_empty() || !host.chars().all(name_char) {
+            return Err(format!("{host:?} is not a host name or an IP address"));
+        }
+        (host, port)
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!("{port:?} is not a port number (1-65535) after {host:?}")),
     }
 }
 
@@ -728,8 +768,9 @@ mod tests {
         assert_eq!(defaults.bolt_client_auth, ClientAuth::None);
         assert_eq!(defaults.log_level, "info");
         let keys = Config::keys();
-        // 31 before the seven durability settings.
-        assert_eq!(keys.len(), 38, "{keys:?}");
+        // 31 before the seven durability settings, 38 before the advertised address and the
+        // monitoring address and port.
+        assert_eq!(keys.len(), 41, "{keys:?}");
         assert!(
             keys.iter()
                 .any(|k| k == "storage_wal_file_flush_every_n_tx"),
@@ -892,6 +933,41 @@ mod tests {
             assert!(!format!("{c:?}").contains("hunter2"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn advertised_address_must_be_host_and_port() {
+        for good in [
+            "db.example.com:7687",
+            "10.0.0.5:17687",
+            "[::1]:7687",
+            "[2001:db8::1]:7687",
+            "my_host-1:1",
+        ] {
+            let cli = self::cli(&["--bolt-advertised-address", good]);
+            let c = load_with_env(&cli, no_env()).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(c.bolt_advertised_address, good);
+        }
+        for (bad, why) in [
+            ("db.example.com", "the port is missing"),
+            ("db.example.com:", "is not a port number"),
+            ("db.example.com:0", "is not a port number"),
+            ("db.example.com:70000", "is not a port number"),
+            (":7687", "is not a host name"),
+            ("::1:7687", "in brackets"),
+            ("[::1]", "[ADDRESS]:PORT"),
+            ("[db.example.com]:7687", "is not an IPv6 address"),
+            ("db example:7687", "is not a host name"),
+            ("bolt://db:7687", "without a scheme"),
+        ] {
+            let cli = self::cli(&["--bolt-advertised-address", bad]);
+            let err = load_with_env(&cli, no_env()).unwrap_err().to_string();
+            assert!(err.contains("--bolt-advertised-address"), "{bad}: {err}");
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        // Empty means unset, in the file as on the command line.
+        let c = load_with_env(&cli(&["--bolt-advertised-address="]), no_env()).unwrap();
+        assert_eq!(c.bolt_advertised_address, "");
     }
 
     #[test]

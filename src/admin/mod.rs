@@ -23,6 +23,7 @@ pub mod transactions;
 pub use conversation::Conversation;
 pub use login::{LoggedIn, LoginRefused};
 pub use outcome::{Failure, Outcome, QueryKind, Refused};
+pub use server_statements::{unknown_database_message, DATABASE};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -20,6 +20,14 @@ use super::transactions::{Entry, Registry};
 /// The only database.
 pub const DATABASE: &str = "memgraph";
 
+/// Memgraph's text for a database other than [`DATABASE`], and what to do: for `USE DATABASE`
+/// and for the `db` that Bolt requests carry.
+pub fn unknown_database_message(name: &str) -> String {
+    format!(
+        "Tried to retrieve an unknown database \"{name}\". boltd serves one database, {DATABASE}."
+    )
+}
+
 /// What the statements read, shared by every connection.
 pub struct Server<'a> {
     pub engine: &'a Arc<dyn QueryEngine>,
@@ -61,10 +69,7 @@ pub async fn run(
         ),
         ServerStatement::UseDatabase(name) => {
             if name != DATABASE {
-                return Err(EngineError::client(format!(
-                    "Tried to retrieve an unknown database \"{name}\". boltd serves one \
-                     database, {DATABASE}."
-                )));
+                return Err(EngineError::client(unknown_database_message(&name)));
             }
             (&[], Vec::new())
         }

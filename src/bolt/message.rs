@@ -9,6 +9,7 @@ use crate::value::{Map, Value};
 use super::chunk::write_chunked;
 use super::handshake::Version;
 use super::packstream::{self, Decoder, StructLayout};
+use super::target::Target;
 
 /// A client request, with the fields the session needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +27,13 @@ pub enum Request {
         query: String,
         params: Map,
         extra: Map,
+        /// The extra's `db` and `imp_user`.
+        target: Target,
     },
     Begin {
         extra: Map,
+        /// The extra's `db` and `imp_user`.
+        target: Target,
     },
     Commit,
     Rollback,
@@ -41,7 +46,16 @@ pub enum Request {
         n: i64,
         qid: i64,
     },
-    Route,
+    /// A neo4j:// client asking where to send its queries (Bolt 4.3+).
+    Route {
+        /// The routing context the client was given (the address it dialled, URL parameters).
+        routing: Map,
+        /// The bookmarks the client holds.
+        bookmarks: Vec<String>,
+        /// The database whose routing table is wanted (4.3: a string or null; 4.4+: the extra
+        /// map's `db`), and `imp_user` (4.4+).
+        target: Target,
+    },
     Telemetry {
         api: i64,
     },
@@ -62,7 +76,7 @@ impl Request {
             Request::Rollback => "ROLLBACK",
             Request::Pull { .. } => "PULL",
             Request::Discard { .. } => "DISCARD",
-            Request::Route => "ROUTE",
+            Request::Route { .. } => "ROUTE",
             Request::Telemetry { .. } => "TELEMETRY",
         }
     }
@@ -113,15 +127,22 @@ pub fn decode(bytes: &[u8], version: Version) -> Result<Request, MessageError> {
                     })
                 }
             };
+            let params = map_field("RUN", &mut fields, 1)?;
+            let extra = map_field("RUN", &mut fields, 2)?;
             Request::Run {
                 query,
-                params: map_field("RUN", &mut fields, 1)?,
-                extra: map_field("RUN", &mut fields, 2)?,
+                params,
+                target: target_entries("RUN", &extra)?,
+                extra,
             }
         }
-        0x11 => Request::Begin {
-            extra: map_field("BEGIN", &mut fields, 0)?,
-        },
+        0x11 => {
+            let extra = map_field("BEGIN", &mut fields, 0)?;
+            Request::Begin {
+                target: target_entries("BEGIN", &extra)?,
+                extra,
+            }
+        }
         0x12 => Request::Commit,
         0x13 => Request::Rollback,
         0x2F | 0x3F => {
@@ -146,7 +167,11 @@ pub fn decode(bytes: &[u8], version: Version) -> Result<Request, MessageError> {
                 _ => -1,
             },
         },
-        0x66 if version.has_route() => Request::Route,
+        0x66 if version.has_route() => Request::Route {
+            routing: map_field("ROUTE", &mut fields, 0)?,
+            bookmarks: bookmarks_field(&mut fields, 1)?,
+            target: route_target(&mut fields, 2)?,
+        },
         0x6A if version.has_logon() => Request::Logon {
             auth: map_field("LOGON", &mut fields, 0)?,
         },
@@ -166,6 +191,63 @@ fn map_field(name: &'static str, fields: &mut [Value], index: usize) -> Result<M
             name,
             reason: format!("field {index} must be a map, got {}", other.type_name()),
         }),
+    }
+}
+
+/// `db` and `imp_user` of a BEGIN or RUN extra map (or of ROUTE's on 4.4+): each a string, or
+/// absent or null. Other keys, bookmarks among them, are not looked at here.
+fn target_entries(name: &'static str, extra: &Map) -> Result<Target, MessageError> {
+    let entry = |key: &str| match extra.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(MessageError::Fields {
+            name,
+            reason: format!("{key} must be a string, got {}", other.type_name()),
+        }),
+    };
+    Ok(Target {
+        db: entry("db")?,
+        imp_user: entry("imp_user")?,
+    })
+}
+
+/// ROUTE's last field: the database name on 4.3 (a string or null), the map `{db, imp_user}`
+/// from 4.4 on. Either shape is taken on any version: the field's type says which one it is.
+fn route_target(fields: &mut [Value], index: usize) -> Result<Target, MessageError> {
+    match fields.get_mut(index).map(take) {
+        None | Some(Value::Null) => Ok(Target::default()),
+        Some(Value::String(db)) => Ok(Target {
+            db: Some(db),
+            imp_user: None,
+        }),
+        Some(Value::Map(extra)) => target_entries("ROUTE", &extra),
+        Some(other) => Err(MessageError::Fields {
+            name: "ROUTE",
+            reason: format!(
+                "field {index} must be the database name (Bolt 4.3) or a map {{db, imp_user}} \
+                 (Bolt 4.4+), got {}",
+                other.type_name()
+            ),
+        }),
+    }
+}
+
+/// ROUTE's bookmarks: a list of strings (null taken as none).
+fn bookmarks_field(fields: &mut [Value], index: usize) -> Result<Vec<String>, MessageError> {
+    let malformed = |what: &str| MessageError::Fields {
+        name: "ROUTE",
+        reason: format!("field {index} must be a list of bookmark strings, got {what}"),
+    };
+    match fields.get_mut(index).map(take) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                other => Err(malformed(&format!("a list holding {}", other.type_name()))),
+            })
+            .collect(),
+        Some(other) => Err(malformed(other.type_name())),
     }
 }
 
@@ -253,5 +335,117 @@ impl ResponseWriter {
         packstream::write_string(&mut self.scratch, "message");
         packstream::write_string(&mut self.scratch, message);
         write_chunked(out, &self.scratch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message with `tag` and `fields`, encoded as a client would.
+    fn message(tag: u8, fields: &[Value]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        packstream::write_struct_header(&mut bytes, fields.len() as u8, tag);
+        for f in fields {
+            packstream::encode_value(&mut bytes, f, StructLayout::for_version(4, 4, false))
+                .unwrap();
+        }
+        bytes
+    }
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn route(fields: &[Value], version: Version) -> Result<Request, MessageError> {
+        decode(&message(0x66, fields), version)
+    }
+
+    #[test]
+    fn route_takes_the_4_3_and_the_4_4_shapes() {
+        let routing = map(&[("address", "localhost:7687".into())]);
+        let bookmarks = Value::List(vec!["bm:1".into()]);
+        let got = route(
+            &[routing.clone(), bookmarks.clone(), "memgraph".into()],
+            Version::new(4, 3),
+        )
+        .unwrap();
+        let Request::Route {
+            routing: r,
+            bookmarks: b,
+            target,
+        } = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(Value::Map(r), routing);
+        assert_eq!(b, vec!["bm:1".to_owned()]);
+        assert_eq!(target.db.as_deref(), Some("memgraph"));
+        let extra = map(&[("db", "other".into()), ("imp_user", "alice".into())]);
+        let got = route(&[routing.clone(), bookmarks, extra], Version::new(5, 4)).unwrap();
+        let Request::Route { target, .. } = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(target.db.as_deref(), Some("other"));
+        assert_eq!(target.imp_user.as_deref(), Some("alice"));
+        for empty in [Value::Null, map(&[]), map(&[("db", Value::Null)])] {
+            let got = route(&[routing.clone(), Value::List(vec![]), empty], Version::new(4, 4));
+            let Ok(Request::Route { target, .. }) = got else {
+                panic!("{got:?}")
+            };
+            assert_eq!(target, Target::default());
+        }
+    }
+
+    #[test]
+    fn badly_typed_route_fields_are_malformed() {
+        for fields in [
+            vec![map(&[]), Value::Int(1), Value::Null],
+            vec![map(&[]), Value::List(vec![Value::Int(1)]), Value::Null],
+            vec![map(&[]), Value::List(vec![]), Value::Int(7)],
+            vec![map(&[]), Value::List(vec![]), map(&[("db", Value::Int(7))])],
+            vec![Value::Int(1), Value::List(vec![]), Value::Null],
+        ] {
+            let got = route(&fields, Version::new(4, 4));
+            assert!(
+                matches!(got, Err(MessageError::Fields { name: "ROUTE", .. })),
+                "{fields:?}: {got:?}"
+            );
+        }
+        // Before 4.3 there is no ROUTE.
+        let got = route(&[map(&[]), Value::List(vec![]), Value::Null], Version::new(4, 1));
+        assert!(matches!(got, Err(MessageError::Unknown { tag: 0x66, .. })));
+    }
+
+    #[test]
+    fn begin_and_run_carry_db_and_imp_user() {
+        let extra = map(&[
+            ("db", "memgraph".into()),
+            ("bookmarks", Value::List(vec!["bm:1".into()])),
+        ]);
+        let got = decode(&message(0x11, &[extra.clone()]), Version::new(4, 4)).unwrap();
+        let Request::Begin { target, .. } = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(target.db.as_deref(), Some("memgraph"));
+        let got = decode(
+            &message(0x10, &["RETURN 1".into(), map(&[]), map(&[("imp_user", "bob".into())])]),
+            Version::new(5, 0),
+        )
+        .unwrap();
+        let Request::Run { target, .. } = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(target.imp_user.as_deref(), Some("bob"));
+        let got = decode(
+            &message(0x11, &[map(&[("db", Value::List(vec![]))])]),
+            Version::new(4, 4),
+        );
+        assert!(matches!(got, Err(MessageError::Fields { name: "BEGIN", .. })));
     }
 }

@@ -10,4 +10,6 @@ pub mod client;
 pub mod handshake;
 pub mod message;
 pub mod packstream;
+pub mod route;
 pub mod session;
+pub mod target;

@@ -29,6 +29,8 @@ use super::chunk::{ChunkError, ChunkReader};
 use super::handshake::Version;
 use super::message::{self, Request, ResponseWriter};
 use super::packstream::StructLayout;
+use super::route;
+use super::target::{Target, DATABASE};
 
 /// Output is written to the socket whenever this much has accumulated, so a large result streams
 /// instead of being buffered whole.
@@ -37,8 +39,6 @@ const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// The code for requests that break the protocol's state rules.
 const PROTOCOL_VIOLATION: &str = "Memgraph.ClientError.Request.Invalid";
 const UNAUTHENTICATED: &str = "Memgraph.ClientError.Security.Unauthenticated";
-/// The only database name boltd has, reported as the summary's `db`.
-const DATABASE: &str = "memgraph";
 
 /// What every session of a server shares.
 pub struct SessionContext {
@@ -301,20 +301,18 @@ where
                 Flow::Continue
             }
             Request::Logoff => self.logoff().await,
-            Request::Run { query, params, .. } => self.run_query(query, params).await,
+            Request::Run {
+                query,
+                params,
+                target,
+                ..
+            } => self.run_query(query, params, target).await,
             Request::Pull { n, qid } => self.pull(n, qid, false).await,
             Request::Discard { n, qid } => self.pull(n, qid, true).await,
-            Request::Begin { .. } => self.begin().await,
+            Request::Begin { target, .. } => self.begin(target).await,
             Request::Commit => self.commit().await,
             Request::Rollback => self.rollback().await,
-            Request::Route => {
-                self.fail(client_error(
-                    "Route message is not supported in Memgraph! boltd is a single server: \
-                     connect with bolt:// (or bolt+s:// / bolt+ssc://) instead of neo4j://."
-                        .to_owned(),
-                ));
-                Flow::Continue
-            }
+            Request::Route { target, .. } => self.route(target),
             Request::Telemetry { .. } => {
                 self.responses.success(&mut self.out, &[]);
                 Flow::Continue
@@ -347,8 +345,21 @@ where
                 true,
             ));
         }
+        // neo4j:// clients send the routing context they were given; its content is not used
+        // (one server, one table), only its shape is checked.
+        let routing = match extra.get("routing") {
+            None | Some(Value::Null) => false,
+            Some(Value::Map(_)) => true,
+            Some(other) => {
+                self.violation(&format!(
+                    "HELLO's routing must be a map or null, got {}",
+                    other.type_name()
+                ));
+                return Flow::Close;
+            }
+        };
         info!(self.logger, "client connected";
-            "user_agent" => &user_agent, "bolt_version" => %self.version);
+            "user_agent" => &user_agent, "bolt_version" => %self.version, "routing" => routing);
         if !self.version.has_logon() {
             if let Err(flow) = self.authenticate(&extra).await {
                 return flow;
@@ -427,12 +438,17 @@ where
         Flow::Continue
     }
 
-    async fn run_query(&mut self, query: String, params: Map) -> Flow {
+    async fn run_query(&mut self, query: String, params: Map, target: Target) -> Flow {
         if self.auto.is_some() {
             self.violation("RUN while the previous result is still open: PULL or DISCARD it first");
             return Flow::Close;
         }
         let started = Instant::now();
+        if let Err(refusal) = target.check() {
+            self.fail(refusal.failure());
+            self.count_query(None, started, false);
+            return Flow::Continue;
+        }
         match self.conversation.run(&query, params).await {
             Ok(outcome) => self.open_result(outcome, started),
             Err(refused) => {
@@ -611,10 +627,14 @@ where
         self.responses.success(&mut self.out, &metadata);
     }
 
-    async fn begin(&mut self) -> Flow {
+    async fn begin(&mut self, target: Target) -> Flow {
         if self.auto.is_some() {
             self.violation("BEGIN while a result is still open: PULL or DISCARD it first");
             return Flow::Close;
+        }
+        if let Err(refusal) = target.check() {
+            self.fail(refusal.failure());
+            return Flow::Continue;
         }
         match self.conversation.begin().await {
             Ok(()) => self.responses.success(&mut self.out, &[]),
@@ -639,6 +659,25 @@ where
         self.end_explicit_results();
         match rolled_back {
             Ok(()) => self.responses.success(&mut self.out, &[]),
+            Err(e) => self.fail(e),
+        }
+        Flow::Continue
+    }
+
+    /// Answers ROUTE with this server's table (see `route.rs`). ROUTE belongs between
+    /// transactions: inside one, or with a result still open, client and server disagree about
+    /// the state, which is a protocol violation like BEGIN inside a transaction.
+    fn route(&mut self, target: Target) -> Flow {
+        if self.auto.is_some() || self.conversation.in_transaction() {
+            self.violation(
+                "ROUTE inside a transaction or while a result is open: it is only valid \
+                 between transactions",
+            );
+            return Flow::Close;
+        }
+        let advertised = self.ctx.advertised_address.as_deref();
+        match route::routing_table(&target, advertised, self.local) {
+            Ok(rt) => self.responses.success(&mut self.out, &[("rt", rt)]),
             Err(e) => self.fail(e),
         }
         Flow::Continue
@@ -681,7 +720,7 @@ where
 const CLIENT_ERROR: &str = "Memgraph.ClientError.MemgraphError.MemgraphError";
 const DATABASE_ERROR: &str = "Memgraph.DatabaseError.MemgraphError.MemgraphError";
 
-fn client_error(message: String) -> Failure {
+pub(super) fn client_error(message: String) -> Failure {
     Failure {
         code: CLIENT_ERROR.to_owned(),
         message,
