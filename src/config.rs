@@ -618,7 +618,9 @@ fn check_advertised_address(text: &str) -> Result<(), String> {
     };
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("{port:?} is not a port number (1-65535) after {host:?}")),
+        _ => Err(format!(
+            "{port:?} is not a port number (1-65535) after {host:?}"
+        )),
     }
 }
 

@@ -223,7 +223,9 @@ async fn route_inside_a_transaction_or_open_result_is_a_protocol_violation() {
     c.send(ROUTE, &route_fields((5, 4), addr, None, None)).await;
     let failure = c.recv().await;
     assert_eq!(failure.failure_code(), violation);
-    assert!(failure.failure_message().contains("ROUTE inside a transaction"));
+    assert!(failure
+        .failure_message()
+        .contains("ROUTE inside a transaction"));
     assert_eq!(c.try_recv().await, None, "the connection is closed");
 
     // A Cypher BEGIN (pymgclient's way) is a transaction too.

@@ -394,7 +394,10 @@ mod tests {
         assert_eq!(target.db.as_deref(), Some("other"));
         assert_eq!(target.imp_user.as_deref(), Some("alice"));
         for empty in [Value::Null, map(&[]), map(&[("db", Value::Null)])] {
-            let got = route(&[routing.clone(), Value::List(vec![]), empty], Version::new(4, 4));
+            let got = route(
+                &[routing.clone(), Value::List(vec![]), empty],
+                Version::new(4, 4),
+            );
             let Ok(Request::Route { target, .. }) = got else {
                 panic!("{got:?}")
             };
@@ -418,7 +421,10 @@ mod tests {
             );
         }
         // Before 4.3 there is no ROUTE.
-        let got = route(&[map(&[]), Value::List(vec![]), Value::Null], Version::new(4, 1));
+        let got = route(
+            &[map(&[]), Value::List(vec![]), Value::Null],
+            Version::new(4, 1),
+        );
         assert!(matches!(got, Err(MessageError::Unknown { tag: 0x66, .. })));
     }
 
@@ -428,13 +434,24 @@ mod tests {
             ("db", "memgraph".into()),
             ("bookmarks", Value::List(vec!["bm:1".into()])),
         ]);
-        let got = decode(&message(0x11, &[extra.clone()]), Version::new(4, 4)).unwrap();
+        let got = decode(
+            &message(0x11, std::slice::from_ref(&extra)),
+            Version::new(4, 4),
+        )
+        .unwrap();
         let Request::Begin { target, .. } = got else {
             panic!("{got:?}")
         };
         assert_eq!(target.db.as_deref(), Some("memgraph"));
         let got = decode(
-            &message(0x10, &["RETURN 1".into(), map(&[]), map(&[("imp_user", "bob".into())])]),
+            &message(
+                0x10,
+                &[
+                    "RETURN 1".into(),
+                    map(&[]),
+                    map(&[("imp_user", "bob".into())]),
+                ],
+            ),
             Version::new(5, 0),
         )
         .unwrap();
@@ -446,6 +463,9 @@ mod tests {
             &message(0x11, &[map(&[("db", Value::List(vec![]))])]),
             Version::new(4, 4),
         );
-        assert!(matches!(got, Err(MessageError::Fields { name: "BEGIN", .. })));
+        assert!(matches!(
+            got,
+            Err(MessageError::Fields { name: "BEGIN", .. })
+        ));
     }
 }

@@ -101,7 +101,9 @@ mod tests {
                     panic!("{s:?}")
                 };
                 assert_eq!(a.len(), 1, "{s:?}");
-                let Value::String(a) = &a[0] else { panic!("{s:?}") };
+                let Value::String(a) = &a[0] else {
+                    panic!("{s:?}")
+                };
                 (role.clone(), a.clone())
             })
             .collect()
@@ -131,7 +133,10 @@ mod tests {
             address_of("[::ffff:10.0.0.5]:7687".parse().unwrap()),
             "10.0.0.5:7687"
         );
-        assert_eq!(address_of("10.0.0.5:17687".parse().unwrap()), "10.0.0.5:17687");
+        assert_eq!(
+            address_of("10.0.0.5:17687".parse().unwrap()),
+            "10.0.0.5:17687"
+        );
     }
 
     #[test]
