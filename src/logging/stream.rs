@@ -229,7 +229,8 @@ mod tests {
     use slog::{o, Logger};
 
     fn logger(hub: &LogHub) -> Logger {
-        Logger::root(StreamDrain::new(hub.clone()).fuse(), o!("conn" => "bolt-7"))
+        Logger::root(StreamDrain::new(hub.clone()).fuse(), o!("server" => "s"))
+            .new(o!("conn" => "bolt-7", "peer" => "1.2.3.4:5"))
     }
 
     #[test]
@@ -241,7 +242,7 @@ mod tests {
         let first = sub.rx.try_recv().unwrap();
         assert_eq!(
             &*first,
-            r#"{"event": "log", "level": "info", "message": "client connected user_agent=neo4j-python/6.0 bolt_version=5.4 conn=bolt-7"}"#
+            r#"{"event": "log", "level": "info", "message": "client connected user_agent=neo4j-python/6.0 bolt_version=5.4 server=s conn=bolt-7 peer=1.2.3.4:5"}"#
         );
         let second = sub.rx.try_recv().unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&second).unwrap();
@@ -249,7 +250,7 @@ mod tests {
         assert_eq!(parsed["level"], "warning");
         assert_eq!(
             parsed["message"],
-            "a \"quoted\"\nline path=\"/a b\" conn=bolt-7"
+            "a \"quoted\"\nline path=\"/a b\" server=s conn=bolt-7 peer=1.2.3.4:5"
         );
     }
 

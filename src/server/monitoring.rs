@@ -63,6 +63,11 @@ const WRITE_STALL: Duration = Duration::from_secs(60);
 /// How long a closing connection waits for the client's side of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
+/// The kernel send buffer of a monitoring connection. Left to autotuning it grows to megabytes,
+/// which a client that stops reading would pin; a log stream needs little, and with a small one
+/// a stalled client shows as dropped records (and, later, a closed connection) within seconds.
+const SEND_BUFFER: usize = 64 * 1024;
+
 /// Records written before one flush, when several are queued.
 const BATCH: usize = 64;
 
@@ -149,6 +154,7 @@ impl Monitoring {
         logger: Logger,
     ) {
         let _ = socket.set_nodelay(true);
+        let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER);
         match &self.tls {
             None => self.session(socket, peer, shutdown, logger).await,
             Some(handshakes) => {
