@@ -66,7 +66,10 @@ async fn event_with(ws: &mut WebSocketStream<TcpStream>, needle: &str) -> serde_
 /// The close frame's code once the server closes (skipping events before it).
 async fn close_code(ws: &mut WebSocketStream<TcpStream>) -> Option<CloseCode> {
     loop {
-        match tokio::time::timeout(STEP, ws.next()).await.expect("closed in time") {
+        match tokio::time::timeout(STEP, ws.next())
+            .await
+            .expect("closed in time")
+        {
             Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return None,
@@ -160,7 +163,10 @@ async fn clients_over_the_cap_are_closed_at_once() {
         if upgraded.is_ok() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the place never came back");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place never came back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -334,8 +334,7 @@ mod tests {
         let mut sub = hub.subscribe(4, Counter::default());
         let log = Logger::root(StreamDrain::new(hub.clone()).fuse(), o!());
         slog::info!(log, "m"; "empty" => "", "eq" => "a=b", "n" => 3);
-        let parsed: serde_json::Value =
-            serde_json::from_str(&sub.rx.try_recv().unwrap()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&sub.rx.try_recv().unwrap()).unwrap();
         assert_eq!(parsed["message"], r#"m empty="" eq="a=b" n=3"#);
     }
 }

@@ -201,13 +201,17 @@ pub async fn start(
                 upgrade_timeout: config.handshake_timeout(),
                 auth_timeout: config.limits().auth_timeout,
             };
-            let bound =
-                monitoring::serve(address.clone(), monitoring, shutdown.clone(), logger.clone())
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        address: format!("{address} (--monitoring-address/--monitoring-port)"),
-                        source,
-                    })?;
+            let bound = monitoring::serve(
+                address.clone(),
+                monitoring,
+                shutdown.clone(),
+                logger.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                address: format!("{address} (--monitoring-address/--monitoring-port)"),
+                source,
+            })?;
             Some(bound)
         }
     };

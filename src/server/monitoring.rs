@@ -33,7 +33,7 @@ use slog::{debug, info, o, warn, Logger};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{HeaderValue, SERVER};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -189,16 +189,8 @@ impl Monitoring {
             .max_write_buffer_size(1 << 20)
             .max_message_size(Some(MAX_INCOMING))
             .max_frame_size(Some(MAX_INCOMING));
-        let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-            stream,
-            |_: &Request, mut response: Response| {
-                response
-                    .headers_mut()
-                    .insert(SERVER, HeaderValue::from_static("Memgraph WS"));
-                Ok(response)
-            },
-            Some(config),
-        );
+        let upgrade =
+            tokio_tungstenite::accept_hdr_async_with_config(stream, server_header, Some(config));
         let mut ws = tokio::select! {
             done = tokio::time::timeout(self.upgrade_timeout, upgrade) => match done {
                 Ok(Ok(ws)) => ws,
@@ -218,7 +210,10 @@ impl Monitoring {
         debug!(logger, "monitoring client connected");
         let subscription = match subscription.take() {
             Some(s) => s,
-            None => match self.authenticate(&mut ws, peer, &mut shutdown, &logger).await {
+            None => match self
+                .authenticate(&mut ws, peer, &mut shutdown, &logger)
+                .await
+            {
                 Some(s) => s,
                 None => return,
             },
@@ -321,6 +316,16 @@ impl Monitoring {
         }
         None
     }
+}
+
+/// Names the server in the upgrade reply as Memgraph does. The signature is tungstenite's
+/// handshake callback, whose error type (an HTTP response) is large; it is never returned here.
+#[allow(clippy::result_large_err)]
+fn server_header(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    response
+        .headers_mut()
+        .insert(SERVER, HeaderValue::from_static("Memgraph WS"));
+    Ok(response)
 }
 
 /// Why the stream ended.
@@ -473,7 +478,8 @@ mod tests {
         );
         let err = credentials("{not json").unwrap_err();
         assert!(
-            err.starts_with("Cannot parse JSON for WebSocket authentication: ") && err.ends_with('!'),
+            err.starts_with("Cannot parse JSON for WebSocket authentication: ")
+                && err.ends_with('!'),
             "{err}"
         );
         assert_eq!(

@@ -87,16 +87,11 @@ impl TestServer {
         config.data_directory = Some(dir.path().join("data"));
         adjust(&mut config);
         let logs = boltd::logging::LogHub::new();
-        let logger =
-            boltd::logging::to_hub(boltd::logging::LogLevel(slog::Level::Debug), &logs);
-        let server = boltd::server::start(
-            &config,
-            Arc::new(MemoryEngine::new()),
-            logger,
-            logs.clone(),
-        )
-        .await
-        .expect("server starts");
+        let logger = boltd::logging::to_hub(boltd::logging::LogLevel(slog::Level::Debug), &logs);
+        let server =
+            boltd::server::start(&config, Arc::new(MemoryEngine::new()), logger, logs.clone())
+                .await
+                .expect("server starts");
         TestServer { server, dir, logs }
     }
 
