@@ -4,6 +4,13 @@
 //! terminal or disk never stalls a connection task. The async drain buffers records; the returned
 //! [`LogGuard`] must be kept alive for the life of the process and dropped last, which flushes
 //! what is still queued.
+//!
+//! Every record that passes `--log-level` is also offered to the [`LogHub`] (see [`stream`]),
+//! from which the monitoring WebSocket streams it; with nobody connected that costs nothing.
+
+pub mod stream;
+
+pub use stream::LogHub;
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -56,8 +63,12 @@ pub fn parse_level(name: &str) -> Result<Level, String> {
 }
 
 /// Builds the root logger writing to `file` (appending) or, when there is none, to standard
-/// error.
-pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(Logger, LogGuard), String> {
+/// error, and copying every record it keeps to `hub`.
+pub fn init(
+    level: LogLevel,
+    file: Option<&Path>,
+    hub: &LogHub,
+) -> Result<(Logger, LogGuard), String> {
     let level = level.0;
     let (drain, guard) = if let Some(file) = file {
         let handle = OpenOptions::new()
@@ -79,7 +90,9 @@ pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(Logger, LogGuard), 
             .overflow_strategy(slog_async::OverflowStrategy::DropAndReport)
             .build_with_guard()
     };
-    let drain = drain.filter_level(level).fuse();
+    let drain = slog::Duplicate::new(drain, stream::StreamDrain::new(hub.clone()))
+        .filter_level(level)
+        .fuse();
     let logger = Logger::root(drain, o!());
     Ok((
         logger,
@@ -87,6 +100,15 @@ pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(Logger, LogGuard), 
             _guard: Some(guard),
         },
     ))
+}
+
+/// A logger whose records at `level` and above go only to `hub`, for tests and embedding that
+/// want the log stream without a terminal.
+pub fn to_hub(level: LogLevel, hub: &LogHub) -> Logger {
+    let drain = stream::StreamDrain::new(hub.clone())
+        .filter_level(level.0)
+        .fuse();
+    Logger::root(drain, o!())
 }
 
 /// A logger that discards everything, for tests and embedding.

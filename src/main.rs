@@ -59,13 +59,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (logger, guard) = match boltd::logging::init(config.log_level, config.log_file.as_deref()) {
-        Ok(pair) => pair,
-        Err(e) => {
-            eprintln!("boltd: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // The log stream's hub: the logger copies every record it keeps to it, and the monitoring
+    // WebSocket (when --monitoring-port is set) streams from it.
+    let logs = boltd::logging::LogHub::new();
+    let (logger, guard) =
+        match boltd::logging::init(config.log_level, config.log_file.as_deref(), &logs) {
+            Ok(pair) => pair,
+            Err(e) => {
+                eprintln!("boltd: {e}");
+                return ExitCode::from(2);
+            }
+        };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.bolt_num_workers)
         .thread_name("boltd-worker")
@@ -98,7 +102,8 @@ fn main() -> ExitCode {
         // Signal handlers are in place before the port is bound (and "listening" is logged), so
         // a SIGTERM or SIGHUP sent as soon as the server is up is never lost.
         let signals = Signals::install(&logger);
-        let server = match boltd::server::start(&config, engine.clone(), logger.clone()).await {
+        let server = match boltd::server::start(&config, engine.clone(), logger.clone(), logs).await
+        {
             Ok(s) => s,
             Err(e) => {
                 crit!(logger, "cannot start: {}", e);

@@ -84,6 +84,7 @@ async fn invalid_cipher_list_stops_startup_naming_the_value() {
         &config,
         std::sync::Arc::new(boltd::engine::MemoryEngine::new()),
         boltd::logging::discard(),
+        boltd::logging::LogHub::new(),
     )
     .await
     .err()

@@ -37,6 +37,10 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
         "TRANSACTION_MANAGEMENT",
         "See and terminate other users' transactions",
     ),
+    (
+        "WEBSOCKET",
+        "Read the log stream on the monitoring WebSocket (--monitoring-port)",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

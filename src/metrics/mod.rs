@@ -51,6 +51,8 @@ pub struct Metrics {
     pub query_seconds: Histogram,
     pub limits_hit: Family<LimitLabel, Counter>,
     pub logins: Family<ResultLabel, Counter>,
+    pub monitoring_clients_open: Gauge,
+    pub monitoring_dropped_log_messages: Counter,
 }
 
 impl Default for Metrics {
@@ -75,6 +77,8 @@ impl Metrics {
             query_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
             limits_hit: Family::default(),
             logins: Family::default(),
+            monitoring_clients_open: Gauge::default(),
+            monitoring_dropped_log_messages: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -121,13 +125,24 @@ impl Metrics {
         registry.register(
             "limits_hit",
             "Connections closed by a limit (tls_handshake_timeout, bolt_handshake_timeout, \
-             auth_timeout, inactivity, message_size, max_connections)",
+             auth_timeout, inactivity, message_size, max_connections, monitoring_clients)",
             m.limits_hit.clone(),
         );
         registry.register(
             "logins",
             "Authentication attempts by result (ok, failed)",
             m.logins.clone(),
+        );
+        registry.register(
+            "monitoring_clients_open",
+            "Monitoring WebSocket clients receiving the log stream now",
+            m.monitoring_clients_open.clone(),
+        );
+        registry.register(
+            "monitoring_dropped_log_messages",
+            "Log records not sent to a monitoring WebSocket client because its queue was full \
+             (the client reads too slowly)",
+            m.monitoring_dropped_log_messages.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -1,14 +1,16 @@
-//! Starting and stopping the server: TLS, the Bolt listener and the metrics endpoint.
+//! Starting and stopping the server: TLS, the Bolt listener, the metrics endpoint and the
+//! monitoring WebSocket.
 //!
 //! [`start`] loads TLS (if configured) before anything is bound, then starts the Bolt accept loop
-//! (`listener.rs`), whose connections each run in a task of their own (`connection.rs`), and the
-//! metrics endpoint ([`metrics_endpoint`]). With TLS configured, both ports handshake through the
-//! one `tls::accept`, on the same handshake pool and under the same deadline. There is no
-//! plaintext fallback.
+//! (`listener.rs`), whose connections each run in a task of their own (`connection.rs`), the
+//! metrics endpoint ([`metrics_endpoint`]) and the log stream ([`monitoring`]). With TLS
+//! configured, every port handshakes through the one `tls::accept`, on the same handshake pool and
+//! under the same deadline. There is no plaintext fallback.
 
 mod connection;
 mod listener;
 pub mod metrics_endpoint;
+pub mod monitoring;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use crate::auth::Auth;
 use crate::bolt::session::SessionContext;
 use crate::config::Config;
 use crate::engine::QueryEngine;
+use crate::logging::LogHub;
 use crate::metrics::Metrics;
 use crate::shutdown::{self, ShutdownTrigger};
 use crate::tls::pool::HandshakePool;
@@ -51,6 +54,7 @@ pub enum StartError {
 pub struct RunningServer {
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    monitoring_addr: Option<SocketAddr>,
     metrics: Arc<Metrics>,
     tls: Option<TlsHandle>,
     trigger: ShutdownTrigger,
@@ -66,6 +70,11 @@ impl RunningServer {
     /// The metrics endpoint's address, when enabled.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The monitoring WebSocket's address, when enabled.
+    pub fn monitoring_addr(&self) -> Option<SocketAddr> {
+        self.monitoring_addr
     }
 
     /// The server's counters.
@@ -91,11 +100,13 @@ impl RunningServer {
 }
 
 /// Loads TLS (if configured), binds, and starts accepting. TLS problems are reported before the
-/// port is bound, so a misconfigured server never listens.
+/// port is bound, so a misconfigured server never listens. `logs` is the hub the logger feeds
+/// (see [`crate::logging::init`]); the monitoring WebSocket streams from it.
 pub async fn start(
     config: &Config,
     engine: Arc<dyn QueryEngine>,
     logger: Logger,
+    logs: LogHub,
 ) -> Result<RunningServer, StartError> {
     let metrics = Arc::new(Metrics::new());
     let data_dir = config.data_dir();
@@ -172,9 +183,41 @@ pub async fn start(
             Some(bound)
         }
     };
+    let dispatcher =
+        Arc::new(Dispatcher::new(engine, Arc::clone(&auth), tls.clone()).with_config(config));
+    let monitoring_addr = match config.monitoring_port {
+        None => None,
+        Some(port) => {
+            let address = format!("{}:{}", config.monitoring_address, port);
+            let monitoring = monitoring::Monitoring {
+                hub: logs,
+                auth,
+                dispatcher: Arc::clone(&dispatcher),
+                metrics: Arc::clone(&metrics),
+                tls: tls
+                    .as_ref()
+                    .zip(pool.as_ref())
+                    .map(|(t, p)| handshakes(t, p)),
+                upgrade_timeout: config.handshake_timeout(),
+                auth_timeout: config.limits().auth_timeout,
+            };
+            let bound = monitoring::serve(
+                address.clone(),
+                monitoring,
+                shutdown.clone(),
+                logger.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                address: format!("{address} (--monitoring-address/--monitoring-port)"),
+                source,
+            })?;
+            Some(bound)
+        }
+    };
     let handler = Arc::new(Handler {
         session: Arc::new(SessionContext {
-            dispatcher: Arc::new(Dispatcher::new(engine, auth, tls.clone()).with_config(config)),
+            dispatcher,
             server_name: Some(config.bolt_server_name_for_init.clone()).filter(|n| !n.is_empty()),
             metrics: Arc::clone(&metrics),
             limits: config.limits(),
@@ -194,6 +237,7 @@ pub async fn start(
     Ok(RunningServer {
         local_addr,
         metrics_addr,
+        monitoring_addr,
         metrics,
         tls,
         trigger,

@@ -35,6 +35,9 @@ pub fn fixture(name: &str) -> PathBuf {
 pub struct TestServer {
     pub server: RunningServer,
     pub dir: tempfile::TempDir,
+    /// The log stream: the server's records at debug and above (the monitoring WebSocket's
+    /// source); nothing is formatted while nobody subscribes.
+    pub logs: boltd::logging::LogHub,
 }
 
 impl TestServer {
@@ -83,14 +86,13 @@ impl TestServer {
         }
         config.data_directory = Some(dir.path().join("data"));
         adjust(&mut config);
-        let server = boltd::server::start(
-            &config,
-            Arc::new(MemoryEngine::new()),
-            boltd::logging::discard(),
-        )
-        .await
-        .expect("server starts");
-        TestServer { server, dir }
+        let logs = boltd::logging::LogHub::new();
+        let logger = boltd::logging::to_hub(boltd::logging::LogLevel(slog::Level::Debug), &logs);
+        let server =
+            boltd::server::start(&config, Arc::new(MemoryEngine::new()), logger, logs.clone())
+                .await
+                .expect("server starts");
+        TestServer { server, dir, logs }
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
