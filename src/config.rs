@@ -1,8 +1,10 @@
 //! Configuration: the settings, their defaults, and figment's layering of them.
 //!
-//! Layers, later wins: built-in defaults < the TOML file named by `--config` < `BOLTD_*`
-//! environment variables < command-line flags. Keys are the flag names with underscores
-//! (`--bolt-port` is `bolt_port` in TOML and `BOLTD_BOLT_PORT` in the environment).
+//! Layers, later wins: built-in defaults < Memgraph's flag file (memgraph.conf, named by
+//! `--flag-file` or `MEMGRAPH_CONFIG`; see `config/flag_file.rs`) < the TOML file named by
+//! `--config` < `BOLTD_*` environment variables < command-line flags. Keys are the flag names
+//! with underscores (`--bolt-port` is `bolt_port` in TOML and `BOLTD_BOLT_PORT` in the
+//! environment).
 //!
 //! Each setting is declared once, as a field of [`Config`]: its type, its default and its help
 //! text (the `#[arg]` attribute) live there, and the key list for the environment, the defaults
@@ -27,6 +29,11 @@ use crate::bolt::session::Limits;
 use crate::logging::LogLevel;
 use crate::storage::Durability;
 use crate::tls::{ClientAuth, MinVersion, TlsSettings};
+
+mod flag_file;
+mod memgraph_flags;
+
+pub use flag_file::{FlagFileArg, FlagFileError, IgnoredFlags, Location, NamedBy, MEMGRAPH_CONFIG};
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
 /// a server whose agent does not start with `Neo4j/`, so the default must keep that prefix.
@@ -388,24 +395,46 @@ pub enum ConfigError {
         missing: &'static str,
         value: String,
     },
+    #[error(transparent)]
+    FlagFile(#[from] FlagFileError),
+}
+
+/// The merged settings, and what the start-up log must say about how they were read.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Memgraph flags in the flag file that boltd accepted but does not implement; the caller
+    /// logs them once the logger exists (it is configured by `config` itself).
+    pub ignored: Vec<IgnoredFlags>,
 }
 
 impl Config {
-    /// Merges the layers: the defaults, the TOML `file` if any, `BOLTD_*` from the process
-    /// environment, and `flags` (the settings typed on the command line, see
-    /// `Cli::flags`).
-    pub fn load(file: Option<&Path>, flags: impl Provider) -> Result<Config, ConfigError> {
-        Self::load_with_env(file, flags, Env::prefixed("BOLTD_"))
+    /// Merges the layers: the defaults, the Memgraph `flag_file` if any, the TOML `file` if
+    /// any, `BOLTD_*` from the process environment, and `flags` (the settings typed on the
+    /// command line, see `Cli::flags`).
+    pub fn load(
+        flag_file: Option<&FlagFileArg>,
+        file: Option<&Path>,
+        flags: impl Provider,
+    ) -> Result<Loaded, ConfigError> {
+        Self::load_with_env(flag_file, file, flags, Env::prefixed("BOLTD_"))
     }
 
     /// As [`Config::load`] with an explicit environment provider, so tests need not mutate the
     /// process environment (which is shared between test threads).
     pub fn load_with_env(
+        flag_file: Option<&FlagFileArg>,
         file: Option<&Path>,
         flags: impl Provider,
         env: Env,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Loaded, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut ignored = Vec::new();
+        if let Some(arg) = flag_file {
+            let read = flag_file::FlagFile::read(arg)?;
+            ignored = read.ignored().to_vec();
+            figment = figment.merge(read);
+        }
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::MissingFile(path.to_owned()));
@@ -419,7 +448,7 @@ impl Config {
         let figment = figment.merge(env.only(&keys)).merge(flags);
         let config: Config = figment.extract().map_err(invalid)?;
         config.validate()?;
-        Ok(config)
+        Ok(Loaded { config, ignored })
     }
 
     /// Every setting's key, derived from the fields.
@@ -755,12 +784,17 @@ mod tests {
         Cli::try_parse_from(std::iter::once("boltd").chain(args.iter().copied())).unwrap()
     }
 
+    /// Loads as `main` does, but with `--flag-file` only (never the process's
+    /// MEMGRAPH_CONFIG, which other tests' jails may set).
     fn load(cli: &Cli) -> Result<Config, ConfigError> {
-        Config::load(cli.config.as_deref(), cli.flags())
+        let flag_file = cli.flag_file_with_env(None);
+        Config::load(flag_file.as_ref(), cli.config.as_deref(), cli.flags()).map(|l| l.config)
     }
 
     fn load_with_env(cli: &Cli, env: Env) -> Result<Config, ConfigError> {
-        Config::load_with_env(cli.config.as_deref(), cli.flags(), env)
+        let flag_file = cli.flag_file_with_env(None);
+        Config::load_with_env(flag_file.as_ref(), cli.config.as_deref(), cli.flags(), env)
+            .map(|l| l.config)
     }
 
     #[test]

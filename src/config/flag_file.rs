@@ -1,0 +1,462 @@
+//! Memgraph's flag file (memgraph.conf) as a figment layer, below the TOML file.
+//!
+//! The format is gflags' as Memgraph ships it: one `--name=value` a line; blank lines and lines
+//! starting with `#` are skipped; `-` and `_` are alike in names (`--bolt-port`, `--bolt_port`);
+//! a boolean alone (`--storage-wal-enabled`) is true and `--noname` is false; booleans are
+//! `true`/`false` (and gflags' `1`/`0`, `yes`/`no`, `t`/`f`, `y`/`n`); `--flag-file=OTHER`
+//! reads another file at that point. Later lines win.
+//!
+//! gflags silently skips a line it cannot use; here every line must mean something, because a
+//! setting that silently did not apply (a typo in a port or a certificate path) is worse than a
+//! refused start. A flag neither Memgraph nor boltd has, a line that is not a flag, and a value
+//! the setting cannot take are errors naming the file and line. Memgraph's flags that boltd does
+//! not implement are accepted and collected, so that a real memgraph.conf starts boltd with one
+//! warning naming them (logged by the caller, once the logger exists).
+//!
+//! Values arrive as text and are typed by the setting's default (a boolean, a number, a text),
+//! then checked against that one setting, so that a bad value is reported with its line rather
+//! than later by the merged configuration. This file never decides precedence: `config.rs` does.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::Serialized;
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+use super::memgraph_flags::{self, is_memgraph_flag};
+use super::Config;
+
+/// How many files deep `--flag-file` may include; far more than any real setup, and a bound
+/// so that no chain of includes can exhaust the stack.
+const MAX_DEPTH: usize = 16;
+
+/// Memgraph's environment variable naming a flag file.
+pub const MEMGRAPH_CONFIG: &str = "MEMGRAPH_CONFIG";
+
+/// A flag file to read, and what named it (so that a missing file's error says what to fix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagFileArg {
+    pub path: PathBuf,
+    pub named_by: NamedBy,
+}
+
+/// What named a flag file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedBy {
+    /// `--flag-file` on the command line.
+    Flag,
+    /// The `MEMGRAPH_CONFIG` environment variable.
+    Env,
+    /// `--flag-file=` on a line of another flag file.
+    Include(Location),
+}
+
+impl fmt::Display for NamedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NamedBy::Flag => f.write_str("the path given to --flag-file"),
+            NamedBy::Env => write!(f, "the {MEMGRAPH_CONFIG} environment variable"),
+            NamedBy::Include(at) => write!(f, "--flag-file on {at}"),
+        }
+    }
+}
+
+impl FlagFileArg {
+    /// The flag file to read: `--flag-file` when given, else `MEMGRAPH_CONFIG` (Memgraph's
+    /// variable) when set and not empty.
+    pub fn choose(flag: Option<PathBuf>, env: Option<std::ffi::OsString>) -> Option<FlagFileArg> {
+        match (flag, env) {
+            (Some(path), _) => Some(FlagFileArg {
+                path,
+                named_by: NamedBy::Flag,
+            }),
+            (None, Some(env)) if !env.is_empty() => Some(FlagFileArg {
+                path: PathBuf::from(env),
+                named_by: NamedBy::Env,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A line of a file, as `FILE:LINE` in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// The Memgraph flags one file set that boltd does not implement, for the start-up warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredFlags {
+    pub file: PathBuf,
+    /// As `--name-with-hyphens`, in the order first seen, each once.
+    pub flags: Vec<String>,
+}
+
+/// A mistake in a flag file; each names the file (and the line, when there is one).
+#[derive(Debug, thiserror::Error)]
+pub enum FlagFileError {
+    #[error("flag file {} does not exist: check {named_by}", .path.display())]
+    Missing { path: PathBuf, named_by: NamedBy },
+    #[error("cannot read flag file {}: {reason}", .path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{at}: unknown flag --{flag} (neither Memgraph nor boltd has it); {hint}")]
+    Unknown {
+        at: Location,
+        flag: String,
+        hint: String,
+    },
+    #[error("{at}: {reason}")]
+    Malformed { at: Location, reason: String },
+    #[error("{at}: bad value for --{flag}: {reason}")]
+    BadValue {
+        at: Location,
+        flag: String,
+        reason: String,
+    },
+}
+
+/// A flag file read and checked: the settings it sets, as a figment provider.
+#[derive(Debug)]
+pub struct FlagFile {
+    path: PathBuf,
+    values: Dict,
+    ignored: Vec<IgnoredFlags>,
+}
+
+impl FlagFile {
+    /// Reads `arg`'s file and the files it includes.
+    pub fn read(arg: &FlagFileArg) -> Result<FlagFile, FlagFileError> {
+        let mut reader = Reader {
+            defaults: Config::default().to_dict(),
+            values: Dict::new(),
+            ignored: Vec::new(),
+            open: Vec::new(),
+        };
+        reader.read(&arg.path, &arg.named_by)?;
+        Ok(FlagFile {
+            path: arg.path.clone(),
+            values: reader.values,
+            ignored: reader.ignored,
+        })
+    }
+
+    /// Memgraph's flags that were accepted but do nothing in boltd, per file.
+    pub fn ignored(&self) -> &[IgnoredFlags] {
+        &self.ignored
+    }
+}
+
+impl Provider for FlagFile {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("Memgraph flag file {}", self.path.display()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+/// The state of one read, across included files.
+struct Reader {
+    /// Every boltd setting with its default value: the keys a line may set, and the type its
+    /// text is converted to.
+    defaults: Dict,
+    /// The settings set so far; a later line overwrites an earlier one, as in gflags.
+    values: Dict,
+    ignored: Vec<IgnoredFlags>,
+    /// The files being read, outermost first, to refuse a file that includes itself.
+    open: Vec<PathBuf>,
+}
+
+/// What a flag name means here.
+enum Target {
+    /// A boltd setting (its key).
+    Setting(String),
+    /// A Memgraph flag boltd does not implement.
+    Ignored,
+    /// `--flag-file`: read another file.
+    Include,
+}
+
+impl Reader {
+    fn read(&mut self, path: &Path, named_by: &NamedBy) -> Result<(), FlagFileError> {
+        if !path.is_file() {
+            return Err(FlagFileError::Missing {
+                path: path.to_owned(),
+                named_by: named_by.clone(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| FlagFileError::Unreadable {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let identity = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let refusal = if self.open.contains(&identity) {
+            let chain: Vec<String> = self
+                .open
+                .iter()
+                .chain(std::iter::once(&identity))
+                .map(|p| p.display().to_string())
+                .collect();
+            Some(format!("--flag-file includes itself: {}", chain.join(" -> ")))
+        } else if self.open.len() >= MAX_DEPTH {
+            Some(format!(
+                "--flag-file includes are nested more than {MAX_DEPTH} deep"
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            // Only an include can reopen a file or go deep; the outermost file is neither.
+            return Err(match named_by {
+                NamedBy::Include(at) => FlagFileError::Malformed {
+                    at: at.clone(),
+                    reason,
+                },
+                _ => FlagFileError::Unreadable {
+                    path: path.to_owned(),
+                    reason,
+                },
+            });
+        }
+        self.open.push(identity);
+        for (n, raw) in text.lines().enumerate() {
+            let at = Location {
+                file: path.to_owned(),
+                line: n + 1,
+            };
+            self.line(raw, at)?;
+        }
+        self.open.pop();
+        Ok(())
+    }
+
+    /// One line: skipped, a setting, an ignored Memgraph flag, or an include.
+    fn line(&mut self, raw: &str, at: Location) -> Result<(), FlagFileError> {
+        // gflags skips leading white space; trailing white space (an editor's leftover, or the
+        // `\r` of a Windows line end) is dropped too, since no setting wants it.
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(());
+        }
+        let malformed = |reason: String| FlagFileError::Malformed {
+            at: at.clone(),
+            reason,
+        };
+        // gflags takes one dash or two.
+        let Some(rest) = line.strip_prefix('-') else {
+            return Err(malformed(format!(
+                "expected --name=value (or a # comment), got {line:?}"
+            )));
+        };
+        let rest = rest.strip_prefix('-').unwrap_or(rest);
+        let (written, value) = match rest.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (rest, None),
+        };
+        if written.is_empty()
+            || !written
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            let hint = if written.ends_with(' ') || value.is_some_and(|v| v.starts_with(' ')) {
+                " (write it without spaces around '=')"
+            } else {
+                ""
+            };
+            return Err(malformed(format!(
+                "expected --name=value, got {line:?}{hint}"
+            )));
+        }
+        let name = written.replace('-', "_");
+        let (target, negated) = match self.target(&name) {
+            Some(target) => (target, false),
+            None => match name.strip_prefix("no").and_then(|n| self.target(n)) {
+                Some(Target::Setting(key)) if self.is_bool(&key) => (Target::Setting(key), true),
+                Some(Target::Ignored) => (Target::Ignored, true),
+                Some(Target::Setting(key)) => {
+                    return Err(FlagFileError::BadValue {
+                        at,
+                        flag: dashed(&key),
+                        reason: format!(
+                            "--{written} is for boolean flags only; write --{}=VALUE",
+                            dashed(&key)
+                        ),
+                    })
+                }
+                _ => {
+                    return Err(FlagFileError::Unknown {
+                        hint: suggestion(&name, &self.defaults),
+                        at,
+                        flag: written.to_owned(),
+                    })
+                }
+            },
+        };
+        let flag = dashed(name.strip_prefix("no").filter(|_| negated).unwrap_or(&name));
+        if negated && value.is_some() {
+            return Err(malformed(format!(
+                "--{written} takes no value: write --{flag}=VALUE instead"
+            )));
+        }
+        match target {
+            Target::Ignored => {
+                self.ignore(&at.file, format!("--{flag}"));
+                Ok(())
+            }
+            Target::Include => match value {
+                Some(file) if !file.is_empty() => {
+                    // Relative to the including file, so that a directory of files can be moved
+                    // as a whole (gflags uses the working directory, which under systemd is /).
+                    let included = match at.file.parent() {
+                        Some(dir) if Path::new(file).is_relative() => dir.join(file),
+                        _ => PathBuf::from(file),
+                    };
+                    self.read(&included, &NamedBy::Include(at))
+                }
+                _ => Err(malformed(
+                    "--flag-file needs a file: write --flag-file=PATH".to_owned(),
+                )),
+            },
+            Target::Setting(key) => {
+                let text = match (negated, value) {
+                    (true, _) => "false",
+                    (false, Some(text)) => text,
+                    (false, None) if self.is_bool(&key) => "true",
+                    (false, None) => {
+                        return Err(malformed(format!(
+                            "--{flag} needs a value: write --{flag}=VALUE"
+                        )))
+                    }
+                };
+                let value = self.typed(&key, text).map_err(|reason| FlagFileError::BadValue {
+                    at,
+                    flag: flag.clone(),
+                    reason,
+                })?;
+                self.values.insert(key, value);
+                Ok(())
+            }
+        }
+    }
+
+    /// What a name (with underscores) means, if anything.
+    fn target(&self, name: &str) -> Option<Target> {
+        if name == "flag_file" {
+            Some(Target::Include)
+        } else if let Some(key) = memgraph_flags::renamed(name) {
+            Some(Target::Setting(key.to_owned()))
+        } else if self.defaults.contains_key(name) {
+            Some(Target::Setting(name.to_owned()))
+        } else if is_memgraph_flag(name) {
+            Some(Target::Ignored)
+        } else {
+            None
+        }
+    }
+
+    fn is_bool(&self, key: &str) -> bool {
+        matches!(self.defaults.get(key), Some(Value::Bool(..)))
+    }
+
+    fn ignore(&mut self, file: &Path, flag: String) {
+        let entry = match self.ignored.iter_mut().find(|i| i.file == file) {
+            Some(entry) => entry,
+            None => {
+                self.ignored.push(IgnoredFlags {
+                    file: file.to_owned(),
+                    flags: Vec::new(),
+                });
+                self.ignored.last_mut().expect("just pushed")
+            }
+        };
+        if !entry.flags.contains(&flag) {
+            entry.flags.push(flag);
+        }
+    }
+
+    /// The text as the setting's value: typed by the setting's default, converted from
+    /// Memgraph's unit where it differs, and checked against the setting alone.
+    fn typed(&self, key: &str, text: &str) -> Result<Value, String> {
+        let converted = match memgraph_flags::convert(key, text) {
+            Some(result) => result?,
+            None => text.to_owned(),
+        };
+        let text = converted.as_str();
+        let candidates = match self.defaults.get(key) {
+            Some(Value::Bool(..)) => vec![Value::from(gflags_bool(text).ok_or_else(|| {
+                format!("expected true or false, got {text:?}")
+            })?)],
+            Some(Value::String(..)) => vec![Value::from(text)],
+            Some(Value::Num(..)) => vec![text.parse::<Value>().unwrap_or_else(|e| match e {})],
+            // An unset optional setting (a path, a port) says nothing of its type: a text
+            // first (a path that looks like a number stays a path), then what the text reads as.
+            _ => vec![
+                Value::from(text),
+                text.parse::<Value>().unwrap_or_else(|e| match e {}),
+            ],
+        };
+        let mut last = String::new();
+        for candidate in candidates {
+            match self.accepts(key, &candidate) {
+                Ok(()) => return Ok(candidate),
+                Err(reason) => last = reason,
+            }
+        }
+        Err(last)
+    }
+
+    /// Whether the setting takes this value, with the reason when it does not.
+    fn accepts(&self, key: &str, value: &Value) -> Result<(), String> {
+        Figment::from(Serialized::defaults(&self.defaults))
+            .merge(Serialized::default(key, value))
+            .extract::<Config>()
+            .map(drop)
+            .map_err(|e| match &e.kind {
+                figment::error::Kind::Message(msg) => msg.clone(),
+                kind => kind.to_string(),
+            })
+    }
+}
+
+/// gflags' boolean spellings, any case.
+fn gflags_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// A name with underscores, as a flag is written in memgraph.conf and on boltd's command line.
+fn dashed(name: &str) -> String {
+    name.replace('_', "-")
+}
+
+/// "did you mean --x?" when a known flag (Memgraph's or boltd's) is close, else what to do.
+fn suggestion(name: &str, defaults: &Dict) -> String {
+    let known = memgraph_flags::MEMGRAPH_FLAGS
+        .iter()
+        .copied()
+        .chain(defaults.keys().map(String::as_str))
+        .collect::<BTreeSet<&str>>();
+    let best = known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score > 0.9)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, flag)) => format!("did you mean --{}?", dashed(flag)),
+        None => "fix the name or remove the line (boltd --help lists boltd's flags)".to_owned(),
+    }
+}
