@@ -885,6 +885,60 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn flag_file_is_below_toml_env_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag_file = dir.path().join("memgraph.conf");
+        std::fs::write(
+            &flag_file,
+            "--bolt-address=127.0.0.3\n--bolt-max-connections=10\n--bolt-port=1000\n\
+             --log-level=DEBUG\n--telemetry-enabled=false\n",
+        )
+        .unwrap();
+        let toml = dir.path().join("boltd.toml");
+        std::fs::write(
+            &toml,
+            "bolt_max_connections = 20\nbolt_port = 2000\nlog_level = \"error\"",
+        )
+        .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOLTD_BOLT_PORT", "3000");
+            jail.set_env("BOLTD_LOG_LEVEL", "warning");
+            let (flag_file, toml) = (flag_file.to_str().unwrap(), toml.to_str().unwrap());
+            let cli = cli(&["--flag-file", flag_file, "--config", toml, "--log-level=trace"]);
+            let arg = cli.flag_file_with_env(None).unwrap();
+            let loaded = Config::load(Some(&arg), cli.config.as_deref(), cli.flags()).unwrap();
+            let c = &loaded.config;
+            assert_eq!(c.bolt_address, "127.0.0.3", "flag file beats defaults");
+            assert_eq!(c.bolt_max_connections, 20, "TOML beats flag file");
+            assert_eq!(c.bolt_port, 3000, "env beats TOML and flag file");
+            assert_eq!(c.log_level, "trace", "flags beat everything");
+            assert_eq!(loaded.ignored.len(), 1);
+            assert_eq!(loaded.ignored[0].flags, ["--telemetry-enabled"]);
+            // Without the others, the flag file's own values.
+            let cli = self::cli(&["--flag-file", flag_file]);
+            let only = load_with_env(&cli, no_env()).unwrap();
+            assert_eq!((only.bolt_port, only.bolt_max_connections), (1000, 10));
+            assert_eq!(only.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn flag_file_mistakes_are_configuration_errors() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "--bolt-port=7687\n--bolt-cert-file=/etc/memgraph/ssl/cert.pem").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        // The merged settings are still validated: a certificate needs its key.
+        let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
+        assert!(matches!(err, ConfigError::HalfTls { .. }), "{err}");
+        writeln!(file, "--bolt-prot=1").unwrap();
+        let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
+        assert!(matches!(err, ConfigError::FlagFile(_)), "{err}");
+        assert!(err.to_string().starts_with(&format!("{path}:3: unknown flag --bolt-prot")), "{err}");
+    }
+
+    #[test]
     fn shipped_default_file_loads_to_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/boltd.toml");
         let cli = cli(&["--config", path.to_str().unwrap()]);

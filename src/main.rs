@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         };
     for ignored in &loaded.ignored {
         warn!(logger, "Memgraph flags that boltd does not implement are ignored";
-            "file" => %ignored.file.display(), "flags" => ignored.flags.join(" "));
+            "file" => %ignored.file.display(), "flags" => ignored.flags.join(", "));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.bolt_num_workers)

@@ -265,6 +265,7 @@ impl Reader {
             None => (rest, None),
         };
         if written.is_empty()
+            || written.starts_with('-')
             || !written
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -458,5 +459,245 @@ fn suggestion(name: &str, defaults: &Dict) -> String {
     match best {
         Some((_, flag)) => format!("did you mean --{}?", dashed(flag)),
         None => "fix the name or remove the line (boltd --help lists boltd's flags)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::ClientAuth;
+
+    /// Writes `text` as `name` in `dir`.
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn arg(path: &Path) -> FlagFileArg {
+        FlagFileArg {
+            path: path.to_owned(),
+            named_by: NamedBy::Flag,
+        }
+    }
+
+    /// The flag file `text` over the defaults, and what it ignored.
+    fn read(text: &str) -> Result<(Config, Vec<IgnoredFlags>), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "memgraph.conf", text);
+        let file = FlagFile::read(&arg(&path)).map_err(|e| e.to_string())?;
+        let ignored = file.ignored().to_vec();
+        let config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(file)
+            .extract::<Config>()
+            .map_err(|e| e.to_string())?;
+        Ok((config, ignored))
+    }
+
+    fn error(text: &str) -> String {
+        read(text).unwrap_err()
+    }
+
+    #[test]
+    fn memgraphs_format_sets_the_settings() {
+        let (c, ignored) = read(
+            "# Memgraph Configuration\n\
+             \n\
+             ## Bolt\n\
+             --bolt-port=7688\n\
+             \t  --bolt_address=127.0.0.2   \n\
+             -bolt-num-workers=3\n\
+             --bolt-server-name-for-init=Neo4j/5 a=b\n\
+             --log-level=WARNING\n\
+             --data-directory=/var/lib/memgraph\n\
+             --bolt-cert-file=\n\
+             --metrics-port=9091\n\
+             --query-execution-timeout-sec=180.000000\n\
+             --memory-limit=2048\n\
+             --storage-recover-on-startup=false\n\
+             --storage-wal-file-size-kib=1024\r\n\
+             --bolt-port=7689\n",
+        )
+        .unwrap();
+        assert_eq!(c.bolt_port, 7689, "a later line wins");
+        assert_eq!(c.bolt_address, "127.0.0.2");
+        assert_eq!(c.bolt_num_workers, 3);
+        assert_eq!(c.bolt_server_name_for_init, "Neo4j/5 a=b");
+        assert_eq!(c.log_level, "warning");
+        assert_eq!(c.data_directory, Some(PathBuf::from("/var/lib/memgraph")));
+        assert_eq!(c.bolt_cert_file, None, "empty is unset");
+        assert_eq!(c.metrics_port, Some(9091));
+        assert_eq!(c.query_execution_timeout_sec, 180);
+        assert_eq!(c.memory_limit, 2048);
+        assert!(!c.data_recovery_on_startup, "Memgraph's older name");
+        assert_eq!(c.storage_wal_file_size_kib, 1024);
+        assert!(ignored.is_empty(), "{ignored:?}");
+    }
+
+    #[test]
+    fn booleans_take_gflags_forms() {
+        let (c, _) = read(
+            "--storage-wal-enabled=false\n\
+             --storage-snapshot-on-exit=NO\n\
+             --bolt-tls-refuse-expired\n\
+             --nodata-recovery-on-startup\n",
+        )
+        .unwrap();
+        assert!(!c.storage_wal_enabled);
+        assert!(!c.storage_snapshot_on_exit);
+        assert!(c.bolt_tls_refuse_expired, "a boolean alone is true");
+        assert!(!c.data_recovery_on_startup, "--noname is false");
+        let (c, _) = read("--storage-wal-enabled=0\n--storage-wal-enabled=yes\n").unwrap();
+        assert!(c.storage_wal_enabled);
+        let err = error("--storage-wal-enabled=maybe\n");
+        assert!(err.ends_with("memgraph.conf:1: bad value for --storage-wal-enabled: expected true or false, got \"maybe\""), "{err}");
+        let err = error("\n--nostorage-wal-enabled=true\n");
+        assert!(err.contains("memgraph.conf:2: --nostorage-wal-enabled takes no value"), "{err}");
+        let err = error("--nobolt-port\n");
+        assert!(err.contains("memgraph.conf:1: bad value for --bolt-port: --nobolt-port is for boolean flags only"), "{err}");
+    }
+
+    #[test]
+    fn memgraph_flags_boltd_lacks_are_collected_once_each() {
+        let (c, ignored) = read(
+            "--storage-properties-on-edges=true\n\
+             --telemetry-enabled=false\n\
+             --notelemetry-enabled\n\
+             --query_modules_directory=/usr/lib/memgraph/query_modules\n\
+             --isolation-level=SNAPSHOT_ISOLATION\n\
+             --bolt-port=7690\n",
+        )
+        .unwrap();
+        assert_eq!(c.bolt_port, 7690);
+        assert_eq!(ignored.len(), 1);
+        assert!(ignored[0].file.ends_with("memgraph.conf"));
+        assert_eq!(
+            ignored[0].flags,
+            [
+                "--storage-properties-on-edges",
+                "--telemetry-enabled",
+                "--query-modules-directory",
+                "--isolation-level"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_flag_names_the_file_and_line_with_a_suggestion() {
+        let err = error("# comment\n--bolt-port=7687\n--bolt-prot=7687\n");
+        assert!(
+            err.ends_with(
+                "memgraph.conf:3: unknown flag --bolt-prot (neither Memgraph nor boltd has it); \
+                 did you mean --bolt-port?"
+            ),
+            "{err}"
+        );
+        let err = error("--telemetry-enabeld=false\n");
+        assert!(err.contains("did you mean --telemetry-enabled?"), "{err}");
+        let err = error("--frobnicate=1\n");
+        assert!(err.contains("memgraph.conf:1: unknown flag --frobnicate"), "{err}");
+        assert!(err.contains("remove the line"), "{err}");
+        // A --no that is no flag either.
+        let err = error("--nothing\n");
+        assert!(err.contains("unknown flag --nothing"), "{err}");
+    }
+
+    #[test]
+    fn malformed_lines_name_the_file_and_line() {
+        for (text, want) in [
+            ("bolt-port=7687\n", "memgraph.conf:1: expected --name=value (or a # comment)"),
+            ("\n\n--=7687\n", "memgraph.conf:3: expected --name=value"),
+            ("---bolt-port=1\n", "memgraph.conf:1: expected --name=value"),
+            ("--bolt-port = 7687\n", "without spaces around '='"),
+            ("--bolt-port\n", "memgraph.conf:1: --bolt-port needs a value: write --bolt-port=VALUE"),
+            ("--flag-file\n", "memgraph.conf:1: --flag-file needs a file"),
+        ] {
+            let err = error(text);
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_line_and_flag() {
+        for (text, want) in [
+            ("--bolt-port=seven\n", "memgraph.conf:1: bad value for --bolt-port:"),
+            ("--bolt-port=70000\n", "memgraph.conf:1: bad value for --bolt-port:"),
+            ("--metrics-port=x\n", "memgraph.conf:1: bad value for --metrics-port:"),
+            (
+                "--bolt-client-auth=maybe\n",
+                "bad value for --bolt-client-auth: --bolt-client-auth must be none, optional or require",
+            ),
+            ("--log-level=LOUD\n", "memgraph.conf:1: bad value for --log-level: --log-level must be one of"),
+            ("--query-execution-timeout-sec=0.5\n", "bad value for --query-execution-timeout-sec: boltd counts whole seconds"),
+        ] {
+            let err = error(text);
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+        // A number is a fine path.
+        let (c, _) = read("--log-file=2024\n").unwrap();
+        assert_eq!(c.log_file, Some(PathBuf::from("2024")));
+        let (c, _) = read("--bolt-client-auth=require\n").unwrap();
+        assert_eq!(c.bolt_client_auth, ClientAuth::Require);
+    }
+
+    #[test]
+    fn flag_file_includes_another_at_that_point() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        write(
+            &dir.path().join("conf.d"),
+            "extra.conf",
+            "--bolt-port=2222\n--bolt-address=127.0.0.9\n--audit-enabled=true\n",
+        );
+        let main = write(
+            dir.path(),
+            "memgraph.conf",
+            "--bolt-port=1111\n--flag-file=conf.d/extra.conf\n--bolt-address=127.0.0.8\n",
+        );
+        let file = FlagFile::read(&arg(&main)).unwrap();
+        let ignored = file.ignored().to_vec();
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(file)
+            .extract()
+            .unwrap();
+        assert_eq!(c.bolt_port, 2222, "the include overrides the lines before it");
+        assert_eq!(c.bolt_address, "127.0.0.8", "and the lines after it win");
+        assert_eq!(ignored.len(), 1);
+        assert!(ignored[0].file.ends_with("conf.d/extra.conf"), "{ignored:?}");
+
+        let looped = write(dir.path(), "loop.conf", "--flag-file=loop.conf\n");
+        let err = FlagFile::read(&arg(&looped)).unwrap_err().to_string();
+        assert!(err.contains("loop.conf:1: --flag-file includes itself"), "{err}");
+
+        let missing = write(dir.path(), "missing.conf", "\n--flag-file=nope.conf\n");
+        let err = FlagFile::read(&arg(&missing)).unwrap_err().to_string();
+        assert!(err.contains("nope.conf does not exist: check --flag-file on"), "{err}");
+        assert!(err.contains("missing.conf:2"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_says_what_named_it() {
+        let mut missing = arg(Path::new("/nonexistent/memgraph.conf"));
+        let err = FlagFile::read(&missing).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "flag file /nonexistent/memgraph.conf does not exist: check the path given to --flag-file"
+        );
+        missing.named_by = NamedBy::Env;
+        let err = FlagFile::read(&missing).unwrap_err().to_string();
+        assert!(err.ends_with("check the MEMGRAPH_CONFIG environment variable"), "{err}");
+    }
+
+    #[test]
+    fn the_flag_beats_memgraph_config() {
+        let env = Some(std::ffi::OsString::from("/etc/memgraph/memgraph.conf"));
+        let chosen = FlagFileArg::choose(Some("my.conf".into()), env.clone()).unwrap();
+        assert_eq!(chosen.path, PathBuf::from("my.conf"));
+        assert_eq!(chosen.named_by, NamedBy::Flag);
+        let chosen = FlagFileArg::choose(None, env).unwrap();
+        assert_eq!(chosen.path, PathBuf::from("/etc/memgraph/memgraph.conf"));
+        assert_eq!(chosen.named_by, NamedBy::Env);
+        assert_eq!(FlagFileArg::choose(None, Some("".into())), None);
+        assert_eq!(FlagFileArg::choose(None, None), None);
     }
 }
