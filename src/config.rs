@@ -905,7 +905,13 @@ mod tests {
             jail.set_env("BOLTD_BOLT_PORT", "3000");
             jail.set_env("BOLTD_LOG_LEVEL", "warning");
             let (flag_file, toml) = (flag_file.to_str().unwrap(), toml.to_str().unwrap());
-            let cli = cli(&["--flag-file", flag_file, "--config", toml, "--log-level=trace"]);
+            let cli = cli(&[
+                "--flag-file",
+                flag_file,
+                "--config",
+                toml,
+                "--log-level=trace",
+            ]);
             let arg = cli.flag_file_with_env(None).unwrap();
             let loaded = Config::load(Some(&arg), cli.config.as_deref(), cli.flags()).unwrap();
             let c = &loaded.config;
@@ -927,7 +933,11 @@ mod tests {
     #[test]
     fn flag_file_mistakes_are_configuration_errors() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "--bolt-port=7687\n--bolt-cert-file=/etc/memgraph/ssl/cert.pem").unwrap();
+        writeln!(
+            file,
+            "--bolt-port=7687\n--bolt-cert-file=/etc/memgraph/ssl/cert.pem"
+        )
+        .unwrap();
         let path = file.path().to_str().unwrap().to_owned();
         // The merged settings are still validated: a certificate needs its key.
         let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
@@ -935,7 +945,11 @@ mod tests {
         writeln!(file, "--bolt-prot=1").unwrap();
         let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
         assert!(matches!(err, ConfigError::FlagFile(_)), "{err}");
-        assert!(err.to_string().starts_with(&format!("{path}:3: unknown flag --bolt-prot")), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{path}:3: unknown flag --bolt-prot")),
+            "{err}"
+        );
     }
 
     #[test]

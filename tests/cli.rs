@@ -402,8 +402,16 @@ fn a_real_memgraph_conf_starts_the_server_and_names_the_flags_it_ignores() {
         .env_remove("BOLTD_LOG_LEVEL")
         .arg("--flag-file")
         .arg(memgraph_conf())
-        .args(["--bolt-address", "127.0.0.1", "--bolt-port", &port.to_string()])
-        .arg(format!("--data-directory={}", dir.path().join("data").display()))
+        .args([
+            "--bolt-address",
+            "127.0.0.1",
+            "--bolt-port",
+            &port.to_string(),
+        ])
+        .arg(format!(
+            "--data-directory={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--log-file={}", log.display()))
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
@@ -429,10 +437,18 @@ fn a_real_memgraph_conf_starts_the_server_and_names_the_flags_it_ignores() {
         assert!(warning.contains(flag), "{flag} missing from {warning}");
     }
     // Flags boltd implements are not in it, and the file's WARNING level was applied.
-    for implemented in ["--bolt-port", "--memory-limit", "--query-execution-timeout-sec", "--log-level"] {
+    for implemented in [
+        "--bolt-port",
+        "--memory-limit",
+        "--query-execution-timeout-sec",
+        "--log-level",
+    ] {
         assert!(!warning.contains(implemented), "{implemented} in {warning}");
     }
-    assert!(!text.contains("Bolt server listening"), "INFO logged at WARNING: {text}");
+    assert!(
+        !text.contains("Bolt server listening"),
+        "INFO logged at WARNING: {text}"
+    );
 }
 
 #[test]

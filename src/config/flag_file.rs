@@ -208,7 +208,10 @@ impl Reader {
                 .chain(std::iter::once(&identity))
                 .map(|p| p.display().to_string())
                 .collect();
-            Some(format!("--flag-file includes itself: {}", chain.join(" -> ")))
+            Some(format!(
+                "--flag-file includes itself: {}",
+                chain.join(" -> ")
+            ))
         } else if self.open.len() >= MAX_DEPTH {
             Some(format!(
                 "--flag-file includes are nested more than {MAX_DEPTH} deep"
@@ -340,11 +343,13 @@ impl Reader {
                         )))
                     }
                 };
-                let value = self.typed(&key, text).map_err(|reason| FlagFileError::BadValue {
-                    at,
-                    flag: flag.clone(),
-                    reason,
-                })?;
+                let value = self
+                    .typed(&key, text)
+                    .map_err(|reason| FlagFileError::BadValue {
+                        at,
+                        flag: flag.clone(),
+                        reason,
+                    })?;
                 self.values.insert(key, value);
                 Ok(())
             }
@@ -395,9 +400,11 @@ impl Reader {
         };
         let text = converted.as_str();
         let candidates = match self.defaults.get(key) {
-            Some(Value::Bool(..)) => vec![Value::from(gflags_bool(text).ok_or_else(|| {
-                format!("expected true or false, got {text:?}")
-            })?)],
+            Some(Value::Bool(..)) => {
+                vec![Value::from(gflags_bool(text).ok_or_else(|| {
+                    format!("expected true or false, got {text:?}")
+                })?)]
+            }
             Some(Value::String(..)) => vec![Value::from(text)],
             Some(Value::Num(..)) => vec![text.parse::<Value>().unwrap_or_else(|e| match e {})],
             // An unset optional setting (a path, a port) says nothing of its type: a text
@@ -409,7 +416,7 @@ impl Reader {
         };
         let mut last = String::new();
         for candidate in candidates {
-            match self.accepts(key, &candidate) {
+            match self.accepts(key, &candidate, text) {
                 Ok(()) => return Ok(candidate),
                 Err(reason) => last = reason,
             }
@@ -417,16 +424,33 @@ impl Reader {
         Err(last)
     }
 
-    /// Whether the setting takes this value, with the reason when it does not.
-    fn accepts(&self, key: &str, value: &Value) -> Result<(), String> {
+    /// Whether the setting takes this value (read from `text`), with the reason when it
+    /// does not: the setting's own message (which names the flag and the accepted values), or
+    /// what kind of value it wants, in words rather than Rust's type names.
+    fn accepts(&self, key: &str, value: &Value, text: &str) -> Result<(), String> {
+        use figment::error::Kind;
         Figment::from(Serialized::defaults(&self.defaults))
             .merge(Serialized::default(key, value))
             .extract::<Config>()
             .map(drop)
             .map_err(|e| match &e.kind {
-                figment::error::Kind::Message(msg) => msg.clone(),
+                Kind::Message(msg) => msg.clone(),
+                Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
+                    format!("expected {}, got {text:?}", in_words(expected))
+                }
                 kind => kind.to_string(),
             })
+    }
+}
+
+/// What serde's expected type means to someone editing a configuration file.
+fn in_words(expected: &str) -> &str {
+    match expected {
+        "u16" => "a whole number from 0 to 65535",
+        "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "f64" => "a number",
+        "a string" | "string" => "a text",
+        other => other,
     }
 }
 
@@ -552,7 +576,10 @@ mod tests {
         let err = error("--storage-wal-enabled=maybe\n");
         assert!(err.ends_with("memgraph.conf:1: bad value for --storage-wal-enabled: expected true or false, got \"maybe\""), "{err}");
         let err = error("\n--nostorage-wal-enabled=true\n");
-        assert!(err.contains("memgraph.conf:2: --nostorage-wal-enabled takes no value"), "{err}");
+        assert!(
+            err.contains("memgraph.conf:2: --nostorage-wal-enabled takes no value"),
+            "{err}"
+        );
         let err = error("--nobolt-port\n");
         assert!(err.contains("memgraph.conf:1: bad value for --bolt-port: --nobolt-port is for boolean flags only"), "{err}");
     }
@@ -595,7 +622,10 @@ mod tests {
         let err = error("--telemetry-enabeld=false\n");
         assert!(err.contains("did you mean --telemetry-enabled?"), "{err}");
         let err = error("--frobnicate=1\n");
-        assert!(err.contains("memgraph.conf:1: unknown flag --frobnicate"), "{err}");
+        assert!(
+            err.contains("memgraph.conf:1: unknown flag --frobnicate"),
+            "{err}"
+        );
         assert!(err.contains("remove the line"), "{err}");
         // A --no that is no flag either.
         let err = error("--nothing\n");
@@ -605,11 +635,17 @@ mod tests {
     #[test]
     fn malformed_lines_name_the_file_and_line() {
         for (text, want) in [
-            ("bolt-port=7687\n", "memgraph.conf:1: expected --name=value (or a # comment)"),
+            (
+                "bolt-port=7687\n",
+                "memgraph.conf:1: expected --name=value (or a # comment)",
+            ),
             ("\n\n--=7687\n", "memgraph.conf:3: expected --name=value"),
             ("---bolt-port=1\n", "memgraph.conf:1: expected --name=value"),
             ("--bolt-port = 7687\n", "without spaces around '='"),
-            ("--bolt-port\n", "memgraph.conf:1: --bolt-port needs a value: write --bolt-port=VALUE"),
+            (
+                "--bolt-port\n",
+                "memgraph.conf:1: --bolt-port needs a value: write --bolt-port=VALUE",
+            ),
             ("--flag-file\n", "memgraph.conf:1: --flag-file needs a file"),
         ] {
             let err = error(text);
@@ -620,9 +656,15 @@ mod tests {
     #[test]
     fn a_bad_value_names_the_file_line_and_flag() {
         for (text, want) in [
-            ("--bolt-port=seven\n", "memgraph.conf:1: bad value for --bolt-port:"),
-            ("--bolt-port=70000\n", "memgraph.conf:1: bad value for --bolt-port:"),
-            ("--metrics-port=x\n", "memgraph.conf:1: bad value for --metrics-port:"),
+            (
+                "--bolt-port=seven\n",
+                "memgraph.conf:1: bad value for --bolt-port: expected a whole number from 0 to \
+                 65535, got \"seven\"",
+            ),
+            ("--bolt-port=70000\n", "memgraph.conf:1: bad value for --bolt-port: expected a whole number from 0 to 65535, got \"70000\""),
+            ("--metrics-port=x\n", "memgraph.conf:1: bad value for --metrics-port: expected a whole number"),
+            ("--bolt-max-connections=-1\n", "bad value for --bolt-max-connections: expected a whole number, 0 or more, got \"-1\""),
+            ("--bolt-auth-timeout=soon\n", "bad value for --bolt-auth-timeout: expected a number, got \"soon\""),
             (
                 "--bolt-client-auth=maybe\n",
                 "bad value for --bolt-client-auth: --bolt-client-auth must be none, optional or require",
@@ -660,18 +702,30 @@ mod tests {
             .merge(file)
             .extract()
             .unwrap();
-        assert_eq!(c.bolt_port, 2222, "the include overrides the lines before it");
+        assert_eq!(
+            c.bolt_port, 2222,
+            "the include overrides the lines before it"
+        );
         assert_eq!(c.bolt_address, "127.0.0.8", "and the lines after it win");
         assert_eq!(ignored.len(), 1);
-        assert!(ignored[0].file.ends_with("conf.d/extra.conf"), "{ignored:?}");
+        assert!(
+            ignored[0].file.ends_with("conf.d/extra.conf"),
+            "{ignored:?}"
+        );
 
         let looped = write(dir.path(), "loop.conf", "--flag-file=loop.conf\n");
         let err = FlagFile::read(&arg(&looped)).unwrap_err().to_string();
-        assert!(err.contains("loop.conf:1: --flag-file includes itself"), "{err}");
+        assert!(
+            err.contains("loop.conf:1: --flag-file includes itself"),
+            "{err}"
+        );
 
         let missing = write(dir.path(), "missing.conf", "\n--flag-file=nope.conf\n");
         let err = FlagFile::read(&arg(&missing)).unwrap_err().to_string();
-        assert!(err.contains("nope.conf does not exist: check --flag-file on"), "{err}");
+        assert!(
+            err.contains("nope.conf does not exist: check --flag-file on"),
+            "{err}"
+        );
         assert!(err.contains("missing.conf:2"), "{err}");
     }
 
@@ -685,7 +739,10 @@ mod tests {
         );
         missing.named_by = NamedBy::Env;
         let err = FlagFile::read(&missing).unwrap_err().to_string();
-        assert!(err.ends_with("check the MEMGRAPH_CONFIG environment variable"), "{err}");
+        assert!(
+            err.ends_with("check the MEMGRAPH_CONFIG environment variable"),
+            "{err}"
+        );
     }
 
     #[test]
