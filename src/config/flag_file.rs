@@ -233,6 +233,8 @@ impl Reader {
             });
         }
         self.open.push(identity);
+        // A byte-order mark (some Windows editors write one) is not part of the first line.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (n, raw) in text.lines().enumerate() {
             let at = Location {
                 file: path.to_owned(),
@@ -571,7 +573,7 @@ mod tests {
         assert!(!c.storage_snapshot_on_exit);
         assert!(c.bolt_tls_refuse_expired, "a boolean alone is true");
         assert!(!c.data_recovery_on_startup, "--noname is false");
-        let (c, _) = read("--storage-wal-enabled=0\n--storage-wal-enabled=yes\n").unwrap();
+        let (c, _) = read("\u{feff}--storage-wal-enabled=0\n--storage-wal-enabled=yes\n").unwrap();
         assert!(c.storage_wal_enabled);
         let err = error("--storage-wal-enabled=maybe\n");
         assert!(err.ends_with("memgraph.conf:1: bad value for --storage-wal-enabled: expected true or false, got \"maybe\""), "{err}");
