@@ -1,5 +1,5 @@
-//! The command line: the subcommands, `--config`, and the settings' flags (declared on
-//! [`Config`], flattened here).
+//! The command line: the subcommands, `--config`, `--flag-file`, and the settings' flags
+//! (declared on [`Config`], flattened here).
 //!
 //! clap fills every setting, with its default when the flag is absent; only the flags the user
 //! actually typed may override the lower layers (file, environment). So the parse also records
@@ -14,7 +14,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use figment::providers::Serialized;
 use figment::value::Dict;
 
-use crate::config::Config;
+use crate::config::{Config, FlagFileArg, MEMGRAPH_CONFIG};
 
 /// What clap parses. Private: building a [`Cli`] must go through [`Cli::parse`] or
 /// [`Cli::try_parse_from`], which also record which flags were typed.
@@ -24,8 +24,9 @@ use crate::config::Config;
     version,
     about = "A Bolt graph database server with OpenSSL TLS and live certificate reload.",
     long_about = "A Bolt graph database server with OpenSSL TLS and live certificate reload.\n\n\
-        Settings are layered, later wins: built-in defaults < the TOML file given by --config < \
-        BOLTD_* environment variables (e.g. BOLTD_BOLT_PORT) < these flags."
+        Settings are layered, later wins: built-in defaults < Memgraph's flag file (--flag-file \
+        or MEMGRAPH_CONFIG) < the TOML file given by --config < BOLTD_* environment variables \
+        (e.g. BOLTD_BOLT_PORT) < these flags."
 )]
 struct Args {
     /// Tools instead of the server (`boltd cert ...`).
@@ -35,6 +36,12 @@ struct Args {
     /// TOML configuration file (see conf/boltd.toml). A named file that does not exist is an error.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Memgraph's configuration file (memgraph.conf: one --name=value a line); read below the
+    /// TOML file. Memgraph flags boltd does not implement are accepted with a warning. Without
+    /// it, the MEMGRAPH_CONFIG environment variable names the file.
+    #[arg(long, value_name = "FILE")]
+    flag_file: Option<PathBuf>,
 
     #[command(flatten)]
     settings: Config,
@@ -47,6 +54,8 @@ pub struct Cli {
     pub command: Option<Command>,
     /// `--config`: the TOML layer.
     pub config: Option<PathBuf>,
+    /// `--flag-file`: the Memgraph flag file layer (see [`Cli::flag_file`]).
+    flag_file: Option<PathBuf>,
     /// Every setting as clap filled it: typed values and defaults alike.
     settings: Config,
     /// The keys of the settings typed on the command line; only these override other layers.
@@ -87,9 +96,20 @@ impl Cli {
         Ok(Cli {
             command: args.command,
             config: args.config,
+            flag_file: args.flag_file,
             settings: args.settings,
             typed,
         })
+    }
+
+    /// The Memgraph flag file to read: `--flag-file`, else the file `MEMGRAPH_CONFIG` names.
+    pub fn flag_file(&self) -> Option<FlagFileArg> {
+        self.flag_file_with_env(std::env::var_os(MEMGRAPH_CONFIG))
+    }
+
+    /// As [`Cli::flag_file`] with `MEMGRAPH_CONFIG`'s value given, for tests.
+    pub fn flag_file_with_env(&self, memgraph_config: Option<OsString>) -> Option<FlagFileArg> {
+        FlagFileArg::choose(self.flag_file.clone(), memgraph_config)
     }
 
     /// The figment layer of the settings typed on the command line.

@@ -1,8 +1,10 @@
 //! Configuration: the settings, their defaults, and figment's layering of them.
 //!
-//! Layers, later wins: built-in defaults < the TOML file named by `--config` < `BOLTD_*`
-//! environment variables < command-line flags. Keys are the flag names with underscores
-//! (`--bolt-port` is `bolt_port` in TOML and `BOLTD_BOLT_PORT` in the environment).
+//! Layers, later wins: built-in defaults < Memgraph's flag file (memgraph.conf, named by
+//! `--flag-file` or `MEMGRAPH_CONFIG`; see `config/flag_file.rs`) < the TOML file named by
+//! `--config` < `BOLTD_*` environment variables < command-line flags. Keys are the flag names
+//! with underscores (`--bolt-port` is `bolt_port` in TOML and `BOLTD_BOLT_PORT` in the
+//! environment).
 //!
 //! Each setting is declared once, as a field of [`Config`]: its type, its default and its help
 //! text (the `#[arg]` attribute) live there, and the key list for the environment, the defaults
@@ -27,6 +29,11 @@ use crate::bolt::session::Limits;
 use crate::logging::LogLevel;
 use crate::storage::Durability;
 use crate::tls::{ClientAuth, MinVersion, TlsSettings};
+
+mod flag_file;
+mod memgraph_flags;
+
+pub use flag_file::{FlagFileArg, FlagFileError, IgnoredFlags, Location, NamedBy, MEMGRAPH_CONFIG};
 
 /// Memgraph's default `--bolt-server-name-for-init`. The neo4j Python 5.x and Java drivers refuse
 /// a server whose agent does not start with `Neo4j/`, so the default must keep that prefix.
@@ -388,24 +395,46 @@ pub enum ConfigError {
         missing: &'static str,
         value: String,
     },
+    #[error(transparent)]
+    FlagFile(#[from] FlagFileError),
+}
+
+/// The merged settings, and what the start-up log must say about how they were read.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Memgraph flags in the flag file that boltd accepted but does not implement; the caller
+    /// logs them once the logger exists (it is configured by `config` itself).
+    pub ignored: Vec<IgnoredFlags>,
 }
 
 impl Config {
-    /// Merges the layers: the defaults, the TOML `file` if any, `BOLTD_*` from the process
-    /// environment, and `flags` (the settings typed on the command line, see
-    /// `Cli::flags`).
-    pub fn load(file: Option<&Path>, flags: impl Provider) -> Result<Config, ConfigError> {
-        Self::load_with_env(file, flags, Env::prefixed("BOLTD_"))
+    /// Merges the layers: the defaults, the Memgraph `flag_file` if any, the TOML `file` if
+    /// any, `BOLTD_*` from the process environment, and `flags` (the settings typed on the
+    /// command line, see `Cli::flags`).
+    pub fn load(
+        flag_file: Option<&FlagFileArg>,
+        file: Option<&Path>,
+        flags: impl Provider,
+    ) -> Result<Loaded, ConfigError> {
+        Self::load_with_env(flag_file, file, flags, Env::prefixed("BOLTD_"))
     }
 
     /// As [`Config::load`] with an explicit environment provider, so tests need not mutate the
     /// process environment (which is shared between test threads).
     pub fn load_with_env(
+        flag_file: Option<&FlagFileArg>,
         file: Option<&Path>,
         flags: impl Provider,
         env: Env,
-    ) -> Result<Config, ConfigError> {
+    ) -> Result<Loaded, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut ignored = Vec::new();
+        if let Some(arg) = flag_file {
+            let read = flag_file::FlagFile::read(arg)?;
+            ignored = read.ignored().to_vec();
+            figment = figment.merge(read);
+        }
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::MissingFile(path.to_owned()));
@@ -419,7 +448,7 @@ impl Config {
         let figment = figment.merge(env.only(&keys)).merge(flags);
         let config: Config = figment.extract().map_err(invalid)?;
         config.validate()?;
-        Ok(config)
+        Ok(Loaded { config, ignored })
     }
 
     /// Every setting's key, derived from the fields.
@@ -755,12 +784,17 @@ mod tests {
         Cli::try_parse_from(std::iter::once("boltd").chain(args.iter().copied())).unwrap()
     }
 
+    /// Loads as `main` does, but with `--flag-file` only (never the process's
+    /// MEMGRAPH_CONFIG, which other tests' jails may set).
     fn load(cli: &Cli) -> Result<Config, ConfigError> {
-        Config::load(cli.config.as_deref(), cli.flags())
+        let flag_file = cli.flag_file_with_env(None);
+        Config::load(flag_file.as_ref(), cli.config.as_deref(), cli.flags()).map(|l| l.config)
     }
 
     fn load_with_env(cli: &Cli, env: Env) -> Result<Config, ConfigError> {
-        Config::load_with_env(cli.config.as_deref(), cli.flags(), env)
+        let flag_file = cli.flag_file_with_env(None);
+        Config::load_with_env(flag_file.as_ref(), cli.config.as_deref(), cli.flags(), env)
+            .map(|l| l.config)
     }
 
     #[test]
@@ -848,6 +882,74 @@ mod tests {
             assert_eq!(load(&cli).unwrap().bolt_port, 3333, "flag beats env");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn flag_file_is_below_toml_env_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag_file = dir.path().join("memgraph.conf");
+        std::fs::write(
+            &flag_file,
+            "--bolt-address=127.0.0.3\n--bolt-max-connections=10\n--bolt-port=1000\n\
+             --log-level=DEBUG\n--telemetry-enabled=false\n",
+        )
+        .unwrap();
+        let toml = dir.path().join("boltd.toml");
+        std::fs::write(
+            &toml,
+            "bolt_max_connections = 20\nbolt_port = 2000\nlog_level = \"error\"",
+        )
+        .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOLTD_BOLT_PORT", "3000");
+            jail.set_env("BOLTD_LOG_LEVEL", "warning");
+            let (flag_file, toml) = (flag_file.to_str().unwrap(), toml.to_str().unwrap());
+            let cli = cli(&[
+                "--flag-file",
+                flag_file,
+                "--config",
+                toml,
+                "--log-level=trace",
+            ]);
+            let arg = cli.flag_file_with_env(None).unwrap();
+            let loaded = Config::load(Some(&arg), cli.config.as_deref(), cli.flags()).unwrap();
+            let c = &loaded.config;
+            assert_eq!(c.bolt_address, "127.0.0.3", "flag file beats defaults");
+            assert_eq!(c.bolt_max_connections, 20, "TOML beats flag file");
+            assert_eq!(c.bolt_port, 3000, "env beats TOML and flag file");
+            assert_eq!(c.log_level, "trace", "flags beat everything");
+            assert_eq!(loaded.ignored.len(), 1);
+            assert_eq!(loaded.ignored[0].flags, ["--telemetry-enabled"]);
+            // Without the others, the flag file's own values.
+            let cli = self::cli(&["--flag-file", flag_file]);
+            let only = load_with_env(&cli, no_env()).unwrap();
+            assert_eq!((only.bolt_port, only.bolt_max_connections), (1000, 10));
+            assert_eq!(only.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn flag_file_mistakes_are_configuration_errors() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "--bolt-port=7687\n--bolt-cert-file=/etc/memgraph/ssl/cert.pem"
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+        // The merged settings are still validated: a certificate needs its key.
+        let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
+        assert!(matches!(err, ConfigError::HalfTls { .. }), "{err}");
+        writeln!(file, "--bolt-prot=1").unwrap();
+        let err = load_with_env(&cli(&["--flag-file", &path]), no_env()).unwrap_err();
+        assert!(matches!(err, ConfigError::FlagFile(_)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{path}:3: unknown flag --bolt-prot")),
+            "{err}"
+        );
     }
 
     #[test]

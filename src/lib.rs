@@ -26,9 +26,10 @@
 //! * [`auth`]: users, roles and privileges, persisted in the data directory.
 //! * [`value`]: the value model shared by the engine and the Bolt layer.
 //! * [`metrics`]: the Prometheus registry (its endpoint is the server's).
-//! * [`cli`]: the command line: subcommands, `--config` and the settings' flags.
-//! * [`config`]: the settings, each declared once, layered with figment (defaults < TOML file <
-//!   `BOLTD_*` environment < flags).
+//! * [`cli`]: the command line: subcommands, `--config`, `--flag-file` and the settings' flags.
+//! * [`config`]: the settings, each declared once, layered with figment (defaults < Memgraph's
+//!   flag file < TOML file < `BOLTD_*` environment < flags); `config/flag_file.rs` reads
+//!   memgraph.conf, `config/memgraph_flags.rs` lists Memgraph's flags and what each sets.
 //! * [`bench`](mod@bench): the `boltd bench` load generator.
 //! * [`cert`]: the `boltd cert generate|inspect` tools.
 //! * [`alloc`]: the counting allocator behind `--memory-limit`.

@@ -52,13 +52,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    let config = match Config::load(cli.config.as_deref(), cli.flags()) {
-        Ok(c) => c,
+    let loaded = match Config::load(cli.flag_file().as_ref(), cli.config.as_deref(), cli.flags()) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("boltd: {e}");
             return ExitCode::from(2);
         }
     };
+    let config = loaded.config;
     // The log stream's hub: the logger copies every record it keeps to it, and the monitoring
     // WebSocket (when --monitoring-port is set) streams from it.
     let logs = boltd::logging::LogHub::new();
@@ -70,6 +71,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    for ignored in &loaded.ignored {
+        warn!(logger, "Memgraph flags that boltd does not implement are ignored";
+            "file" => %ignored.file.display(), "flags" => ignored.flags.join(", "));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.bolt_num_workers)
         .thread_name("boltd-worker")

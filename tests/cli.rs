@@ -1,4 +1,5 @@
-//! The `boltd` binary's start-up behaviour: flags, configuration errors, certificate errors.
+//! The `boltd` binary's start-up behaviour: flags, configuration files (TOML and Memgraph's
+//! memgraph.conf), configuration errors, certificate errors.
 
 mod common;
 
@@ -16,6 +17,7 @@ fn boltd() -> Command {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let data = std::env::temp_dir().join(format!("boltd-cli-test-{}-{n}", std::process::id()));
     cmd.env_remove("BOLTD_BOLT_PORT")
+        .env_remove("MEMGRAPH_CONFIG")
         .args(["--bolt-address", "127.0.0.1", "--bolt-port", "0"])
         .arg(format!("--data-directory={}", data.display()))
         .stdin(Stdio::null())
@@ -342,4 +344,167 @@ fn bench_measures_round_trips_and_handshakes_against_a_real_server() {
         }
     }
     stop(child);
+}
+
+/// Memgraph's memgraph.conf as shipped, written for these tests.
+fn memgraph_conf() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/memgraph.conf")
+}
+
+/// A free port on 127.0.0.1 (bound and released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Spawns `cmd` and waits until `port` accepts connections; panics (killing the child) if the
+/// process exits first or does not listen in time.
+fn spawn_listening(cmd: &mut Command, port: u16) -> std::process::Child {
+    let mut child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "boltd exited with {status}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("boltd did not listen on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// A Bolt session (HELLO, then `RETURN 1`) works against 127.0.0.1:`port`.
+fn bolt_works(port: u16) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut client = common::Client::plain(addr).await;
+        client.ping().await;
+    });
+}
+
+#[test]
+fn a_real_memgraph_conf_starts_the_server_and_names_the_flags_it_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("boltd.log");
+    let port = free_port();
+    // The command line overrides the file's port, data directory and log file (the file's are
+    // Memgraph's system paths); its log level (WARNING) still applies.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_boltd"));
+    cmd.env_remove("MEMGRAPH_CONFIG")
+        .env_remove("BOLTD_BOLT_PORT")
+        .env_remove("BOLTD_LOG_LEVEL")
+        .arg("--flag-file")
+        .arg(memgraph_conf())
+        .args([
+            "--bolt-address",
+            "127.0.0.1",
+            "--bolt-port",
+            &port.to_string(),
+        ])
+        .arg(format!(
+            "--data-directory={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--log-file={}", log.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = spawn_listening(&mut cmd, port);
+    bolt_works(port);
+    stop(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("Memgraph flags that boltd does not implement are ignored"))
+        .unwrap_or_else(|| panic!("no warning about ignored flags: {text}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("fixtures/memgraph.conf"), "{warning}");
+    for flag in [
+        "--telemetry-enabled",
+        "--storage-properties-on-edges",
+        "--query-modules-directory",
+        "--isolation-level",
+        "--storage-mode",
+        "--auth-password-permit-null",
+        "--storage-gc-cycle-sec",
+    ] {
+        assert!(warning.contains(flag), "{flag} missing from {warning}");
+    }
+    // Flags boltd implements are not in it, and the file's WARNING level was applied.
+    for implemented in [
+        "--bolt-port",
+        "--memory-limit",
+        "--query-execution-timeout-sec",
+        "--log-level",
+    ] {
+        assert!(!warning.contains(implemented), "{implemented} in {warning}");
+    }
+    assert!(
+        !text.contains("Bolt server listening"),
+        "INFO logged at WARNING: {text}"
+    );
+}
+
+#[test]
+fn a_typo_in_a_memgraph_conf_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("memgraph.conf");
+    let mut text = std::fs::read_to_string(memgraph_conf()).unwrap();
+    text.push_str("--bolt-prot=7687\n");
+    let line = text.lines().count();
+    std::fs::write(&conf, &text).unwrap();
+    let (code, stderr, _) = run(boltd().arg("--flag-file").arg(&conf));
+    assert_eq!(code, Some(2), "{stderr}");
+    let want = format!(
+        "{}:{line}: unknown flag --bolt-prot (neither Memgraph nor boltd has it); did you mean --bolt-port?",
+        conf.display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+}
+
+#[test]
+fn memgraph_config_names_the_flag_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("memgraph.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "--bolt-address=127.0.0.1\n--bolt-port={port}\n--data-directory={}\n\
+             --telemetry-enabled=false\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    // No --bolt-port: the server listens where the file says.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_boltd"));
+    cmd.env("MEMGRAPH_CONFIG", &conf)
+        .env_remove("BOLTD_BOLT_PORT")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = spawn_listening(&mut cmd, port);
+    bolt_works(port);
+    send_sigterm(child.id());
+    let out = std::mem::take(&mut child.stderr).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let stderr = std::io::read_to_string(out).unwrap();
+    assert!(
+        stderr.contains("Memgraph flags that boltd does not implement are ignored")
+            && stderr.contains("--telemetry-enabled"),
+        "{stderr}"
+    );
+
+    // A MEMGRAPH_CONFIG naming no file stops the start, naming the variable.
+    let (code, stderr, _) = run(boltd().env("MEMGRAPH_CONFIG", dir.path().join("nope.conf")));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nope.conf does not exist: check the MEMGRAPH_CONFIG environment variable"),
+        "{stderr}"
+    );
 }
