@@ -40,7 +40,10 @@ async fn query(engine: &MemoryEngine, text: &str, params: Params) -> Vec<Vec<Val
     match statement {
         Statement::Query(q) => {
             let mut tx = engine.begin().await.expect("begin");
-            let result = tx.run(q, params).await.unwrap_or_else(|e| panic!("{text}: {e}"));
+            let result = tx
+                .run(q, params)
+                .await
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
             let rows: Vec<Vec<Value>> = result
                 .rows
                 .map(|r| r.unwrap_or_else(|e| panic!("{text}: {e}")))
@@ -49,7 +52,10 @@ async fn query(engine: &MemoryEngine, text: &str, params: Params) -> Vec<Vec<Val
             rows
         }
         Statement::Schema(s) => {
-            engine.schema(s).await.unwrap_or_else(|e| panic!("{text}: {e}"));
+            engine
+                .schema(s)
+                .await
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
             Vec::new()
         }
         other => panic!("{text}: unexpected {other:?}"),

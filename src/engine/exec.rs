@@ -307,6 +307,11 @@ fn single(
     };
     let mut root = root.clone();
     root.graph = Some(Arc::clone(&graph));
+    if profile.is_none() {
+        if let Some(plan) = super::count::CountPlan::of(clauses, &root) {
+            return Ok(plan.rows(graph, root));
+        }
+    }
     let params = &root.params;
     let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
     // A subquery starts with the variables of its outer row in scope.

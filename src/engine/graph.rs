@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use imbl::{OrdMap, OrdSet};
 
+use super::rel_types::{self, RelType};
 use crate::value::{Map, Node, Relationship, Value};
 
 /// Stored properties: a small vector rather than a `BTreeMap`, whose nodes reserve room for
@@ -93,11 +94,27 @@ pub struct RelRec {
     pub props: Props,
 }
 
-/// The relationships touching one node, by id.
+/// One relationship as seen from one of its ends: what an expansion needs (the node at the other
+/// end and the type) without looking the relationship up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub rel: i64,
+    pub other: i64,
+    pub rel_type: RelType,
+}
+
+/// The relationships touching one node, in creation order: an expansion is a walk over a slice.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Adjacency {
-    pub out: Vec<i64>,
-    pub inc: Vec<i64>,
+    pub out: Vec<Edge>,
+    pub inc: Vec<Edge>,
+}
+
+impl Adjacency {
+    /// The ids of every relationship touching the node (a self-loop twice).
+    pub fn rel_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.out.iter().chain(self.inc.iter()).map(|e| e.rel)
+    }
 }
 
 /// A property value as an index key. Values that compare equal in Cypher (`1 = 1.0`) are looked
@@ -282,24 +299,33 @@ impl Graph {
     pub fn put_rel(&mut self, id: i64, rec: RelRec) {
         let is_new = !self.rels.contains_key(&id);
         let (start, end) = (rec.start, rec.end);
+        let rel_type = rel_types::intern(&rec.rel_type);
         self.rels.insert(id, Arc::new(rec));
         if is_new {
             Arc::make_mut(self.adjacency.entry(start).or_default())
                 .out
-                .push(id);
+                .push(Edge {
+                    rel: id,
+                    other: end,
+                    rel_type,
+                });
             Arc::make_mut(self.adjacency.entry(end).or_default())
                 .inc
-                .push(id);
+                .push(Edge {
+                    rel: id,
+                    other: start,
+                    rel_type,
+                });
         }
     }
 
     pub fn remove_rel(&mut self, id: i64) {
         if let Some(old) = self.rels.remove(&id) {
             if let Some(adj) = self.adjacency.get_mut(&old.start) {
-                Arc::make_mut(adj).out.retain(|r| *r != id);
+                Arc::make_mut(adj).out.retain(|e| e.rel != id);
             }
             if let Some(adj) = self.adjacency.get_mut(&old.end) {
-                Arc::make_mut(adj).inc.retain(|r| *r != id);
+                Arc::make_mut(adj).inc.retain(|e| e.rel != id);
             }
         }
     }
@@ -488,7 +514,14 @@ mod tests {
             },
         );
         assert!(snapshot.rels.is_empty());
-        assert_eq!(g.adjacency(1).unwrap().out, vec![10]);
+        let out: Vec<(i64, i64)> = g
+            .adjacency(1)
+            .unwrap()
+            .out
+            .iter()
+            .map(|e| (e.rel, e.other))
+            .collect();
+        assert_eq!(out, vec![(10, 2)]);
         assert!(snapshot.adjacency(1).is_none());
         assert!(Arc::ptr_eq(g.node(1).unwrap(), snapshot.node(1).unwrap()));
         g.remove_rel(10);
