@@ -175,6 +175,20 @@ fn main() {
             rels + two_hop_all,
         ),
         (
+            "1-hop sum of a property, whole graph",
+            "MATCH (a:Person)-[:KNOWS]->(b) RETURN sum(b.age)",
+            Params::new(),
+            None,
+            rels,
+        ),
+        (
+            "2-hop rows from one node",
+            "MATCH (a:Person {id: $id})-[:KNOWS]->(b)-[:KNOWS]->(c) RETURN c.name",
+            start_param.clone(),
+            None,
+            two_hop_one,
+        ),
+        (
             "3-hop with a filter, from one node",
             "MATCH (a:Person {id: $id})-[:KNOWS]->(b)-[:KNOWS]->(c)-[:KNOWS]->(d) \
              WHERE d.age > 40 RETURN count(d)",
