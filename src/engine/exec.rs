@@ -1013,7 +1013,7 @@ fn modify(
 fn map_of(v: Value) -> Result<Map, EngineError> {
     match v {
         Value::Map(m) => Ok(m),
-        Value::Node(n) => Ok(n.properties),
+        Value::Node(n) => Ok(n.properties().to_map()),
         Value::Relationship(r) => Ok(r.properties),
         Value::Null => Ok(Map::new()),
         other => Err(EngineError::client(format!(

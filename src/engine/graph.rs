@@ -13,77 +13,11 @@ use std::sync::Arc;
 use imbl::{OrdMap, OrdSet};
 
 use super::rel_types::{self, RelType};
-use crate::value::{Map, Node, Relationship, Value};
+pub use crate::value::{NodeData, Props};
+use crate::value::{Node, Relationship, Value};
 
-/// Stored properties: a small vector rather than a `BTreeMap`, whose nodes reserve room for
-/// eleven entries and would cost about a kilobyte for a node with one property. Entities have
-/// few properties, so a linear search is as fast as a tree.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Props(Vec<(String, Value)>);
-
-impl Props {
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    pub fn insert(&mut self, key: String, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
-        }
-    }
-
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.swap_remove(at).1)
-    }
-
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-
-    pub fn to_map(&self) -> Map {
-        self.0.iter().cloned().collect()
-    }
-
-    /// The pairs as stored, for the WAL and snapshots to encode without copying.
-    pub fn as_slice(&self) -> &[(String, Value)] {
-        &self.0
-    }
-
-    /// Pairs as decoded from the WAL or a snapshot (keys are unique: they were a `Props`).
-    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> Self {
-        pairs.shrink_to_fit();
-        Props(pairs)
-    }
-}
-
-impl From<Map> for Props {
-    fn from(map: Map) -> Self {
-        let mut v: Vec<(String, Value)> = map.into_iter().collect();
-        v.shrink_to_fit();
-        Props(v)
-    }
-}
-
-/// A node as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeRec {
-    pub labels: Vec<String>,
-    pub props: Props,
-}
+/// A node as stored: the very record a node value shares (see [`NodeData`]).
+pub type NodeRec = NodeData;
 
 /// A relationship as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,13 +188,10 @@ impl Graph {
         self.rels.get(&id)
     }
 
-    /// The node as a value for clients and expressions.
+    /// The node as a value for clients and expressions: it shares the stored record, so binding
+    /// a node to a variable copies no label or property.
     pub fn node_value(&self, id: i64) -> Option<Node> {
-        self.nodes.get(&id).map(|n| Node {
-            id,
-            labels: n.labels.clone(),
-            properties: n.props.to_map(),
-        })
+        self.nodes.get(&id).map(|n| Node::shared(id, Arc::clone(n)))
     }
 
     pub fn rel_value(&self, id: i64) -> Option<Relationship> {
@@ -476,7 +407,7 @@ mod tests {
             props: props
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect::<Map>()
+                .collect::<crate::value::Map>()
                 .into(),
         }
     }
