@@ -6,7 +6,8 @@
 //! a benchmark, not a test: nothing here asserts a speed. It does check each count against the
 //! one computed directly from the generated edges, so a fast wrong answer cannot pass unnoticed.
 //!
-//! Usage: `cargo bench --bench traversal [-- NODES RELS RUNS]`
+//! Usage: `cargo bench --bench traversal [-- NODES RELS RUNS]`; `TRAVERSAL_ONLY=sum` runs the
+//! workloads whose name holds that text.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -211,7 +212,36 @@ fn main() {
             0,
         ),
     ];
+    // Point lookups, one transaction each as an auto-commit RUN has: parse, plan, run, commit.
+    if "point lookups".contains(std::env::var("TRAVERSAL_ONLY").unwrap_or_default().as_str()) {
+        let lookups = 20_000u64.min(nodes * 10);
+        let mut rng = Seeded(7);
+        let t = Instant::now();
+        for _ in 0..lookups {
+            let mut p = Params::new();
+            p.insert("id".into(), Value::Int(rng.next(nodes) as i64));
+            let rows = rt.block_on(query(
+                &engine,
+                "MATCH (p:Person {id: $id}) RETURN p.name AS name",
+                p,
+            ));
+            assert_eq!(rows.len(), 1, "a point lookup finds its node");
+        }
+        let each = t.elapsed().as_secs_f64() / lookups as f64;
+        println!(
+            "{:<40} {:>10.1} us each  {:.0}/s",
+            "point lookups (one transaction each)",
+            each * 1e6,
+            1.0 / each
+        );
+    }
+
+    // `TRAVERSAL_ONLY=text` runs only the workloads whose name contains it (for profiling one).
+    let only = std::env::var("TRAVERSAL_ONLY").unwrap_or_default();
     for (name, text, params, expected, edges_walked) in workloads {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let mut times: Vec<Duration> = Vec::new();
         let mut answer = Vec::new();
         for _ in 0..runs {
