@@ -1,21 +1,27 @@
-//! `MATCH pattern [WHERE ...] RETURN count(...)` without rows: the matches are counted on a walk
-//! over node ids, and nothing is bound, built or thrown away per match.
+//! `MATCH pattern [WHERE ...] RETURN count(...), sum(...), ...` without rows: the matches are
+//! walked over node ids and fed straight to the aggregates; nothing is built and thrown away per
+//! match.
 //!
 //! The general executor hands every match to the next clause as an environment holding node and
-//! relationship values; for a count that is nearly all of the cost, and the row is dropped at
-//! once. This plan applies when the query is exactly one non-optional MATCH of one pattern part
-//! with single-hop relationships, then `RETURN count(*)` or `count(v)` of a pattern variable (never
-//! null in such a match, so both count the matches). Anything else (variable-length
-//! relationships, a repeated variable, a property map that reads a variable, a WHERE that uses
-//! more than variables, properties, parameters and plain operators, ORDER BY, DISTINCT) takes the
-//! general path, which gives the same answers, only slower; the engine's tests compare both.
+//! relationship values, and the grouping step then keys each row; for an aggregate without
+//! grouping keys that is nearly all of the cost. This plan applies when the query is exactly one
+//! non-optional MATCH of one pattern part with single-hop relationships, then a RETURN whose
+//! every item is one aggregate call over variables, properties, parameters and plain operators.
+//! When every item only counts matches (`count(*)`, or `count(v)` of a pattern variable, never
+//! null in such a match), a match is only counted, and a whole-graph count reads the last hop's
+//! degrees from a table instead of walking it. Anything else (variable-length relationships, a
+//! repeated variable, a property map that reads a variable, a WHERE or argument with a
+//! subquery or comprehension, grouping keys, ORDER BY, DISTINCT rows) takes the general path,
+//! which gives the same answers, only slower; the tests below compare both.
 //!
-//! A WHERE clause is kept: each complete match binds only the variables it reads, then it is
-//! evaluated as the general path would. Matching rules are those of `pattern.rs`: each
-//! relationship at most once per match, a self-loop once for an undirected relationship.
+//! A WHERE clause is kept: each complete match binds only the variables that it and the
+//! aggregates read, then it is evaluated as the general path would. Matching rules are those of
+//! `pattern.rs`: each relationship at most once per match, a self-loop once for an undirected
+//! relationship.
 
 use std::sync::Arc;
 
+use super::aggregate::Accumulator;
 use super::eval::{eval, Env};
 use super::graph::Graph;
 use super::pattern::{self, expand, Hint};
@@ -24,13 +30,18 @@ use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
 use crate::value::{Map, Value};
 
-/// A query this plan answers: its pattern, its filter and the count's column name.
+/// A query this plan answers: its pattern, its filter and the aggregates it returns.
 pub struct CountPlan {
     part: PatternPart,
     filter: Option<Expr>,
-    /// The pattern's variables the filter reads: bound for each match, and only those.
-    filter_reads: Vec<String>,
-    column: String,
+    /// The pattern's variables the filter and the aggregates read: bound for each match, and
+    /// only those.
+    reads: Vec<String>,
+    /// The returned columns: each an aggregate call (or `count(*)`).
+    items: Vec<(String, Expr)>,
+    /// Every item counts the matches (`count(*)` or `count(v)` of a pattern variable): then no
+    /// match needs more than its ids, and whole-graph counts can use degree tables.
+    counting_only: bool,
 }
 
 impl CountPlan {
@@ -60,11 +71,11 @@ impl CountPlan {
         {
             return None;
         }
-        let [item] = projection.items.as_slice() else {
+        if projection.items.is_empty() || part.path_variable.is_some() || !simple_part(part) {
             return None;
-        };
+        }
         let names = pattern::variables(std::slice::from_ref(part));
-        let counted_ok = match &item.expr {
+        let counts_matches = |e: &Expr| match e {
             Expr::CountStar => true,
             Expr::Call {
                 name,
@@ -75,40 +86,64 @@ impl CountPlan {
             }
             _ => false,
         };
-        if !counted_ok || part.path_variable.is_some() || !simple_part(part) {
-            return None;
-        }
-        let mut filter_reads = Vec::new();
-        if let Some(f) = filter {
-            if !plain(f, &mut filter_reads) || filter_reads.iter().any(|v| !names.contains(v)) {
+        let mut reads = Vec::new();
+        for item in &projection.items {
+            let aggregates_plainly = match &item.expr {
+                Expr::CountStar => true,
+                Expr::Call { name, args, .. } => {
+                    super::functions::is_aggregate(name)
+                        && args.iter().all(|a| plain(a, &mut reads))
+                }
+                _ => false,
+            };
+            if !aggregates_plainly {
                 return None;
             }
         }
-        filter_reads.sort();
-        filter_reads.dedup();
+        if let Some(f) = filter {
+            if !plain(f, &mut reads) {
+                return None;
+            }
+        }
+        if reads.iter().any(|v| !names.contains(v)) {
+            return None;
+        }
+        reads.sort();
+        reads.dedup();
         Some(CountPlan {
             part: part.clone(),
             filter: filter.clone(),
-            filter_reads,
-            column: item.name.clone(),
+            reads,
+            items: projection
+                .items
+                .iter()
+                .map(|i| (i.name.clone(), i.expr.clone()))
+                .collect(),
+            counting_only: projection.items.iter().all(|i| counts_matches(&i.expr)),
         })
     }
 
     /// The one-row result, computed when it is pulled (so that the session does it where
     /// blocking is allowed, as for any heavy query).
     pub fn rows(self, g: Arc<Graph>, root: Env) -> (Vec<String>, RowStream) {
-        let fields = vec![self.column.clone()];
-        let rows = std::iter::once_with(move || {
-            self.count(&g, &root)
-                .map(|n| vec![Value::Int(n.min(i64::MAX as u64) as i64)])
-        });
+        let fields = self.items.iter().map(|(name, _)| name.clone()).collect();
+        let rows = std::iter::once_with(move || self.row(&g, &root));
         (fields, Box::new(rows))
     }
 
-    fn count(&self, g: &Graph, root: &Env) -> Result<u64, EngineError> {
-        let hints: Vec<Hint> = pattern::hints(self.filter.as_ref());
-        let steps: Vec<Step> = self
-            .part
+    fn row(&self, g: &Graph, root: &Env) -> Result<Vec<Value>, EngineError> {
+        let steps = self.steps(root)?;
+        let walk = self.walk(g, root, &steps)?;
+        if self.counting_only {
+            let n = Value::Int(walk.count.min(i64::MAX as u64) as i64);
+            return Ok(vec![n; self.items.len()]);
+        }
+        walk.accumulators.into_iter().map(|a| a.finish()).collect()
+    }
+
+    /// The pattern's steps with their types and property maps resolved.
+    fn steps(&self, root: &Env) -> Result<Vec<Step>, EngineError> {
+        self.part
             .steps
             .iter()
             .map(|(rel, node)| {
@@ -122,7 +157,18 @@ impl CountPlan {
                     node_variable: node.variable.clone(),
                 })
             })
-            .collect::<Result<_, EngineError>>()?;
+            .collect()
+    }
+
+    /// Walks every match, counting or accumulating.
+    fn walk<'a>(
+        &'a self,
+        g: &'a Graph,
+        root: &'a Env,
+        steps: &'a [Step],
+    ) -> Result<Walk<'a>, EngineError> {
+        let hints: Vec<Hint> = pattern::hints(self.filter.as_ref());
+
         let starts = pattern::start_candidates(g, &self.part.start, root, &hints)?;
         // Candidates from the scan of the start's only label already fit it.
         let start = &self.part.start;
@@ -132,7 +178,8 @@ impl CountPlan {
         let degrees = steps
             .last()
             .filter(|last| {
-                self.filter.is_none()
+                self.counting_only
+                    && self.filter.is_none()
                     && last.rel_props.is_none()
                     && last.node_labels.is_empty()
                     && last.node_props.is_none()
@@ -141,8 +188,13 @@ impl CountPlan {
             .and_then(|last| degrees(g, last.direction, &last.types));
         let mut walk = Walk {
             g,
-            steps: &steps,
+            steps,
             plan: self,
+            accumulators: self
+                .items
+                .iter()
+                .map(|(_, call)| Accumulator::new(call))
+                .collect(),
             root,
             degrees,
             path: Vec::with_capacity(steps.len()),
@@ -161,7 +213,7 @@ impl CountPlan {
             walk.step(0, start_id)?;
             walk.nodes.pop();
         }
-        Ok(walk.count)
+        Ok(walk)
     }
 }
 
@@ -223,6 +275,8 @@ struct Walk<'a> {
     g: &'a Graph,
     steps: &'a [Step],
     plan: &'a CountPlan,
+    /// One per returned item, unless the plan only counts.
+    accumulators: Vec<Accumulator>,
     root: &'a Env,
     /// The last step's degree of every node (see [`degrees`]), when tabulated.
     degrees: Option<Vec<u32>>,
@@ -255,7 +309,7 @@ impl Walk<'_> {
             if self.path.iter().any(|u| u.rel == r) || !self.fits(step, r, edge.other) {
                 continue;
             }
-            if last && self.plan.filter.is_none() {
+            if last && self.plan.counting_only && self.plan.filter.is_none() {
                 // The last hop without a filter: each edge is a match; nothing to push.
                 self.count += 1;
                 self.tick(1)?;
@@ -336,19 +390,26 @@ impl Walk<'_> {
         })
     }
 
-    /// A complete match: counted when the filter, if any, is true for it.
+    /// A complete match: counted, or added to the aggregates, when the filter (if any) is true
+    /// for it.
     fn complete(&mut self) -> Result<(), EngineError> {
         self.tick(1)?;
-        let Some(filter) = &self.plan.filter else {
+        if self.plan.counting_only && self.plan.filter.is_none() {
             self.count += 1;
             return Ok(());
-        };
+        }
         let mut env = self.root.clone();
-        for name in &self.plan.filter_reads {
+        for name in &self.plan.reads {
             env = env.with(name, self.value_of(name));
         }
-        if eval(filter, &env)? == Value::Bool(true) {
-            self.count += 1;
+        if let Some(filter) = &self.plan.filter {
+            if eval(filter, &env)? != Value::Bool(true) {
+                return Ok(());
+            }
+        }
+        self.count += 1;
+        for (acc, (_, call)) in self.accumulators.iter_mut().zip(&self.plan.items) {
+            acc.add(call, &env)?;
         }
         Ok(())
     }
@@ -455,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_counts_are_planned() {
+    fn only_plain_aggregates_are_planned() {
         assert!(plan("MATCH (a)-[:R]->(b) RETURN count(*)").is_some());
         assert!(plan("MATCH (a:P {id: $id})-[r]-(b) WHERE b.x > 1 RETURN count(b) AS n").is_some());
         for q in [
@@ -463,8 +524,10 @@ mod tests {
             "MATCH (a)-[:R]->(a) RETURN count(*)",
             "MATCH (a)-[:R]->(b {x: a.x}) RETURN count(*)",
             "MATCH p = (a)-[:R]->(b) RETURN count(p)",
-            "MATCH (a)-[:R]->(b) RETURN count(DISTINCT b)",
             "MATCH (a)-[:R]->(b) RETURN count(b), 1",
+            "MATCH (a)-[:R]->(b) RETURN b.x, sum(a.x)",
+            "MATCH (a)-[:R]->(b) RETURN sum(b.x) + 1",
+            "MATCH (a)-[:R]->(b) RETURN sum([x IN [1] | x])",
             "MATCH (a)-[:R]->(b) WHERE exists((b)-->()) RETURN count(*)",
             "OPTIONAL MATCH (a)-[:R]->(b) RETURN count(b)",
             "MATCH (a), (b) RETURN count(*)",
@@ -511,6 +574,30 @@ mod tests {
             let a = rows(&e, &fast).await;
             let b = rows(&e, &general).await;
             assert_eq!(a[0][0], b[0][0], "{pattern}");
+        }
+        for (pattern, aggregates) in [
+            (
+                "MATCH (a)-[:R]->(b)",
+                "sum(b.x) AS s, min(a.id) AS lo, collect(b.id) AS ids",
+            ),
+            (
+                "MATCH (a)-[r]-(b) WHERE r.w > 0",
+                "avg(r.w) AS m, count(*) AS n, max(b.x) AS hi",
+            ),
+            (
+                "MATCH (a)-[:NOPE]->(b)",
+                "sum(b.x) AS s, collect(b) AS c, count(b) AS n",
+            ),
+            (
+                "MATCH (a:P)-->(b)-->(c)",
+                "count(DISTINCT c) AS d, sum(a.x * c.x) AS s",
+            ),
+        ] {
+            let fast = format!("{pattern} RETURN {aggregates}");
+            assert!(plan(&fast).is_some(), "{fast} should be planned");
+            let general = format!("{pattern} WITH * RETURN {aggregates}");
+            assert!(plan(&general).is_none());
+            assert_eq!(rows(&e, &fast).await, rows(&e, &general).await, "{fast}");
         }
     }
 }

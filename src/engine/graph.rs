@@ -13,8 +13,8 @@ use std::sync::Arc;
 use imbl::{OrdMap, OrdSet};
 
 use super::rel_types::{self, RelType};
-pub use crate::value::{NodeData, Props};
 use crate::value::{Node, Relationship, Value};
+pub use crate::value::{NodeData, Props};
 
 /// A node as stored: the very record a node value shares (see [`NodeData`]).
 pub type NodeRec = NodeData;
