@@ -29,6 +29,19 @@ impl Seeded {
     }
 }
 
+/// The process's resident memory (VmRSS), in KiB.
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -131,8 +144,10 @@ fn main() {
         }
     });
     println!(
-        "loaded {nodes} nodes and {rels} relationships in {:.2} s",
-        started.elapsed().as_secs_f64()
+        "loaded {nodes} nodes and {rels} relationships in {:.2} s; heap {:.1} MiB, resident {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        boltd::alloc::live_bytes() as f64 / 1048576.0,
+        resident_kib() as f64 / 1024.0
     );
 
     // Expected answers, straight from the edge list.

@@ -220,8 +220,8 @@ impl CountPlan {
 /// From how many start nodes the last step's degrees are tabulated up front: a table costs one
 /// pass over the adjacency, and then each arrival at a next-to-last node is an array read
 /// instead of a map lookup and a walk over its edges.
-/// (The engine's tests tabulate always, so that their small graphs take this path too.)
-const DEGREE_TABLE_FROM: usize = if cfg!(test) { 0 } else { 1024 };
+/// (The engine's tests tabulate from one start, so that their small graphs take this path too.)
+const DEGREE_TABLE_FROM: usize = if cfg!(test) { 1 } else { 1024 };
 
 /// Every node's number of edges fitting `direction` and `types` (a self-loop once when
 /// undirected), indexed by node id; `None` when ids are too sparse for an array.

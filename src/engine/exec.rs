@@ -918,7 +918,7 @@ fn create_part(
         let id = tx.create_rel(RelRec {
             start,
             end,
-            rel_type: rel_type.clone(),
+            rel_type: super::rel_types::shared_name(rel_type),
             props: props.into(),
         });
         stats.relationships_created += 1;

@@ -24,7 +24,8 @@ pub type NodeRec = NodeData;
 pub struct RelRec {
     pub start: i64,
     pub end: i64,
-    pub rel_type: String,
+    /// The interned name (see `rel_types.rs`), shared by every relationship of the type.
+    pub rel_type: Arc<str>,
     pub props: Props,
 }
 
@@ -199,7 +200,7 @@ impl Graph {
             id,
             start: r.start,
             end: r.end,
-            rel_type: r.rel_type.clone(),
+            rel_type: r.rel_type.to_string(),
             properties: r.props.to_map(),
         })
     }

@@ -8,15 +8,30 @@
 //! entry per distinct type name ever used, which is small next to the relationships themselves.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// A relationship type's number (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RelType(u32);
 
-fn table() -> &'static RwLock<HashMap<Box<str>, u32>> {
-    static TABLE: OnceLock<RwLock<HashMap<Box<str>, u32>>> = OnceLock::new();
+fn table() -> &'static RwLock<HashMap<Arc<str>, u32>> {
+    static TABLE: OnceLock<RwLock<HashMap<Arc<str>, u32>>> = OnceLock::new();
     TABLE.get_or_init(Default::default)
+}
+
+/// The one shared copy of a type's name, entered in the table if new: stored relationships hold
+/// it instead of a string of their own (a heap block per relationship otherwise).
+pub fn shared_name(name: &str) -> Arc<str> {
+    {
+        let map = table().read().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, _)) = map.get_key_value(name) {
+            return Arc::clone(k);
+        }
+    }
+    intern(name);
+    let map = table().read().unwrap_or_else(|p| p.into_inner());
+    map.get_key_value(name)
+        .map_or_else(|| Arc::from(name), |(k, _)| Arc::clone(k))
 }
 
 /// The number of `name`, given one if it has none yet.
@@ -79,5 +94,8 @@ mod tests {
             TypeFilter::OneOf(vec![])
         );
         assert!(TypeFilter::new(&[]).accepts(a));
+        let name = shared_name("rel_types_test_C");
+        assert!(Arc::ptr_eq(&name, &shared_name("rel_types_test_C")));
+        assert!(lookup("rel_types_test_C").is_some());
     }
 }
