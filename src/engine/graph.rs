@@ -52,6 +52,16 @@ impl Adjacency {
     }
 }
 
+/// Appends to an edge list growing it by an eighth rather than doubling: edge lists are most of
+/// a graph's memory, a doubled list wastes up to half of it, and an eighth still keeps appends
+/// amortised O(1) for a node with very many relationships.
+fn push_edge(list: &mut Vec<Edge>, edge: Edge) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(list.len() / 8 + 1);
+    }
+    list.push(edge);
+}
+
 /// A property value as an index key. Values that compare equal in Cypher (`1 = 1.0`) are looked
 /// up under both forms by [`Graph::indexed_nodes`]; here they only need a total order.
 #[derive(Debug, Clone)]
@@ -234,20 +244,24 @@ impl Graph {
         let rel_type = rel_types::intern(&rec.rel_type);
         self.rels.insert(id, Arc::new(rec));
         if is_new {
-            Arc::make_mut(self.adjacency.entry(start).or_default())
-                .out
-                .push(Edge {
+            let out = &mut Arc::make_mut(self.adjacency.entry(start).or_default()).out;
+            push_edge(
+                out,
+                Edge {
                     rel: id,
                     other: end,
                     rel_type,
-                });
-            Arc::make_mut(self.adjacency.entry(end).or_default())
-                .inc
-                .push(Edge {
+                },
+            );
+            let inc = &mut Arc::make_mut(self.adjacency.entry(end).or_default()).inc;
+            push_edge(
+                inc,
+                Edge {
                     rel: id,
                     other: start,
                     rel_type,
-                });
+                },
+            );
         }
     }
 
