@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// A property map or a Bolt map. Ordered so that output is deterministic (tests and users compare
 /// printed maps), which Bolt permits because maps are unordered on the wire.
@@ -86,12 +87,148 @@ pub struct Duration {
     pub nanos: i64,
 }
 
-/// A graph node as returned to clients.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Stored properties: a small vector rather than a `BTreeMap`, whose nodes reserve room for
+/// eleven entries and would cost about a kilobyte for a node with one property. Entities have
+/// few properties, so a linear search is as fast as a tree.
+#[derive(Debug, Clone, Default)]
+pub struct Props(Vec<(String, Value)>);
+
+/// Equal when they hold the same keys and values, in whatever order they were set.
+impl PartialEq for Props {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl Props {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn insert(&mut self, key: String, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn to_map(&self) -> Map {
+        self.0.iter().cloned().collect()
+    }
+
+    /// The pairs as stored, for the WAL and snapshots to encode without copying.
+    pub fn as_slice(&self) -> &[(String, Value)] {
+        &self.0
+    }
+
+    /// Pairs as decoded from the WAL or a snapshot (keys are unique: they were a `Props`).
+    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> Self {
+        pairs.shrink_to_fit();
+        Props(pairs)
+    }
+}
+
+impl From<Map> for Props {
+    fn from(map: Map) -> Self {
+        let mut v: Vec<(String, Value)> = map.into_iter().collect();
+        v.shrink_to_fit();
+        Props(v)
+    }
+}
+
+/// A node's labels and properties. The graph stores nodes in this form behind an `Arc`, and a
+/// [`Node`] value holds the same `Arc`: matching binds nodes to variables for every candidate
+/// path, and sharing the record makes that a reference count instead of a copy of every label
+/// and property.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeData {
+    pub labels: Vec<String>,
+    pub props: Props,
+}
+
+/// A graph node as returned to clients and seen by expressions: its id and its record as of
+/// when it was bound (a later SET binds a new value).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "NodeParts", into = "NodeParts")]
 pub struct Node {
     pub id: i64,
-    pub labels: Vec<String>,
-    pub properties: Map,
+    data: Arc<NodeData>,
+}
+
+impl Node {
+    pub fn new(id: i64, labels: Vec<String>, properties: Map) -> Node {
+        Node::shared(
+            id,
+            Arc::new(NodeData {
+                labels,
+                props: properties.into(),
+            }),
+        )
+    }
+
+    /// A node value over a stored record, copying nothing.
+    pub fn shared(id: i64, data: Arc<NodeData>) -> Node {
+        Node { id, data }
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.data.labels
+    }
+
+    pub fn properties(&self) -> &Props {
+        &self.data.props
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && (Arc::ptr_eq(&self.data, &other.data) || self.data == other.data)
+    }
+}
+
+/// A node's serde form: nodes are never stored as properties, so this only has to be plain.
+#[derive(Clone, Serialize, Deserialize)]
+struct NodeParts {
+    id: i64,
+    labels: Vec<String>,
+    properties: Map,
+}
+
+impl From<NodeParts> for Node {
+    fn from(p: NodeParts) -> Node {
+        Node::new(p.id, p.labels, p.properties)
+    }
+}
+
+impl From<Node> for NodeParts {
+    fn from(n: Node) -> NodeParts {
+        NodeParts {
+            id: n.id,
+            labels: n.data.labels.clone(),
+            properties: n.data.props.to_map(),
+        }
+    }
 }
 
 /// A directed, typed relationship between two nodes.
@@ -352,7 +489,7 @@ impl fmt::Display for Value {
                 }
                 f.write_str("}")
             }
-            Value::Node(n) => write!(f, "(#{}:{})", n.id, n.labels.join(":")),
+            Value::Node(n) => write!(f, "(#{}:{})", n.id, n.labels().join(":")),
             Value::Relationship(r) => write!(f, "[#{}:{}]", r.id, r.rel_type),
             Value::Path(p) => write!(f, "<path of {} hops>", p.relationships.len()),
             other => write!(f, "{other:?}"),

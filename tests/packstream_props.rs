@@ -77,11 +77,9 @@ fn value() -> impl Strategy<Value = Value> {
                 prop::collection::vec("[A-Z][a-z]{0,6}", 0..3),
                 properties(inner.clone())
             )
-                .prop_map(|(id, labels, properties)| Value::Node(Node {
-                    id,
-                    labels,
-                    properties
-                })),
+                .prop_map(|(id, labels, properties)| Value::Node(Node::new(
+                    id, labels, properties
+                ))),
             (
                 any::<i64>(),
                 any::<i64>(),

@@ -189,7 +189,7 @@ async fn write_summaries_carry_type_and_stats() {
         panic!("{rows:?}")
     };
     assert_eq!((r.start, r.end), (a.id, b.id));
-    assert_eq!(b.properties.get("y"), Some(&Value::Int(2)));
+    assert_eq!(b.properties().get("y"), Some(&Value::Int(2)));
 
     let (_, rows, summary) = c.query("MATCH (n) RETURN count(n)").await.expect("count");
     assert_eq!(summary.get("type"), Some(&Value::String("r".into())));

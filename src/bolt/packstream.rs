@@ -244,9 +244,19 @@ pub fn encode_value(
 }
 
 fn encode_map(out: &mut Vec<u8>, map: &Map, layout: StructLayout) -> Result<(), EncodeError> {
-    check_len(map.len(), "map")?;
-    write_map_header(out, map.len());
-    for (k, v) in map {
+    encode_pairs(out, map.len(), map.iter(), layout)
+}
+
+/// A map given as its entries (a `Map`, or a stored node's properties).
+fn encode_pairs<'a>(
+    out: &mut Vec<u8>,
+    len: usize,
+    pairs: impl Iterator<Item = (&'a String, &'a Value)>,
+    layout: StructLayout,
+) -> Result<(), EncodeError> {
+    check_len(len, "map")?;
+    write_map_header(out, len);
+    for (k, v) in pairs {
         write_string(out, k);
         encode_value(out, v, layout)?;
     }
@@ -256,11 +266,12 @@ fn encode_map(out: &mut Vec<u8>, map: &Map, layout: StructLayout) -> Result<(), 
 fn encode_node(out: &mut Vec<u8>, node: &Node, layout: StructLayout) -> Result<(), EncodeError> {
     write_struct_header(out, if layout.bolt5 { 4 } else { 3 }, 0x4E);
     write_int(out, node.id);
-    write_list_header(out, node.labels.len());
-    for label in &node.labels {
+    write_list_header(out, node.labels().len());
+    for label in node.labels() {
         write_string(out, label);
     }
-    encode_map(out, &node.properties, layout)?;
+    let props = node.properties();
+    encode_pairs(out, props.len(), props.iter(), layout)?;
     if layout.bolt5 {
         write_string(out, &node.id.to_string());
     }
@@ -934,11 +945,7 @@ fn node_from(fields: Vec<Value>) -> Result<Node, DecodeError> {
         }
     };
     let properties = map(f.next(), "node properties")?;
-    Ok(Node {
-        id,
-        labels,
-        properties,
-    })
+    Ok(Node::new(id, labels, properties))
 }
 
 fn nanos_of(n: i64) -> Result<u32, DecodeError> {
@@ -1014,13 +1021,13 @@ mod tests {
     }
 
     fn node(id: i64) -> Node {
-        Node {
+        Node::new(
             id,
-            labels: vec!["Person".into()],
-            properties: [("name".to_string(), Value::from("x"))]
+            vec!["Person".into()],
+            [("name".to_string(), Value::from("x"))]
                 .into_iter()
                 .collect(),
-        }
+        )
     }
 
     #[test]

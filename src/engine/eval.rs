@@ -194,7 +194,7 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         })? {
             Value::Null => Ok(Value::Null),
             Value::Map(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
-            Value::Node(n) => Ok(n.properties.get(key).cloned().unwrap_or(Value::Null)),
+            Value::Node(n) => Ok(n.properties().get(key).cloned().unwrap_or(Value::Null)),
             Value::Relationship(r) => Ok(r.properties.get(key).cloned().unwrap_or(Value::Null)),
             p @ (Value::Point2D { .. } | Value::Point3D { .. }) => {
                 functions::spatial::property(&p, key)
@@ -278,7 +278,7 @@ fn eval_inner(expr: &Expr, env: &Env) -> Result<Value, EngineError> {
         } => subquery::comprehension(pattern, predicate.as_deref(), projection, env),
         Expr::HasLabels(target, labels) => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
-            Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels.contains(l)))),
+            Value::Node(n) => Ok(Value::Bool(labels.iter().all(|l| n.labels().contains(l)))),
             // `r:T` tests a relationship's type (it has exactly one).
             Value::Relationship(r) => Ok(Value::Bool(labels.iter().all(|l| *l == r.rel_type))),
             other => Err(EngineError::client(format!(
@@ -788,7 +788,7 @@ fn index_value(target: Value, index: Value) -> Result<Value, EngineError> {
         }
         (Value::Map(m), Value::String(k)) => Ok(m.get(&k).cloned().unwrap_or(Value::Null)),
         (Value::Node(n), Value::String(k)) => {
-            Ok(n.properties.get(&k).cloned().unwrap_or(Value::Null))
+            Ok(n.properties().get(&k).cloned().unwrap_or(Value::Null))
         }
         (Value::Relationship(r), Value::String(k)) => {
             Ok(r.properties.get(&k).cloned().unwrap_or(Value::Null))

@@ -307,6 +307,11 @@ fn single(
     };
     let mut root = root.clone();
     root.graph = Some(Arc::clone(&graph));
+    if profile.is_none() {
+        if let Some(plan) = super::count::CountPlan::of(clauses, &root) {
+            return Ok(plan.rows(graph, root));
+        }
+    }
     let params = &root.params;
     let mut envs: Envs = Box::new(std::iter::once(Ok(root.clone())));
     // A subquery starts with the variables of its outer row in scope.
@@ -913,7 +918,7 @@ fn create_part(
         let id = tx.create_rel(RelRec {
             start,
             end,
-            rel_type: rel_type.clone(),
+            rel_type: super::rel_types::shared_name(rel_type),
             props: props.into(),
         });
         stats.relationships_created += 1;
@@ -1008,7 +1013,7 @@ fn modify(
 fn map_of(v: Value) -> Result<Map, EngineError> {
     match v {
         Value::Map(m) => Ok(m),
-        Value::Node(n) => Ok(n.properties),
+        Value::Node(n) => Ok(n.properties().to_map()),
         Value::Relationship(r) => Ok(r.properties),
         Value::Null => Ok(Map::new()),
         other => Err(EngineError::client(format!(

@@ -12,92 +12,54 @@ use std::sync::Arc;
 
 use imbl::{OrdMap, OrdSet};
 
-use crate::value::{Map, Node, Relationship, Value};
+use super::rel_types::{self, RelType};
+use crate::value::{Node, Relationship, Value};
+pub use crate::value::{NodeData, Props};
 
-/// Stored properties: a small vector rather than a `BTreeMap`, whose nodes reserve room for
-/// eleven entries and would cost about a kilobyte for a node with one property. Entities have
-/// few properties, so a linear search is as fast as a tree.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Props(Vec<(String, Value)>);
-
-impl Props {
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    pub fn insert(&mut self, key: String, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
-        }
-    }
-
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.swap_remove(at).1)
-    }
-
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-
-    pub fn to_map(&self) -> Map {
-        self.0.iter().cloned().collect()
-    }
-
-    /// The pairs as stored, for the WAL and snapshots to encode without copying.
-    pub fn as_slice(&self) -> &[(String, Value)] {
-        &self.0
-    }
-
-    /// Pairs as decoded from the WAL or a snapshot (keys are unique: they were a `Props`).
-    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> Self {
-        pairs.shrink_to_fit();
-        Props(pairs)
-    }
-}
-
-impl From<Map> for Props {
-    fn from(map: Map) -> Self {
-        let mut v: Vec<(String, Value)> = map.into_iter().collect();
-        v.shrink_to_fit();
-        Props(v)
-    }
-}
-
-/// A node as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeRec {
-    pub labels: Vec<String>,
-    pub props: Props,
-}
+/// A node as stored: the very record a node value shares (see [`NodeData`]).
+pub type NodeRec = NodeData;
 
 /// A relationship as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelRec {
     pub start: i64,
     pub end: i64,
-    pub rel_type: String,
+    /// The interned name (see `rel_types.rs`), shared by every relationship of the type.
+    pub rel_type: Arc<str>,
     pub props: Props,
 }
 
-/// The relationships touching one node, by id.
+/// One relationship as seen from one of its ends: what an expansion needs (the node at the other
+/// end and the type) without looking the relationship up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub rel: i64,
+    pub other: i64,
+    pub rel_type: RelType,
+}
+
+/// The relationships touching one node, in creation order: an expansion is a walk over a slice.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Adjacency {
-    pub out: Vec<i64>,
-    pub inc: Vec<i64>,
+    pub out: Vec<Edge>,
+    pub inc: Vec<Edge>,
+}
+
+impl Adjacency {
+    /// The ids of every relationship touching the node (a self-loop twice).
+    pub fn rel_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.out.iter().chain(self.inc.iter()).map(|e| e.rel)
+    }
+}
+
+/// Appends to an edge list growing it by an eighth rather than doubling: edge lists are most of
+/// a graph's memory, a doubled list wastes up to half of it, and an eighth still keeps appends
+/// amortised O(1) for a node with very many relationships.
+fn push_edge(list: &mut Vec<Edge>, edge: Edge) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(list.len() / 8 + 1);
+    }
+    list.push(edge);
 }
 
 /// A property value as an index key. Values that compare equal in Cypher (`1 = 1.0`) are looked
@@ -237,13 +199,10 @@ impl Graph {
         self.rels.get(&id)
     }
 
-    /// The node as a value for clients and expressions.
+    /// The node as a value for clients and expressions: it shares the stored record, so binding
+    /// a node to a variable copies no label or property.
     pub fn node_value(&self, id: i64) -> Option<Node> {
-        self.nodes.get(&id).map(|n| Node {
-            id,
-            labels: n.labels.clone(),
-            properties: n.props.to_map(),
-        })
+        self.nodes.get(&id).map(|n| Node::shared(id, Arc::clone(n)))
     }
 
     pub fn rel_value(&self, id: i64) -> Option<Relationship> {
@@ -251,7 +210,7 @@ impl Graph {
             id,
             start: r.start,
             end: r.end,
-            rel_type: r.rel_type.clone(),
+            rel_type: r.rel_type.to_string(),
             properties: r.props.to_map(),
         })
     }
@@ -282,24 +241,37 @@ impl Graph {
     pub fn put_rel(&mut self, id: i64, rec: RelRec) {
         let is_new = !self.rels.contains_key(&id);
         let (start, end) = (rec.start, rec.end);
+        let rel_type = rel_types::intern(&rec.rel_type);
         self.rels.insert(id, Arc::new(rec));
         if is_new {
-            Arc::make_mut(self.adjacency.entry(start).or_default())
-                .out
-                .push(id);
-            Arc::make_mut(self.adjacency.entry(end).or_default())
-                .inc
-                .push(id);
+            let out = &mut Arc::make_mut(self.adjacency.entry(start).or_default()).out;
+            push_edge(
+                out,
+                Edge {
+                    rel: id,
+                    other: end,
+                    rel_type,
+                },
+            );
+            let inc = &mut Arc::make_mut(self.adjacency.entry(end).or_default()).inc;
+            push_edge(
+                inc,
+                Edge {
+                    rel: id,
+                    other: start,
+                    rel_type,
+                },
+            );
         }
     }
 
     pub fn remove_rel(&mut self, id: i64) {
         if let Some(old) = self.rels.remove(&id) {
             if let Some(adj) = self.adjacency.get_mut(&old.start) {
-                Arc::make_mut(adj).out.retain(|r| *r != id);
+                Arc::make_mut(adj).out.retain(|e| e.rel != id);
             }
             if let Some(adj) = self.adjacency.get_mut(&old.end) {
-                Arc::make_mut(adj).inc.retain(|r| *r != id);
+                Arc::make_mut(adj).inc.retain(|e| e.rel != id);
             }
         }
     }
@@ -450,7 +422,7 @@ mod tests {
             props: props
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect::<Map>()
+                .collect::<crate::value::Map>()
                 .into(),
         }
     }
@@ -488,7 +460,14 @@ mod tests {
             },
         );
         assert!(snapshot.rels.is_empty());
-        assert_eq!(g.adjacency(1).unwrap().out, vec![10]);
+        let out: Vec<(i64, i64)> = g
+            .adjacency(1)
+            .unwrap()
+            .out
+            .iter()
+            .map(|e| (e.rel, e.other))
+            .collect();
+        assert_eq!(out, vec![(10, 2)]);
         assert!(snapshot.adjacency(1).is_none());
         assert!(Arc::ptr_eq(g.node(1).unwrap(), snapshot.node(1).unwrap()));
         g.remove_rel(10);

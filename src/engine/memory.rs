@@ -1094,7 +1094,7 @@ mod tests {
         let Value::Node(n) = &row[0] else {
             panic!("{row:?}")
         };
-        assert_eq!(n.properties, props);
+        assert_eq!(n.properties().to_map(), props);
         assert_eq!(row[1], Value::Bool(true));
         assert!(run("CREATE (n {bad: [1]}) SET n.x = n").await.is_err());
         assert!(run("MATCH (n) RETURN n.").await.is_err());

@@ -21,6 +21,7 @@
 
 pub mod aggregate;
 pub mod call;
+pub mod count;
 pub mod dump;
 pub mod eval;
 pub mod exec;
@@ -37,6 +38,7 @@ pub mod plan;
 pub mod procedures;
 pub mod profile;
 pub mod project;
+pub mod rel_types;
 pub mod rows;
 pub mod schema;
 pub mod snapshotter;

@@ -9,9 +9,10 @@
 use std::ops::ControlFlow;
 
 use super::eval::{equals, eval, Env};
-use super::graph::{Graph, Props, RelRec};
+use super::graph::{Edge, Graph, Props};
+use super::rel_types::TypeFilter;
 use super::EngineError;
-use crate::cypher::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart, RelPattern};
+use crate::cypher::ast::{BinaryOp, Direction, Expr, NodePattern, PatternPart};
 use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::{Map, Path, Value};
 
@@ -100,7 +101,7 @@ fn bound_id(env: &Env, variable: &Option<String>) -> Option<Option<i64>> {
     })
 }
 
-fn property_map(expr: &Option<Expr>, env: &Env) -> Result<Option<Map>, EngineError> {
+pub(super) fn property_map(expr: &Option<Expr>, env: &Env) -> Result<Option<Map>, EngineError> {
     match expr {
         None => Ok(None),
         Some(e) => match eval(e, env)? {
@@ -114,7 +115,7 @@ fn property_map(expr: &Option<Expr>, env: &Env) -> Result<Option<Map>, EngineErr
     }
 }
 
-fn props_match(props: &Props, wanted: &Option<Map>) -> bool {
+pub(super) fn props_match(props: &Props, wanted: &Option<Map>) -> bool {
     wanted.as_ref().is_none_or(|w| {
         w.iter().all(|(k, v)| {
             props
@@ -194,7 +195,12 @@ fn hint_values(h: &Hint, env: &Env) -> Result<Vec<Value>, EngineError> {
     })
 }
 
-fn node_fits(g: &Graph, id: i64, node: &NodePattern, env: &Env) -> Result<bool, EngineError> {
+pub(super) fn node_fits(
+    g: &Graph,
+    id: i64,
+    node: &NodePattern,
+    env: &Env,
+) -> Result<bool, EngineError> {
     if let Some(bound) = bound_id(env, &node.variable) {
         if bound != Some(id) {
             return Ok(false);
@@ -227,33 +233,36 @@ fn rel_value(g: &Graph, id: i64) -> Value {
     g.rel_value(id).map_or(Value::Null, Value::Relationship)
 }
 
-/// Relationships of `node` that fit the pattern's direction and types, with the node at the
-/// other end and the record (so that callers need not look it up again). A self-loop is reported
-/// once for an undirected pattern.
-fn expand<'g>(g: &'g Graph, node: i64, rel: &RelPattern) -> Vec<(i64, i64, &'g RelRec)> {
-    let Some(adj) = g.adjacency(node) else {
-        return Vec::new();
-    };
-    let typed = |rec: &RelRec| rel.types.is_empty() || rel.types.contains(&rec.rel_type);
-    let mut out = Vec::new();
-    if rel.direction != Direction::Incoming {
-        for r in &adj.out {
-            if let Some(rec) = g.rel(*r).filter(|rec| typed(rec)) {
-                out.push((*r, rec.end, rec.as_ref()));
-            }
-        }
-    }
-    if rel.direction != Direction::Outgoing {
-        for r in &adj.inc {
-            if let Some(rec) = g.rel(*r).filter(|rec| typed(rec)) {
-                if rel.direction == Direction::Either && rec.start == rec.end {
-                    continue;
-                }
-                out.push((*r, rec.start, rec.as_ref()));
-            }
-        }
-    }
-    out
+/// Relationships of `node` that fit the pattern's direction and types, each with whether it
+/// leaves `node` (it is in the outgoing list): a walk over the node's edge slices that looks
+/// nothing up. A self-loop is reported once for an undirected pattern.
+pub(super) fn expand<'g>(
+    g: &'g Graph,
+    node: i64,
+    direction: Direction,
+    types: &'g TypeFilter,
+) -> impl Iterator<Item = (Edge, bool)> + 'g {
+    let adj = g.adjacency(node).map(|a| a.as_ref());
+    let out = adj
+        .filter(|_| direction != Direction::Incoming)
+        .map_or(&[][..], |a| a.out.as_slice());
+    let inc = adj
+        .filter(|_| direction != Direction::Outgoing)
+        .map_or(&[][..], |a| a.inc.as_slice());
+    let either = direction == Direction::Either;
+    out.iter()
+        .filter(move |e| types.accepts(e.rel_type))
+        .map(|e| (*e, true))
+        .chain(
+            inc.iter()
+                .filter(move |e| types.accepts(e.rel_type) && !(either && e.other == node))
+                .map(|e| (*e, false)),
+        )
+}
+
+/// Whether relationship `r` has the properties a pattern asks for (looked up only then).
+fn rel_fits(g: &Graph, r: i64, wanted: &Option<Map>) -> bool {
+    wanted.is_none() || g.rel(r).is_some_and(|rec| props_match(&rec.props, wanted))
 }
 
 /// Matches `parts` one after another, extending `env`; `emit` gets every complete match.
@@ -293,9 +302,15 @@ pub fn match_from(
         return Ok(CONTINUE);
     }
     let env = bind(env, &part.start.variable, || node_value(g, start));
+    let types: Vec<TypeFilter> = part
+        .steps
+        .iter()
+        .map(|(rel, _)| TypeFilter::new(&rel.types))
+        .collect();
     let mut walk = Walk {
         g,
         part,
+        types: &types,
         nodes: vec![start],
         rels: Vec::new(),
     };
@@ -303,14 +318,16 @@ pub fn match_from(
 }
 
 /// The state of matching one pattern part: the path so far.
-struct Walk<'g> {
+struct Walk<'g, 't> {
     g: &'g Graph,
     part: &'g PatternPart,
+    /// Each step's relationship types, resolved to numbers once.
+    types: &'t [TypeFilter],
     nodes: Vec<i64>,
     rels: Vec<i64>,
 }
 
-impl Walk<'_> {
+impl Walk<'_, '_> {
     fn step(
         &mut self,
         i: usize,
@@ -334,11 +351,12 @@ impl Walk<'_> {
         match rel.length {
             None => {
                 let bound = bound_id(&env, &rel.variable);
-                for (r, other, rec) in expand(self.g, at, rel) {
+                let (g, types) = (self.g, self.types);
+                for (Edge { rel: r, other, .. }, _) in expand(g, at, rel.direction, &types[i]) {
                     if used.contains(&r)
                         || bound.is_some_and(|b| b != Some(r))
-                        || !props_match(&rec.props, &wanted)
-                        || !node_fits(self.g, other, node, &env)?
+                        || !rel_fits(g, r, &wanted)
+                        || !node_fits(g, other, node, &env)?
                     {
                         continue;
                     }
@@ -387,8 +405,9 @@ impl Walk<'_> {
         if trail.len() >= max {
             return Ok(CONTINUE);
         }
-        for (r, other, rec) in expand(self.g, at, rel) {
-            if used.contains(&r) || !props_match(&rec.props, wanted) {
+        let (g, types) = (self.g, self.types);
+        for (Edge { rel: r, other, .. }, _) in expand(g, at, rel.direction, &types[i]) {
+            if used.contains(&r) || !rel_fits(self.g, r, wanted) {
                 continue;
             }
             trail.push(r);

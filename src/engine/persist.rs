@@ -126,7 +126,7 @@ impl Sink for Builder {
                 RelRec {
                     start,
                     end,
-                    rel_type,
+                    rel_type: super::rel_types::shared_name(&rel_type),
                     props: Props::from_pairs(props),
                 },
             ),

@@ -489,7 +489,7 @@ impl TxState {
         let rels: Vec<i64> = self
             .working
             .adjacency(id)
-            .map(|adj| adj.out.iter().chain(adj.inc.iter()).copied().collect())
+            .map(|adj| adj.rel_ids().collect())
             .unwrap_or_default();
         if !rels.is_empty() && !detach {
             return Err(EngineError::client(

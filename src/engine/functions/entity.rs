@@ -24,7 +24,7 @@ pub(super) fn lookup(n: &str) -> Option<Function> {
         "labels" => |name, args| match single(name, args)? {
             Value::Null => Ok(Value::Null),
             Value::Node(n) => Ok(Value::List(
-                n.labels.into_iter().map(Value::String).collect(),
+                n.labels().iter().cloned().map(Value::String).collect(),
             )),
             other => Err(wrong(name, &other)),
         },
@@ -35,7 +35,7 @@ pub(super) fn lookup(n: &str) -> Option<Function> {
         },
         "properties" => |name, args| match single(name, args)? {
             Value::Null => Ok(Value::Null),
-            Value::Node(n) => Ok(Value::Map(n.properties)),
+            Value::Node(n) => Ok(Value::Map(n.properties().to_map())),
             Value::Relationship(r) => Ok(Value::Map(r.properties)),
             Value::Map(m) => Ok(Value::Map(m)),
             other => Err(wrong(name, &other)),
@@ -212,11 +212,7 @@ mod tests {
 
     #[test]
     fn entity_functions() {
-        let node = Value::Node(Node {
-            id: 7,
-            labels: vec!["A".into()],
-            properties: Default::default(),
-        });
+        let node = Value::Node(Node::new(7, vec!["A".into()], Default::default()));
         let rel = Value::Relationship(Relationship {
             id: 9,
             start: 7,

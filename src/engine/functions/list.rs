@@ -82,7 +82,7 @@ fn length(name: &str, args: Vec<Value>) -> Result<Value, EngineError> {
 fn keys(name: &str, args: Vec<Value>) -> Result<Value, EngineError> {
     let props = match single(name, args)? {
         Value::Null => return Ok(Value::Null),
-        Value::Node(n) => n.properties,
+        Value::Node(n) => n.properties().to_map(),
         Value::Relationship(r) => r.properties,
         Value::Map(m) => m,
         other => return Err(wrong(name, &other)),

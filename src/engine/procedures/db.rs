@@ -55,8 +55,8 @@ impl Procedure for RelationshipTypes {
             if i.is_multiple_of(CHECK_EVERY) {
                 ctx.env.check_budget()?;
             }
-            if !set.contains(&rel.rel_type) {
-                set.insert(rel.rel_type.clone());
+            if !set.contains(rel.rel_type.as_ref()) {
+                set.insert(rel.rel_type.to_string());
             }
         }
         names(set)

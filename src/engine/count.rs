@@ -1,0 +1,603 @@
+//! `MATCH pattern [WHERE ...] RETURN count(...), sum(...), ...` without rows: the matches are
+//! walked over node ids and fed straight to the aggregates; nothing is built and thrown away per
+//! match.
+//!
+//! The general executor hands every match to the next clause as an environment holding node and
+//! relationship values, and the grouping step then keys each row; for an aggregate without
+//! grouping keys that is nearly all of the cost. This plan applies when the query is exactly one
+//! non-optional MATCH of one pattern part with single-hop relationships, then a RETURN whose
+//! every item is one aggregate call over variables, properties, parameters and plain operators.
+//! When every item only counts matches (`count(*)`, or `count(v)` of a pattern variable, never
+//! null in such a match), a match is only counted, and a whole-graph count reads the last hop's
+//! degrees from a table instead of walking it. Anything else (variable-length relationships, a
+//! repeated variable, a property map that reads a variable, a WHERE or argument with a
+//! subquery or comprehension, grouping keys, ORDER BY, DISTINCT rows) takes the general path,
+//! which gives the same answers, only slower; the tests below compare both.
+//!
+//! A WHERE clause is kept: each complete match binds only the variables that it and the
+//! aggregates read, then it is evaluated as the general path would. Matching rules are those of
+//! `pattern.rs`: each relationship at most once per match, a self-loop once for an undirected
+//! relationship.
+
+use std::sync::Arc;
+
+use super::aggregate::Accumulator;
+use super::eval::{eval, Env};
+use super::graph::Graph;
+use super::pattern::{self, expand, Hint};
+use super::rel_types::{RelType, TypeFilter};
+use super::{EngineError, RowStream};
+use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
+use crate::value::{Map, Value};
+
+/// A query this plan answers: its pattern, its filter and the aggregates it returns.
+pub struct CountPlan {
+    part: PatternPart,
+    filter: Option<Expr>,
+    /// The pattern's variables the filter and the aggregates read: bound for each match, and
+    /// only those.
+    reads: Vec<String>,
+    /// The returned columns: each an aggregate call (or `count(*)`).
+    items: Vec<(String, Expr)>,
+    /// Every item counts the matches (`count(*)` or `count(v)` of a pattern variable): then no
+    /// match needs more than its ids, and whole-graph counts can use degree tables.
+    counting_only: bool,
+}
+
+impl CountPlan {
+    /// The plan for `clauses`, when it applies (see the module's notes). `outer` holds the
+    /// variables already in scope: a subquery's pattern may refer to them, so only a query that
+    /// starts with none is planned here.
+    pub fn of(clauses: &[Clause], outer: &Env) -> Option<CountPlan> {
+        if !outer.vars.is_empty() {
+            return None;
+        }
+        let [Clause::Match {
+            optional: false,
+            patterns,
+            filter,
+        }, Clause::Return(projection)] = clauses
+        else {
+            return None;
+        };
+        let [part] = patterns.as_slice() else {
+            return None;
+        };
+        if projection.distinct
+            || projection.star
+            || !projection.order_by.is_empty()
+            || projection.skip.is_some()
+            || projection.limit.is_some()
+        {
+            return None;
+        }
+        if projection.items.is_empty() || part.path_variable.is_some() || !simple_part(part) {
+            return None;
+        }
+        let names = pattern::variables(std::slice::from_ref(part));
+        let counts_matches = |e: &Expr| match e {
+            Expr::CountStar => true,
+            Expr::Call {
+                name,
+                distinct: false,
+                args,
+            } if name.eq_ignore_ascii_case("count") => {
+                matches!(args.as_slice(), [Expr::Variable(v)] if names.contains(v))
+            }
+            _ => false,
+        };
+        let mut reads = Vec::new();
+        for item in &projection.items {
+            let aggregates_plainly = match &item.expr {
+                Expr::CountStar => true,
+                Expr::Call { name, args, .. } => {
+                    super::functions::is_aggregate(name)
+                        && args.iter().all(|a| plain(a, &mut reads))
+                }
+                _ => false,
+            };
+            if !aggregates_plainly {
+                return None;
+            }
+        }
+        if let Some(f) = filter {
+            if !plain(f, &mut reads) {
+                return None;
+            }
+        }
+        if reads.iter().any(|v| !names.contains(v)) {
+            return None;
+        }
+        reads.sort();
+        reads.dedup();
+        Some(CountPlan {
+            part: part.clone(),
+            filter: filter.clone(),
+            reads,
+            items: projection
+                .items
+                .iter()
+                .map(|i| (i.name.clone(), i.expr.clone()))
+                .collect(),
+            counting_only: projection.items.iter().all(|i| counts_matches(&i.expr)),
+        })
+    }
+
+    /// The one-row result, computed when it is pulled (so that the session does it where
+    /// blocking is allowed, as for any heavy query).
+    pub fn rows(self, g: Arc<Graph>, root: Env) -> (Vec<String>, RowStream) {
+        let fields = self.items.iter().map(|(name, _)| name.clone()).collect();
+        let rows = std::iter::once_with(move || self.row(&g, &root));
+        (fields, Box::new(rows))
+    }
+
+    fn row(&self, g: &Graph, root: &Env) -> Result<Vec<Value>, EngineError> {
+        let steps = self.steps(root)?;
+        let walk = self.walk(g, root, &steps)?;
+        if self.counting_only {
+            let n = Value::Int(walk.count.min(i64::MAX as u64) as i64);
+            return Ok(vec![n; self.items.len()]);
+        }
+        walk.accumulators.into_iter().map(|a| a.finish()).collect()
+    }
+
+    /// The pattern's steps with their types and property maps resolved.
+    fn steps(&self, root: &Env) -> Result<Vec<Step>, EngineError> {
+        self.part
+            .steps
+            .iter()
+            .map(|(rel, node)| {
+                Ok(Step {
+                    direction: rel.direction,
+                    types: TypeFilter::new(&rel.types),
+                    rel_props: constant_map(&rel.properties, root)?,
+                    node_labels: node.labels.clone(),
+                    node_props: constant_map(&node.properties, root)?,
+                    rel_variable: rel.variable.clone(),
+                    node_variable: node.variable.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Walks every match, counting or accumulating.
+    fn walk<'a>(
+        &'a self,
+        g: &'a Graph,
+        root: &'a Env,
+        steps: &'a [Step],
+    ) -> Result<Walk<'a>, EngineError> {
+        let hints: Vec<Hint> = pattern::hints(self.filter.as_ref());
+
+        let starts = pattern::start_candidates(g, &self.part.start, root, &hints)?;
+        // Candidates from the scan of the start's only label already fit it.
+        let start = &self.part.start;
+        let mine = |h: &Hint| start.variable.as_deref() == Some(h.variable.as_str());
+        let starts_fit =
+            start.properties.is_none() && start.labels.len() <= 1 && !hints.iter().any(mine);
+        let degrees = steps
+            .last()
+            .filter(|last| {
+                self.counting_only
+                    && self.filter.is_none()
+                    && last.rel_props.is_none()
+                    && last.node_labels.is_empty()
+                    && last.node_props.is_none()
+                    && starts.len() >= DEGREE_TABLE_FROM
+            })
+            .and_then(|last| degrees(g, last.direction, &last.types));
+        let mut walk = Walk {
+            g,
+            steps,
+            plan: self,
+            accumulators: self
+                .items
+                .iter()
+                .map(|(_, call)| Accumulator::new(call))
+                .collect(),
+            root,
+            degrees,
+            path: Vec::with_capacity(steps.len()),
+            nodes: Vec::with_capacity(steps.len() + 1),
+            count: 0,
+            since_check: 0,
+        };
+        for (n, start_id) in starts.into_iter().enumerate() {
+            if n % CHECK_EVERY as usize == 0 {
+                root.check_budget()?;
+            }
+            if !starts_fit && !pattern::node_fits(g, start_id, start, root)? {
+                continue;
+            }
+            walk.nodes.push(start_id);
+            walk.step(0, start_id)?;
+            walk.nodes.pop();
+        }
+        Ok(walk)
+    }
+}
+
+/// From how many start nodes the last step's degrees are tabulated up front: a table costs one
+/// pass over the adjacency, and then each arrival at a next-to-last node is an array read
+/// instead of a map lookup and a walk over its edges.
+/// (The engine's tests tabulate from one start, so that their small graphs take this path too.)
+const DEGREE_TABLE_FROM: usize = if cfg!(test) { 1 } else { 1024 };
+
+/// Every node's number of edges fitting `direction` and `types` (a self-loop once when
+/// undirected), indexed by node id; `None` when ids are too sparse for an array.
+fn degrees(g: &Graph, direction: Direction, types: &TypeFilter) -> Option<Vec<u32>> {
+    let max = g.nodes.get_max().map(|(id, _)| *id)?;
+    if max < 0 || max as u64 > 4 * g.nodes.len() as u64 + 4096 {
+        return None;
+    }
+    let mut table = vec![0u32; max as usize + 1];
+    for (id, adj) in g.adjacency.iter() {
+        let mut n = 0u32;
+        if direction != Direction::Incoming {
+            n += adj.out.iter().filter(|e| types.accepts(e.rel_type)).count() as u32;
+        }
+        if direction != Direction::Outgoing {
+            let either = direction == Direction::Either;
+            n += adj
+                .inc
+                .iter()
+                .filter(|e| types.accepts(e.rel_type) && !(either && e.other == *id))
+                .count() as u32;
+        }
+        if let Some(slot) = usize::try_from(*id).ok().and_then(|i| table.get_mut(i)) {
+            *slot = n;
+        }
+    }
+    Some(table)
+}
+
+/// One relationship and the node after it, with everything resolved before the walk.
+struct Step {
+    direction: Direction,
+    types: TypeFilter,
+    rel_props: Option<Map>,
+    node_labels: Vec<String>,
+    node_props: Option<Map>,
+    rel_variable: Option<String>,
+    node_variable: Option<String>,
+}
+
+/// A relationship of the match so far, by its ends (as stored, not as walked) and type.
+#[derive(Clone, Copy)]
+struct Used {
+    rel: i64,
+    start: i64,
+    end: i64,
+    rel_type: RelType,
+}
+
+struct Walk<'a> {
+    g: &'a Graph,
+    steps: &'a [Step],
+    plan: &'a CountPlan,
+    /// One per returned item, unless the plan only counts.
+    accumulators: Vec<Accumulator>,
+    root: &'a Env,
+    /// The last step's degree of every node (see [`degrees`]), when tabulated.
+    degrees: Option<Vec<u32>>,
+    /// The relationships and nodes of the match so far.
+    path: Vec<Used>,
+    nodes: Vec<i64>,
+    count: u64,
+    /// Matches since the budget was last checked (a check reads the clock).
+    since_check: u32,
+}
+
+/// How many complete matches or start nodes pass between budget checks.
+const CHECK_EVERY: u32 = 4096;
+
+impl Walk<'_> {
+    fn step(&mut self, i: usize, at: i64) -> Result<(), EngineError> {
+        let (g, steps) = (self.g, self.steps);
+        let Some(step) = steps.get(i) else {
+            return self.complete();
+        };
+        let last = i + 1 == steps.len();
+        if last {
+            if let Some(n) = self.tabulated(step, at) {
+                self.count += n;
+                return self.tick(n);
+            }
+        }
+        for (edge, outgoing) in expand(g, at, step.direction, &step.types) {
+            let r = edge.rel;
+            if self.path.iter().any(|u| u.rel == r) || !self.fits(step, r, edge.other) {
+                continue;
+            }
+            if last && self.plan.counting_only && self.plan.filter.is_none() {
+                // The last hop without a filter: each edge is a match; nothing to push.
+                self.count += 1;
+                self.tick(1)?;
+                continue;
+            }
+            let (start, end) = if outgoing {
+                (at, edge.other)
+            } else {
+                (edge.other, at)
+            };
+            self.path.push(Used {
+                rel: r,
+                start,
+                end,
+                rel_type: edge.rel_type,
+            });
+            self.nodes.push(edge.other);
+            let done = self.step(i + 1, edge.other);
+            self.path.pop();
+            self.nodes.pop();
+            done?;
+        }
+        Ok(())
+    }
+
+    /// The last step's matches from `at` out of the degree table: its degree, less the edges
+    /// of the match so far that the step would find again (each relationship is used once).
+    fn tabulated(&self, step: &Step, at: i64) -> Option<u64> {
+        let table = self.degrees.as_ref()?;
+        let degree = usize::try_from(at)
+            .ok()
+            .and_then(|i| table.get(i).copied())?;
+        let either = step.direction == Direction::Either;
+        let again = self
+            .path
+            .iter()
+            .filter(|u| step.types.accepts(u.rel_type))
+            .filter(|u| {
+                let in_out = step.direction != Direction::Incoming && u.start == at;
+                let in_inc = step.direction != Direction::Outgoing
+                    && u.end == at
+                    && !(either && u.start == u.end);
+                in_out || in_inc
+            })
+            .count() as u32;
+        Some(u64::from(degree.saturating_sub(again)))
+    }
+
+    /// Counts `n` matches against the budget, checking it every [`CHECK_EVERY`].
+    fn tick(&mut self, n: u64) -> Result<(), EngineError> {
+        self.since_check = self
+            .since_check
+            .saturating_add(n.min(u64::from(u32::MAX)) as u32);
+        if self.since_check >= CHECK_EVERY {
+            self.since_check = 0;
+            self.root.check_budget()?;
+        }
+        Ok(())
+    }
+
+    /// Whether relationship `r` and the node `other` after it fit the step; records are looked
+    /// up only when the pattern names labels or properties.
+    fn fits(&self, step: &Step, r: i64, other: i64) -> bool {
+        if step.rel_props.is_some()
+            && !self
+                .g
+                .rel(r)
+                .is_some_and(|rec| pattern::props_match(&rec.props, &step.rel_props))
+        {
+            return false;
+        }
+        if step.node_labels.is_empty() && step.node_props.is_none() {
+            return true;
+        }
+        self.g.node(other).is_some_and(|rec| {
+            step.node_labels.iter().all(|l| rec.labels.contains(l))
+                && pattern::props_match(&rec.props, &step.node_props)
+        })
+    }
+
+    /// A complete match: counted, or added to the aggregates, when the filter (if any) is true
+    /// for it.
+    fn complete(&mut self) -> Result<(), EngineError> {
+        self.tick(1)?;
+        if self.plan.counting_only && self.plan.filter.is_none() {
+            self.count += 1;
+            return Ok(());
+        }
+        let mut env = self.root.clone();
+        for name in &self.plan.reads {
+            env = env.with(name, self.value_of(name));
+        }
+        if let Some(filter) = &self.plan.filter {
+            if eval(filter, &env)? != Value::Bool(true) {
+                return Ok(());
+            }
+        }
+        self.count += 1;
+        for (acc, (_, call)) in self.accumulators.iter_mut().zip(&self.plan.items) {
+            acc.add(call, &env)?;
+        }
+        Ok(())
+    }
+
+    /// The value of a pattern variable in the current match.
+    fn value_of(&self, name: &str) -> Value {
+        let is = |v: &Option<String>| v.as_deref() == Some(name);
+        if is(&self.plan.part.start.variable) {
+            return node(self.g, self.nodes[0]);
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            if is(&step.node_variable) {
+                return node(self.g, self.nodes[i + 1]);
+            }
+            if is(&step.rel_variable) {
+                let id = self.path[i].rel;
+                return self
+                    .g
+                    .rel_value(id)
+                    .map_or(Value::Null, Value::Relationship);
+            }
+        }
+        Value::Null
+    }
+}
+
+fn node(g: &Graph, id: i64) -> Value {
+    g.node_value(id).map_or(Value::Null, Value::Node)
+}
+
+/// A pattern's property map when it reads no variable (checked by the plan), evaluated once.
+fn constant_map(expr: &Option<Expr>, root: &Env) -> Result<Option<Map>, EngineError> {
+    pattern::property_map(expr, root)
+}
+
+/// Single hops only, each variable once, and property maps that read no variable.
+fn simple_part(part: &PatternPart) -> bool {
+    let mut seen: Vec<String> = Vec::new();
+    let mut once = |v: &Option<String>| match v {
+        Some(v) if seen.contains(v) => false,
+        Some(v) => {
+            seen.push(v.clone());
+            true
+        }
+        None => true,
+    };
+    let constant = |e: &Option<Expr>| {
+        e.as_ref().is_none_or(|e| {
+            let mut reads = Vec::new();
+            plain(e, &mut reads) && reads.is_empty()
+        })
+    };
+    let node_ok = |n: &NodePattern| constant(&n.properties);
+    if !once(&part.start.variable) || !node_ok(&part.start) {
+        return false;
+    }
+    for (rel, node) in &part.steps {
+        if rel.length.is_some() || !constant(&rel.properties) || !node_ok(node) {
+            return false;
+        }
+        if !once(&rel.variable) || !once(&node.variable) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `e` is built only from literals, parameters, variables, properties, operators and
+/// non-aggregating functions (nothing that binds its own variables or runs a subquery); the
+/// variables it reads are added to `reads`.
+fn plain(e: &Expr, reads: &mut Vec<String>) -> bool {
+    match e {
+        Expr::Literal(_) | Expr::Parameter(_) => true,
+        Expr::Variable(v) => {
+            reads.push(v.clone());
+            true
+        }
+        Expr::List(items) => items.iter().all(|x| plain(x, reads)),
+        Expr::Map(entries) => entries.iter().all(|(_, x)| plain(x, reads)),
+        Expr::Property(x, _)
+        | Expr::Not(x)
+        | Expr::Negate(x)
+        | Expr::IsNull(x, _)
+        | Expr::HasLabels(x, _) => plain(x, reads),
+        Expr::Index(a, b) | Expr::Binary(_, a, b) => plain(a, reads) && plain(b, reads),
+        Expr::Call { name, args, .. } => {
+            !super::functions::is_aggregate(name) && args.iter().all(|x| plain(x, reads))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testing::rows;
+    use crate::engine::MemoryEngine;
+
+    fn plan(q: &str) -> Option<CountPlan> {
+        let crate::cypher::ast::Statement::Query(query) = crate::cypher::parse(q).unwrap() else {
+            panic!("{q}: not a query");
+        };
+        CountPlan::of(&query.clauses, &Env::new(Arc::new(Default::default())))
+    }
+
+    #[test]
+    fn only_plain_aggregates_are_planned() {
+        assert!(plan("MATCH (a)-[:R]->(b) RETURN count(*)").is_some());
+        assert!(plan("MATCH (a:P {id: $id})-[r]-(b) WHERE b.x > 1 RETURN count(b) AS n").is_some());
+        for q in [
+            "MATCH (a)-[:R*1..2]->(b) RETURN count(*)",
+            "MATCH (a)-[:R]->(a) RETURN count(*)",
+            "MATCH (a)-[:R]->(b {x: a.x}) RETURN count(*)",
+            "MATCH p = (a)-[:R]->(b) RETURN count(p)",
+            "MATCH (a)-[:R]->(b) RETURN count(b), 1",
+            "MATCH (a)-[:R]->(b) RETURN b.x, sum(a.x)",
+            "MATCH (a)-[:R]->(b) RETURN sum(b.x) + 1",
+            "MATCH (a)-[:R]->(b) RETURN sum([x IN [1] | x])",
+            "MATCH (a)-[:R]->(b) WHERE exists((b)-->()) RETURN count(*)",
+            "OPTIONAL MATCH (a)-[:R]->(b) RETURN count(b)",
+            "MATCH (a), (b) RETURN count(*)",
+        ] {
+            assert!(plan(q).is_none(), "{q} should take the general path");
+        }
+    }
+
+    /// Every count, answered by the plan, equals the general path's answer for the same pattern
+    /// (forced onto the general path by a WITH, which passes every match on).
+    #[tokio::test]
+    async fn counts_match_the_general_path() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "CREATE (a:P {id: 1, x: 1}), (b:P {id: 2, x: 5}), (c:Q {id: 3, x: 9}), \
+             (a)-[:R {w: 1}]->(b), (b)-[:R {w: 2}]->(c), (c)-[:S]->(a), (a)-[:R]->(a), \
+             (b)-[:R]->(b), (c)-[:R {w: 1}]->(b), (b)-[:S]->(a)",
+        )
+        .await;
+        for pattern in [
+            "MATCH (a)-[:R]->(b)",
+            "MATCH (a)-[:R]-(b)",
+            "MATCH (a)<-[:R|S]-(b)",
+            "MATCH (a)-[]->(b)-[]->(c)",
+            "MATCH (a)-[r]-(b)-[s]-(c)",
+            "MATCH (a:P)-[:R {w: 1}]->(b:P)",
+            "MATCH (a)-[:R]->(b:Q)<-[:R]-(c)",
+            "MATCH (a)-[:R]->(b)-[:NOPE]->(c)",
+            "MATCH (a {id: 2})-[:R]->(b)-[:R]->(c) WHERE c.x > 1",
+            "MATCH (a)-[r:R]->(b) WHERE r.w = 1 OR b.x = 9",
+            "MATCH (a)-->(b)-->(c)-->(d) WHERE a <> d",
+            "MATCH (a)-->(b)-->(c)-->(d)",
+            "MATCH (a)-[:R]-(b)-[:R]-(c)",
+            "MATCH (a)<-[:R]-(b)-[:R]->(c)",
+            "MATCH (a)-[:R]->(b)<-[:R]-(c)",
+            "MATCH (a)--(b)--(c)--(d)",
+            "MATCH (n:P)",
+            "MATCH (n)",
+        ] {
+            let fast = format!("{pattern} RETURN count(*) AS n");
+            assert!(plan(&fast).is_some(), "{fast} should be planned");
+            let general = format!("{pattern} WITH 1 AS one RETURN count(*) AS n");
+            let a = rows(&e, &fast).await;
+            let b = rows(&e, &general).await;
+            assert_eq!(a[0][0], b[0][0], "{pattern}");
+        }
+        for (pattern, aggregates) in [
+            (
+                "MATCH (a)-[:R]->(b)",
+                "sum(b.x) AS s, min(a.id) AS lo, collect(b.id) AS ids",
+            ),
+            (
+                "MATCH (a)-[r]-(b) WHERE r.w > 0",
+                "avg(r.w) AS m, count(*) AS n, max(b.x) AS hi",
+            ),
+            (
+                "MATCH (a)-[:NOPE]->(b)",
+                "sum(b.x) AS s, collect(b) AS c, count(b) AS n",
+            ),
+            (
+                "MATCH (a:P)-->(b)-->(c)",
+                "count(DISTINCT c) AS d, sum(a.x * c.x) AS s",
+            ),
+        ] {
+            let fast = format!("{pattern} RETURN {aggregates}");
+            assert!(plan(&fast).is_some(), "{fast} should be planned");
+            let general = format!("{pattern} WITH * RETURN {aggregates}");
+            assert!(plan(&general).is_none());
+            assert_eq!(rows(&e, &fast).await, rows(&e, &general).await, "{fast}");
+        }
+    }
+}
