@@ -19,12 +19,14 @@
 //! `pattern.rs`: each relationship at most once per match, a self-loop once for an undirected
 //! relationship.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::aggregate::Accumulator;
-use super::eval::{eval, Env};
+use super::eval::{eval, order, Env};
 use super::graph::Graph;
 use super::pattern::{self, expand, Hint};
+use super::project::row_key;
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
@@ -37,8 +39,10 @@ pub struct CountPlan {
     /// The pattern's variables the filter and the aggregates read: bound for each match, and
     /// only those.
     reads: Vec<String>,
-    /// The returned columns: each an aggregate call (or `count(*)`).
-    items: Vec<(String, Expr)>,
+    /// The returned columns: an aggregate call (or `count(*)`), or a grouping key (`true`).
+    items: Vec<(String, Expr, bool)>,
+    /// ORDER BY, as (column, descending): each sort key is a returned column.
+    order: Vec<(usize, bool)>,
     /// Every item counts the matches (`count(*)` or `count(v)` of a pattern variable): then no
     /// match needs more than its ids, and whole-graph counts can use degree tables.
     counting_only: bool,
@@ -65,7 +69,6 @@ impl CountPlan {
         };
         if projection.distinct
             || projection.star
-            || !projection.order_by.is_empty()
             || projection.skip.is_some()
             || projection.limit.is_some()
         {
@@ -87,18 +90,32 @@ impl CountPlan {
             _ => false,
         };
         let mut reads = Vec::new();
+        let mut items = Vec::new();
         for item in &projection.items {
-            let aggregates_plainly = match &item.expr {
-                Expr::CountStar => true,
-                Expr::Call { name, args, .. } => {
-                    super::functions::is_aggregate(name)
-                        && args.iter().all(|a| plain(a, &mut reads))
+            let is_key = match &item.expr {
+                Expr::CountStar => false,
+                Expr::Call { name, args, .. } if super::functions::is_aggregate(name) => {
+                    if !args.iter().all(|a| plain(a, &mut reads)) {
+                        return None;
+                    }
+                    false
                 }
-                _ => false,
+                // A grouping key: plain, so it holds no aggregate either.
+                key if plain(key, &mut reads) => true,
+                _ => return None,
             };
-            if !aggregates_plainly {
-                return None;
-            }
+            items.push((item.name.clone(), item.expr.clone(), is_key));
+        }
+        if items.iter().all(|(_, _, is_key)| *is_key) {
+            return None;
+        }
+        // ORDER BY a returned column, by its name or its very expression.
+        let mut order = Vec::new();
+        for sort in &projection.order_by {
+            let column = items.iter().position(|(name, e, _)| {
+                *e == sort.expr || matches!(&sort.expr, Expr::Variable(v) if v == name)
+            })?;
+            order.push((column, sort.descending));
         }
         if let Some(f) = filter {
             if !plain(f, &mut reads) {
@@ -114,31 +131,75 @@ impl CountPlan {
             part: part.clone(),
             filter: filter.clone(),
             reads,
-            items: projection
-                .items
+            counting_only: items
                 .iter()
-                .map(|i| (i.name.clone(), i.expr.clone()))
-                .collect(),
-            counting_only: projection.items.iter().all(|i| counts_matches(&i.expr)),
+                .all(|(_, e, is_key)| !is_key && counts_matches(e)),
+            items,
+            order,
         })
     }
 
-    /// The one-row result, computed when it is pulled (so that the session does it where
+    /// The result, computed when its first row is pulled (so that the session does it where
     /// blocking is allowed, as for any heavy query).
     pub fn rows(self, g: Arc<Graph>, root: Env) -> (Vec<String>, RowStream) {
-        let fields = self.items.iter().map(|(name, _)| name.clone()).collect();
-        let rows = std::iter::once_with(move || self.row(&g, &root));
+        let fields = self.items.iter().map(|(name, _, _)| name.clone()).collect();
+        let rows = std::iter::once_with(move || self.table(&g, &root)).flat_map(
+            |table| -> Box<dyn Iterator<Item = Result<Vec<Value>, EngineError>> + Send> {
+                match table {
+                    Ok(rows) => Box::new(rows.into_iter().map(Ok)),
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            },
+        );
         (fields, Box::new(rows))
     }
 
-    fn row(&self, g: &Graph, root: &Env) -> Result<Vec<Value>, EngineError> {
+    fn table(&self, g: &Graph, root: &Env) -> Result<Vec<Vec<Value>>, EngineError> {
         let steps = self.steps(root)?;
         let walk = self.walk(g, root, &steps)?;
         if self.counting_only {
             let n = Value::Int(walk.count.min(i64::MAX as u64) as i64);
-            return Ok(vec![n; self.items.len()]);
+            return Ok(vec![vec![n; self.items.len()]]);
         }
-        walk.accumulators.into_iter().map(|a| a.finish()).collect()
+        let mut rows = Vec::with_capacity(walk.groups.len());
+        for (keys, accumulators) in walk.groups {
+            let (mut keys, mut accumulators) = (keys.into_iter(), accumulators.into_iter());
+            let mut row = Vec::with_capacity(self.items.len());
+            for (_, _, is_key) in &self.items {
+                row.push(match is_key {
+                    true => keys.next().unwrap_or(Value::Null),
+                    false => accumulators
+                        .next()
+                        .map_or(Ok(Value::Null), |a| a.finish())?,
+                });
+            }
+            rows.push(row);
+        }
+        // A stable sort, as the general path's: equal keys keep the order groups were found in.
+        rows.sort_by(|a, b| {
+            for &(column, descending) in &self.order {
+                let o = order(&a[column], &b[column]);
+                let o = if descending { o.reverse() } else { o };
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        Ok(rows)
+    }
+
+    /// A new group's accumulators, one per aggregate item.
+    fn accumulators(&self) -> Vec<Accumulator> {
+        self.items
+            .iter()
+            .filter(|(_, _, is_key)| !is_key)
+            .map(|(_, call, _)| Accumulator::new(call))
+            .collect()
+    }
+
+    fn grouped(&self) -> bool {
+        self.items.iter().any(|(_, _, is_key)| *is_key)
     }
 
     /// The pattern's steps with their types and property maps resolved.
@@ -190,11 +251,12 @@ impl CountPlan {
             g,
             steps,
             plan: self,
-            accumulators: self
-                .items
-                .iter()
-                .map(|(_, call)| Accumulator::new(call))
-                .collect(),
+            // Without grouping keys there is one group, there even when nothing matches.
+            groups: match self.grouped() {
+                true => Vec::new(),
+                false => vec![(Vec::new(), self.accumulators())],
+            },
+            index: HashMap::new(),
             root,
             degrees,
             path: Vec::with_capacity(steps.len()),
@@ -275,8 +337,11 @@ struct Walk<'a> {
     g: &'a Graph,
     steps: &'a [Step],
     plan: &'a CountPlan,
-    /// One per returned item, unless the plan only counts.
-    accumulators: Vec<Accumulator>,
+    /// Each group's key values and accumulators (one per aggregate item), in the order first
+    /// found; unused when the plan only counts.
+    groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
+    /// Group by key (`project::row_key` of its values, as the general path groups).
+    index: HashMap<String, usize>,
     root: &'a Env,
     /// The last step's degree of every node (see [`degrees`]), when tabulated.
     degrees: Option<Vec<u32>>,
@@ -408,7 +473,24 @@ impl Walk<'_> {
             }
         }
         self.count += 1;
-        for (acc, (_, call)) in self.accumulators.iter_mut().zip(&self.plan.items) {
+        let plan = self.plan;
+        let at = if plan.grouped() {
+            let keys = plan
+                .items
+                .iter()
+                .filter(|(_, _, is_key)| *is_key)
+                .map(|(_, e, _)| eval(e, &env))
+                .collect::<Result<Vec<Value>, EngineError>>()?;
+            let groups = &mut self.groups;
+            *self.index.entry(row_key(&keys)).or_insert_with(|| {
+                groups.push((keys, plan.accumulators()));
+                groups.len() - 1
+            })
+        } else {
+            0
+        };
+        let aggregates = plan.items.iter().filter(|(_, _, is_key)| !is_key);
+        for (acc, (_, call, _)) in self.groups[at].1.iter_mut().zip(aggregates) {
             acc.add(call, &env)?;
         }
         Ok(())
@@ -524,9 +606,10 @@ mod tests {
             "MATCH (a)-[:R]->(a) RETURN count(*)",
             "MATCH (a)-[:R]->(b {x: a.x}) RETURN count(*)",
             "MATCH p = (a)-[:R]->(b) RETURN count(p)",
-            "MATCH (a)-[:R]->(b) RETURN count(b), 1",
-            "MATCH (a)-[:R]->(b) RETURN b.x, sum(a.x)",
             "MATCH (a)-[:R]->(b) RETURN sum(b.x) + 1",
+            "MATCH (a)-[:R]->(b) RETURN b.x",
+            "MATCH (a)-[:R]->(b) RETURN b.x AS k, count(*) ORDER BY k + 1",
+            "MATCH (a)-[:R]->(b) RETURN b.x AS k, count(*) SKIP 1",
             "MATCH (a)-[:R]->(b) RETURN sum([x IN [1] | x])",
             "MATCH (a)-[:R]->(b) WHERE exists((b)-->()) RETURN count(*)",
             "OPTIONAL MATCH (a)-[:R]->(b) RETURN count(b)",
@@ -592,6 +675,17 @@ mod tests {
                 "MATCH (a:P)-->(b)-->(c)",
                 "count(DISTINCT c) AS d, sum(a.x * c.x) AS s",
             ),
+            ("MATCH (a)-->(b)", "b.x AS k, count(*) AS n ORDER BY k"),
+            (
+                "MATCH (a)-->(b)",
+                "count(*) AS n, labels(b) AS l, a.x % 2 AS odd ORDER BY n DESC, odd",
+            ),
+            ("MATCH (a)-[:NOPE]->(b)", "b.x AS k, count(*) AS n"),
+            (
+                "MATCH (a)--(b) WHERE a.x < 9",
+                "collect(b.id) AS ids, a.id AS id ORDER BY a.id DESC",
+            ),
+            ("MATCH (p:P)", "count(p) AS n, p.x AS x ORDER BY x"),
         ] {
             let fast = format!("{pattern} RETURN {aggregates}");
             assert!(plan(&fast).is_some(), "{fast} should be planned");
