@@ -3,8 +3,9 @@ which bundles a JRE), with its Bolt plugin on loopback and one database, `bench`
 
 Usage: python peer_arcadedb.py ROOT BOLT_PORT HTTP_PORT PASSWORD [KEYSTORE KEYSTORE_PASSWORD]
 
-With a PKCS#12 key store the Bolt port takes TLS only (arcadedb.bolt.ssl=REQUIRED, the server's
-shared arcadedb.ssl.* key store). Run it in a directory of its own: ArcadeDB writes its log to
+With a PKCS#12 key store the Bolt port takes TLS and plaintext both (arcadedb.bolt.ssl=OPTIONAL,
+which tells them apart by the first byte, with the server's shared arcadedb.ssl.* key store), so
+one server, loaded once, is measured both ways. Run it in a directory of its own: ArcadeDB writes its log to
 ./log. Commits are fsynced before they are acknowledged
 (arcadedb.txWalFlush=2), as boltd's are by default, so the write figures compare like with like.
 Prints "ready" once the port is open and runs until SIGTERM or SIGINT.
@@ -31,7 +32,7 @@ def main() -> int:
         "txWalFlush": 2,
     }
     if len(sys.argv) == 7:
-        config["bolt_ssl"] = "REQUIRED"
+        config["bolt_ssl"] = "OPTIONAL"
         config["ssl_keyStore"] = sys.argv[5]
         config["ssl_keyStorePassword"] = sys.argv[6]
         # The Bolt plugin refuses to start TLS without a trust store, though it asks for no
