@@ -78,9 +78,17 @@ async fn seed_loads_the_graph_it_reports_and_lookups_hit_it() {
     assert_eq!(num(&counted, "first_value"), 1200.0, "{counted}");
 
     // A second load into the same server finds twice the nodes and says so.
-    let again = bench(&server, "seed", &["--rows", "10", "--rels", "0", "--index", ""]).await;
+    let again = bench(
+        &server,
+        "seed",
+        &["--rows", "10", "--rels", "0", "--index", ""],
+    )
+    .await;
     let err = again.unwrap_err();
-    assert!(err.contains("310 :Person nodes") && err.contains("fresh"), "{err}");
+    assert!(
+        err.contains("310 :Person nodes") && err.contains("fresh"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,9 +127,13 @@ async fn failed_queries_are_counted_once_each_and_the_sessions_go_on() {
 #[tokio::test]
 async fn bad_queries_databases_and_flags_are_clear_errors() {
     let server = TestServer::plain().await;
-    let err = bench(&server, "query", &["--query", "RETURN 1 / $x", "--param", "x=0"])
-        .await
-        .unwrap_err();
+    let err = bench(
+        &server,
+        "query",
+        &["--query", "RETURN 1 / $x", "--param", "x=0"],
+    )
+    .await
+    .unwrap_err();
     assert!(err.contains("RETURN 1 / $x"), "{err}");
 
     let err = bench(

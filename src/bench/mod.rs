@@ -146,7 +146,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 4_000_000)]
     pub rels: i64,
     /// Relationships per transaction for `bulk`; nodes or relationships per transaction for
-    /// `seed` (FalkorDB drops a connection whose parameters pass about 4 KiB: use 100 there).
+    /// `seed` (FalkorDB fails on parameters past about 3 KiB: use 50 there).
     #[arg(long, default_value_t = 100_000)]
     pub batch: i64,
     /// `seed`: the index statement, run between the nodes and the relationships (boltd and

@@ -192,7 +192,11 @@ mod tests {
         assert!(a
             .iter()
             .all(|&(x, y)| x != y && (0..1000).contains(&x) && (0..1000).contains(&y)));
-        assert_eq!(a.iter().collect::<HashSet<_>>().len(), a.len(), "no parallel pairs");
+        assert_eq!(
+            a.iter().collect::<HashSet<_>>().len(),
+            a.len(),
+            "no parallel pairs"
+        );
         // Scattered, not a few hot nodes: most nodes get an outgoing relationship.
         let starts: HashSet<_> = a.iter().map(|p| p.0).collect();
         assert!(starts.len() > 950, "{}", starts.len());
