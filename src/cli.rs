@@ -70,8 +70,10 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::cert::CertCommand,
     },
-    /// Load generator: TLS handshakes, Bolt round trips, connection storms, reloads under load.
-    Bench(crate::bench::BenchArgs),
+    /// Load generator: TLS handshakes, Bolt round trips, connection storms, reloads under load,
+    /// and any Cypher query against any Bolt server. Boxed: its many flags would make every
+    /// `Command` as large as itself.
+    Bench(Box<crate::bench::BenchArgs>),
 }
 
 impl Cli {

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        return match runtime.block_on(boltd::bench::run(args)) {
+        return match runtime.block_on(boltd::bench::run(*args)) {
             Ok(report) => {
                 use std::io::Write;
                 // A closed pipe (`| head`) is not worth a panic.

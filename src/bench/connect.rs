@@ -14,14 +14,9 @@ use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
 use crate::bolt::client::{self, Client, Response, Stream};
-use crate::bolt::handshake::Version;
 use crate::value::{Map, Value};
 
 use super::{BenchArgs, Error, TlsVersionArg};
-
-/// The only version the bench speaks: every server it is pointed at speaks it, and a fixed version
-/// keeps figures comparable between servers.
-const BOLT_VERSION: Version = Version::new(4, 4);
 
 /// A Bolt session of the bench, over plaintext or TLS.
 pub(super) type Bolt = Client<Box<dyn Stream>>;
@@ -87,16 +82,21 @@ pub(super) async fn open(
     }
 }
 
-/// Negotiates Bolt 4.4 on `io` and says HELLO, with `--auth` credentials if given.
-pub(super) async fn start(mut io: Box<dyn Stream>, auth: &[String]) -> Result<Bolt, Error> {
-    if client::handshake(&mut io, &client::offer(BOLT_VERSION)).await? != Some(BOLT_VERSION) {
-        return Err("the server did not agree to Bolt 4.4".into());
+/// Negotiates `--bolt-version` (exactly that one: a fixed version keeps figures comparable
+/// between servers) on `io` and says HELLO (and LOGON from 5.1), with `--auth` credentials if
+/// given.
+pub(super) async fn start(mut io: Box<dyn Stream>, args: &BenchArgs) -> Result<Bolt, Error> {
+    let version = args.bolt_version;
+    if client::handshake(&mut io, &client::offer(version)).await? != Some(version) {
+        return Err(
+            format!("the server did not agree to Bolt {version} (see --bolt-version)").into(),
+        );
     }
-    let token = match auth {
+    let token = match args.auth.as_slice() {
         [user, password] => client::basic_auth(user, password),
         _ => client::no_auth(),
     };
-    let mut bolt = Client::new(io, BOLT_VERSION);
+    let mut bolt = Client::new(io, version);
     bolt.authenticate("boltd-bench/1", Map::new(), token)
         .await?;
     Ok(bolt)
@@ -104,7 +104,7 @@ pub(super) async fn start(mut io: Box<dyn Stream>, auth: &[String]) -> Result<Bo
 
 /// Opens a connection and starts a Bolt session on it.
 pub(super) async fn session(args: &BenchArgs, connector: &SslConnector) -> Result<Bolt, Error> {
-    start(open(args, connector).await?, &args.auth).await
+    start(open(args, connector).await?, args).await
 }
 
 /// RUN + PULL of `query` without parameters; the number of records.
@@ -120,7 +120,26 @@ pub(super) async fn records(
     query: &str,
     params: Map,
 ) -> Result<Vec<Vec<Value>>, Error> {
-    bolt.run(query, params, Map::new())?;
+    records_with(bolt, query, params, Map::new()).await
+}
+
+/// RUN's extra for `--database`: `{db: NAME}`, or nothing.
+pub(super) fn run_extra(args: &BenchArgs) -> Map {
+    let mut extra = Map::new();
+    if let Some(db) = &args.database {
+        extra.insert("db".into(), Value::String(db.clone()));
+    }
+    extra
+}
+
+/// [`records`] with RUN's `extra` (see [`run_extra`]).
+pub(super) async fn records_with(
+    bolt: &mut Bolt,
+    query: &str,
+    params: Map,
+    extra: Map,
+) -> Result<Vec<Vec<Value>>, Error> {
+    bolt.run(query, params, extra)?;
     bolt.pull(-1)?;
     let mut rows = Vec::new();
     // RUN's SUCCESS, then the records, then PULL's SUCCESS.

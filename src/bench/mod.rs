@@ -11,16 +11,20 @@
 //! `report` turns them into the printed figures, and one file per family of modes does the work:
 //! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream`, `graph`, `commits`
 //! (small write transactions, on `timed`'s runner), `durability` (the bulk load and snapshot
-//! that bench/durability.sh restarts servers around) and `load_csv` (LOAD CSV into nodes).
+//! that bench/durability.sh restarts servers around), `load_csv` (LOAD CSV into nodes), and the
+//! two that drive any Bolt server (bench/peers.sh): `query` (any Cypher text with generated
+//! parameters) and `seed` (the seeded `:Person`/`:KNOWS` graph, loaded in batches).
 
 mod commits;
 mod connect;
 mod durability;
 mod graph;
 mod load_csv;
+mod query;
 mod reload;
 mod report;
 mod sample;
+mod seed;
 mod storm;
 mod stream;
 mod timed;
@@ -30,6 +34,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+
+use crate::bolt::handshake::Version;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -59,6 +65,27 @@ pub enum Mode {
     /// LOAD CSV of a --rows-row file into nodes: rows per second and, with --server-pid, the
     /// server's memory before, at its peak and after. Server on this machine, fresh.
     LoadCsv,
+    /// Any Cypher text (--query) with --param values at --concurrency sessions, against any Bolt
+    /// server: operations per second, latency, failures and the records read.
+    Query,
+    /// Load the seeded graph: --rows `:Person {id, name, age}` nodes, the --index statement, then
+    /// --rels `:KNOWS` relationships, --batch rows per transaction (UNWIND $rows); checks the
+    /// counts afterwards. Use a fresh server.
+    Seed,
+}
+
+/// `--bolt-version`'s `MAJOR.MINOR`.
+fn parse_version(s: &str) -> Result<Version, String> {
+    let bad = || format!("{s:?} is not a Bolt version such as 4.4 or 5.4");
+    let (major, minor) = s.split_once('.').ok_or_else(bad)?;
+    let (major, minor) = (
+        major.parse().map_err(|_| bad())?,
+        minor.parse().map_err(|_| bad())?,
+    );
+    if !(4..=5).contains(&major) {
+        return Err(format!("Bolt {s}: the bench speaks Bolt 4.x and 5.x"));
+    }
+    Ok(Version::new(major, minor))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,15 +139,39 @@ pub struct BenchArgs {
     pub pair_a: Vec<PathBuf>,
     #[arg(long, num_args = 2, value_names = ["CERT", "KEY"])]
     pub pair_b: Vec<PathBuf>,
-    /// Rows for `stream`; nodes for `graph` and `bulk`.
+    /// Rows for `stream`; nodes for `graph`, `bulk` and `seed`.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: i64,
-    /// Relationships for `bulk`.
+    /// Relationships for `bulk` and `seed`.
     #[arg(long, default_value_t = 4_000_000)]
     pub rels: i64,
-    /// Relationships per transaction for `bulk`.
+    /// Relationships per transaction for `bulk`; nodes or relationships per transaction for
+    /// `seed` (FalkorDB fails on parameters past about 3 KiB: use 50 there).
     #[arg(long, default_value_t = 100_000)]
     pub batch: i64,
+    /// `seed`: the index statement, run between the nodes and the relationships (boltd and
+    /// Memgraph: the default; ArcadeDB and FalkorDB: `CREATE INDEX FOR (p:Person) ON (p.id)`);
+    /// empty for none.
+    #[arg(long, default_value = "CREATE INDEX ON :Person(id)")]
+    pub index: String,
+    /// `query`: the Cypher text, e.g. `MATCH (p:Person {id: $id}) RETURN p.name`.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// `query`: a parameter of every run, NAME=SPEC, repeatable. SPEC is an integer, a float,
+    /// true/false, `str:TEXT`, `rand:LOW..HIGH` (a uniform integer in [LOW, HIGH), drawn for
+    /// each run) or `seq:START` (START, START+1, ... across all sessions).
+    #[arg(long = "param", value_name = "NAME=SPEC")]
+    pub params: Vec<query::Param>,
+    /// `query`: the number of records each run must return; any other number is a failure.
+    #[arg(long)]
+    pub expect_records: Option<u64>,
+    /// The Bolt version to offer and speak, e.g. 5.4 (FalkorDB speaks only 5.x).
+    #[arg(long, default_value = "4.4", value_parser = parse_version)]
+    pub bolt_version: Version,
+    /// The database to run in: `db` in RUN's extra (`query` and `seed`), for servers that hold
+    /// several (ArcadeDB).
+    #[arg(long)]
+    pub database: Option<String>,
     /// Nodes of the two-hop graph for `graph`.
     #[arg(long, default_value_t = 100_000)]
     pub hop_nodes: i64,
@@ -155,6 +206,8 @@ pub async fn run(args: BenchArgs) -> Result<String, String> {
         Mode::Bulk => durability::bulk(&args).await,
         Mode::Snapshot => durability::snapshot(&args).await,
         Mode::LoadCsv => load_csv::run(&args).await,
+        Mode::Query => query::run(&args).await,
+        Mode::Seed => seed::run(&args).await,
     };
     report.map_err(|e| e.to_string())
 }

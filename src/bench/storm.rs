@@ -34,7 +34,7 @@ pub(super) async fn run(args: &Arc<BenchArgs>) -> Result<String, Error> {
             let kept: Box<dyn std::any::Any + Send> = if args.no_bolt {
                 Box::new(io)
             } else {
-                Box::new(start(io, &args.auth).await.ok()?)
+                Box::new(start(io, &args).await.ok()?)
             };
             Some((t.elapsed().as_micros() as u64, kept))
         }));

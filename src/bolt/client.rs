@@ -366,7 +366,18 @@ impl<S: AsyncRead + AsyncWrite> Client<S> {
     /// back. Records are counted, not decoded, so that a load generator measures the server and
     /// not its own PackStream decoding.
     pub async fn count_records(&mut self, query: &str, params: Map) -> Result<u64, ClientError> {
-        self.run(query, params, Map::new())?;
+        self.count_records_with(query, params, Map::new()).await
+    }
+
+    /// [`Client::count_records`] with RUN's `extra` (e.g. `{db: NAME}`, for servers that hold
+    /// several databases).
+    pub async fn count_records_with(
+        &mut self,
+        query: &str,
+        params: Map,
+        extra: Map,
+    ) -> Result<u64, ClientError> {
+        self.run(query, params, extra)?;
         self.pull(-1)?;
         match self.recv_tag().await? {
             SUCCESS => {}
