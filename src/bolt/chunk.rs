@@ -22,6 +22,25 @@ pub enum ChunkError {
     TooLarge { limit: usize },
 }
 
+/// How a transport under the chunking (the WebSocket adapter, `websocket.rs`) says that it
+/// refused a message for its size: an I/O error carrying this, which the reader turns into
+/// [`ChunkError::TooLarge`], so the session answers it exactly as it answers an oversized chunked
+/// message on a plain socket.
+#[derive(Debug, thiserror::Error)]
+#[error("message larger than the limit of {limit} bytes")]
+pub struct Oversized {
+    pub limit: usize,
+}
+
+impl ChunkError {
+    fn from_io(e: std::io::Error) -> Self {
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<Oversized>()) {
+            Some(Oversized { limit }) => ChunkError::TooLarge { limit: *limit },
+            None => ChunkError::Io(e),
+        }
+    }
+}
+
 /// Reassembles messages from a byte stream.
 pub struct ChunkReader<R> {
     inner: R,
@@ -113,7 +132,7 @@ impl<R: AsyncRead + Unpin> ChunkReader<R> {
                 Ok(got) => got,
                 Err(e) => {
                     self.buf.truncate(have);
-                    return Err(e.into());
+                    return Err(ChunkError::from_io(e));
                 }
             };
             self.buf.truncate(have + got);

@@ -13,3 +13,4 @@ pub mod packstream;
 pub mod route;
 pub mod session;
 pub mod target;
+pub mod websocket;
