@@ -34,7 +34,10 @@ pub struct Oversized {
 
 impl ChunkError {
     fn from_io(e: std::io::Error) -> Self {
-        match e.get_ref().and_then(|inner| inner.downcast_ref::<Oversized>()) {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Oversized>())
+        {
             Some(Oversized { limit }) => ChunkError::TooLarge { limit: *limit },
             None => ChunkError::Io(e),
         }

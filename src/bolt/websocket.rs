@@ -413,7 +413,10 @@ where
                     return Poll::Ready(Ok(()));
                 }
                 Message::Text(_) => {
-                    info!(this.logger, "WebSocket text message refused; closing (Bolt travels in binary messages)");
+                    info!(
+                        this.logger,
+                        "WebSocket text message refused; closing (Bolt travels in binary messages)"
+                    );
                     this.refuse(CloseCode::Unsupported, "Bolt needs binary messages");
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::InvalidData,
