@@ -12,6 +12,7 @@
 //! `timed` (handshakes, resumptions, round trips), `storm`, `reload`, `stream`, `graph`, `commits`
 //! (small write transactions, on `timed`'s runner), `durability` (the bulk load and snapshot
 //! that bench/durability.sh restarts servers around) and `load_csv` (LOAD CSV into nodes).
+//! `websocket` upgrades the connections `connect` opens when `--websocket` is given.
 
 mod commits;
 mod connect;
@@ -24,6 +25,7 @@ mod sample;
 mod storm;
 mod stream;
 mod timed;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +82,10 @@ pub struct BenchArgs {
     /// Use TLS (certificates are not verified).
     #[arg(long)]
     pub tls: bool,
+    /// Speak Bolt over WebSocket, as browsers do: `ws://`, or `wss://` with --tls. Applies to
+    /// the modes that open Bolt sessions.
+    #[arg(long)]
+    pub websocket: bool,
     /// Pin the TLS version.
     #[arg(long, value_enum)]
     pub tls_version: Option<TlsVersionArg>,
