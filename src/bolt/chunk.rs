@@ -264,6 +264,32 @@ mod tests {
         assert!(!r.has_complete_message(), "only part of the third");
     }
 
+    /// A transport whose every read fails with the error `make` gives.
+    struct Failing(fn() -> std::io::Error);
+
+    impl tokio::io::AsyncRead for Failing {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err((self.0)()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transport_refusal_for_size_is_too_large() {
+        let oversized =
+            || std::io::Error::new(std::io::ErrorKind::InvalidData, Oversized { limit: 42 });
+        let mut r = ChunkReader::new(Failing(oversized));
+        assert!(matches!(
+            r.read_message(100).await,
+            Err(ChunkError::TooLarge { limit: 42 })
+        ));
+        let mut r = ChunkReader::new(Failing(|| std::io::ErrorKind::BrokenPipe.into()));
+        assert!(matches!(r.read_message(100).await, Err(ChunkError::Io(_))));
+    }
+
     #[test]
     fn write_splits_at_the_chunk_limit() {
         for (len, chunks) in [(1usize, 1usize), (65_535, 1), (65_536, 2), (131_071, 3)] {

@@ -510,3 +510,60 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn the_binary_subprotocol_is_answered_only_when_asked() {
+        let answer = |offered: Option<&str>| {
+            let mut request = Request::builder().uri("/");
+            if let Some(p) = offered {
+                request = request.header(SEC_WEBSOCKET_PROTOCOL, p);
+            }
+            let response = answer_upgrade(&request.body(()).unwrap(), Response::new(())).unwrap();
+            assert_eq!(response.headers()[SERVER], "Memgraph Bolt WS");
+            response
+                .headers()
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(answer(None), None);
+        assert_eq!(answer(Some("chat, binary")), Some("binary".to_owned()));
+        assert_eq!(answer(Some("chat")), None);
+    }
+
+    #[tokio::test]
+    async fn the_wire_replays_the_preamble_and_holds_reads_to_the_limit() {
+        let limit = MessageLimit::new(10);
+        let body = vec![7u8; 100];
+        let mut wire = Wire {
+            inner: &body[..],
+            preamble: *b"GET ",
+            replayed: 0,
+            read: 0,
+            limit: Some(limit.clone()),
+        };
+        let mut first = [0u8; 4];
+        wire.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"GET ");
+        // 2 x 10 + READ_BUFFER bytes are allowed between two messages; the first read takes all
+        // 100, the next one is refused with the limit in force.
+        let mut buf = vec![0u8; 200];
+        assert_eq!(wire.read(&mut buf).await.unwrap(), 100);
+        wire.read = 2 * 10 + READ_BUFFER + 1;
+        let e = wire.read(&mut buf).await.unwrap_err();
+        let oversized = e.get_ref().and_then(|i| i.downcast_ref::<Oversized>());
+        assert_eq!(oversized.map(|o| o.limit), Some(10));
+        // A complete message starts the count again.
+        wire.message_received();
+        assert_eq!(wire.read(&mut buf).await.unwrap(), 0, "end of input");
+        // During the upgrade the cap is the request's.
+        wire.limit = None;
+        wire.read = MAX_UPGRADE_REQUEST + 1;
+        let e = wire.read(&mut buf).await.unwrap_err();
+        assert!(e.get_ref().is_some_and(|i| i.is::<UpgradeTooLarge>()));
+    }
+}

@@ -52,7 +52,7 @@ impl Handler {
         let _open = OpenConnection::new(Arc::clone(&self.metrics));
         // Small replies must not wait for the peer's delayed ACK (40 ms per round trip).
         let _ = socket.set_nodelay(true);
-        let client = Client {
+        let conn = Conn {
             peer,
             // The address this client reached us at, which ROUTE answers name (see session.rs).
             local: socket.local_addr().unwrap_or(peer),
@@ -60,13 +60,13 @@ impl Handler {
             shutdown,
         };
         match &self.handshakes {
-            None => self.speak_bolt(socket, client, logger).await,
+            None => self.speak_bolt(socket, conn, logger).await,
             Some(handshakes) => {
                 // The connection's logger gains the fingerprint of the certificate it was served.
                 let Some((stream, logger)) = tls_handshake(handshakes, socket, logger).await else {
                     return;
                 };
-                self.speak_bolt(stream, client, logger).await
+                self.speak_bolt(stream, conn, logger).await
             }
         }
     }
@@ -74,7 +74,7 @@ impl Handler {
     /// Bolt on `stream`, directly or, when the first bytes are `GET `, after a WebSocket upgrade
     /// (`ws://`, or `wss://` when `stream` is TLS). `--bolt-handshake-timeout` covers the
     /// upgrade and the Bolt handshake together.
-    async fn speak_bolt<S>(&self, mut stream: S, client: Client, logger: Logger)
+    async fn speak_bolt<S>(&self, mut stream: S, conn: Conn, logger: Logger)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -89,7 +89,7 @@ impl Handler {
         };
         if !websocket::starts_upgrade(&preamble) {
             return self
-                .negotiate_and_serve(stream, Some(preamble), deadline, None, client, logger)
+                .negotiate_and_serve(stream, Some(preamble), deadline, None, conn, logger)
                 .await;
         }
         let limits = self.session.limits;
@@ -128,7 +128,7 @@ impl Handler {
         };
         self.metrics.websocket_upgrade(true);
         debug!(logger, "connection upgraded to WebSocket");
-        self.negotiate_and_serve(ws, None, deadline, Some(limit), client, logger)
+        self.negotiate_and_serve(ws, None, deadline, Some(limit), conn, logger)
             .await
     }
 
@@ -140,7 +140,7 @@ impl Handler {
         preamble: Option<[u8; 4]>,
         deadline: Instant,
         limit: Option<MessageLimit>,
-        client: Client,
+        conn: Conn,
         logger: Logger,
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -173,16 +173,16 @@ impl Handler {
             stream,
             version,
             Arc::clone(&self.session),
-            client.connection_id,
-            client.peer,
-            client.local,
+            conn.connection_id,
+            conn.peer,
+            conn.local,
             logger,
         );
         let session = match limit {
             Some(limit) => session.publishing_limit(limit),
             None => session,
         };
-        session.run(client.shutdown).await;
+        session.run(conn.shutdown).await;
     }
 
     fn handshake_timed_out(&self, logger: &Logger) {
@@ -192,8 +192,8 @@ impl Handler {
     }
 }
 
-/// Who a connection is, as the session needs it.
-struct Client {
+/// What the session needs to know of its connection.
+struct Conn {
     peer: SocketAddr,
     /// The address the client connected to (see `SessionContext::advertised_address`).
     local: SocketAddr,
