@@ -538,7 +538,7 @@ mod tests {
     #[tokio::test]
     async fn the_wire_replays_the_preamble_and_holds_reads_to_the_limit() {
         let limit = MessageLimit::new(10);
-        let body = vec![7u8; 100];
+        let body = [7u8; 100];
         let mut wire = Wire {
             inner: &body[..],
             preamble: *b"GET ",
