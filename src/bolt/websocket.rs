@@ -353,11 +353,9 @@ where
     /// it out).
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.ws.poll_ready_unpin(cx)).map_err(write_error)?;
-        let message = Message::Binary(Bytes::copy_from_slice(&self.outgoing));
-        self.outgoing.clear();
-        if self.outgoing.capacity() > 2 * SEND_AT {
-            self.outgoing.shrink_to(4096);
-        }
+        // The gathered bytes become the message as they are; the next write allocates anew (one
+        // allocation per message either way, and no copy).
+        let message = Message::Binary(Bytes::from(std::mem::take(&mut self.outgoing)));
         self.ws.start_send_unpin(message).map_err(write_error)?;
         Poll::Ready(Ok(()))
     }
