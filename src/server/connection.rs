@@ -104,27 +104,8 @@ impl Handler {
         );
         let ws = match timeout_at(deadline, upgrade).await {
             Ok(Ok(ws)) => ws,
-            failed => {
-                self.metrics.websocket_upgrade(false);
-                match failed {
-                    Err(_) => {
-                        self.metrics.limit_hit("bolt_handshake_timeout");
-                        info!(logger, "WebSocket upgrade timed out; closing (--bolt-handshake-timeout)";
-                            "timeout_s" => self.handshake_timeout.as_secs_f64());
-                    }
-                    Ok(Err(UpgradeError::TooLarge)) => {
-                        self.metrics.limit_hit("websocket_upgrade_size");
-                        info!(logger, "WebSocket upgrade request too large; closing";
-                            "limit_bytes" => websocket::MAX_UPGRADE_REQUEST);
-                    }
-                    Ok(Err(e)) => {
-                        info!(logger, "not a Bolt client nor a WebSocket upgrade; closing (the Bolt port speaks Bolt, or Bolt over ws:// and wss://)";
-                            "error" => %e);
-                    }
-                    Ok(Ok(_)) => {}
-                }
-                return;
-            }
+            Ok(Err(e)) => return self.upgrade_failed(Some(e), &logger),
+            Err(_) => return self.upgrade_failed(None, &logger),
         };
         self.metrics.websocket_upgrade(true);
         debug!(logger, "connection upgraded to WebSocket");
@@ -183,6 +164,27 @@ impl Handler {
             None => session,
         };
         session.run(conn.shutdown).await;
+    }
+
+    /// Counts and logs a failed upgrade; `None` is a timeout.
+    fn upgrade_failed(&self, error: Option<UpgradeError>, logger: &Logger) {
+        self.metrics.websocket_upgrade(false);
+        match error {
+            None => {
+                self.metrics.limit_hit("bolt_handshake_timeout");
+                info!(logger, "WebSocket upgrade timed out; closing (--bolt-handshake-timeout)";
+                    "timeout_s" => self.handshake_timeout.as_secs_f64());
+            }
+            Some(UpgradeError::TooLarge) => {
+                self.metrics.limit_hit("websocket_upgrade_size");
+                info!(logger, "WebSocket upgrade request too large; closing";
+                    "limit_bytes" => websocket::MAX_UPGRADE_REQUEST);
+            }
+            Some(e) => {
+                info!(logger, "not a Bolt client nor a WebSocket upgrade; closing (the Bolt port speaks Bolt, or Bolt over ws:// and wss://)";
+                    "error" => %e);
+            }
+        }
     }
 
     fn handshake_timed_out(&self, logger: &Logger) {
