@@ -50,8 +50,10 @@ pub fn starts_upgrade(first: &[u8; 4]) -> bool {
 /// Largest HTTP upgrade request accepted: browsers send well under 2 KiB (more with cookies).
 pub const MAX_UPGRADE_REQUEST: usize = 16 * 1024;
 
-/// Read ahead from the socket at once (also tungstenite's read buffer): as the chunk reader's.
-const READ_BUFFER: usize = 16 * 1024;
+/// Read from the socket at once: tungstenite's read buffer, which every connection keeps for its
+/// whole life (unlike the chunk reader's, freed when idle), so it is small: 4 KiB against 16 KiB
+/// costs about 12 KiB less per idle connection and nothing measurable on round trips.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Outgoing bytes beyond which a write sends what it has gathered as a message, before the next
 /// flush, so a large answer written at once does not sit whole in two buffers.
