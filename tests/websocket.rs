@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -342,4 +343,34 @@ async fn text_messages_are_refused_and_pings_answered() {
     ws.send(Message::text("RETURN 1")).await.unwrap();
     let (_, code) = until_close(&mut ws).await;
     assert_eq!(code, Some(CloseCode::Unsupported));
+}
+
+#[tokio::test]
+async fn a_close_before_the_bolt_handshake_is_answered() {
+    let server = TestServer::plain().await;
+    let addr = server.addr();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp(addr).await)
+        .await
+        .expect("upgrade");
+    let bye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    ws.send(Message::Close(Some(bye))).await.unwrap();
+    let (_, code) = until_close(&mut ws).await;
+    assert_eq!(
+        code,
+        Some(CloseCode::Normal),
+        "the server answered the close frame"
+    );
+    // Nor does a wrong preamble in a binary message get a bare drop.
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp(addr).await)
+        .await
+        .expect("upgrade");
+    ws.send(Message::binary(b"HTTP/1.1 200 OK\r\n\r\n".to_vec()))
+        .await
+        .unwrap();
+    let (bytes, code) = until_close(&mut ws).await;
+    assert!(bytes.is_empty(), "{bytes:?}");
+    assert_eq!(code, Some(CloseCode::Normal));
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slog::{debug, error, info, o, Logger};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
@@ -133,7 +133,10 @@ impl Handler {
             }
         };
         let version = match timeout_at(deadline, negotiation).await {
-            Err(_) => return self.handshake_timed_out(&logger),
+            Err(_) => {
+                self.handshake_timed_out(&logger);
+                None
+            }
             Ok(Err(HandshakeError::BadMagic(bytes))) => {
                 let hint = if bytes.starts_with("16 03") {
                     " (this looks like a TLS ClientHello: the server runs without TLS, connect with sslmode=DISABLE, bolt:// or ws://)"
@@ -141,13 +144,21 @@ impl Handler {
                     ""
                 };
                 info!(logger, "not a Bolt client; closing{}", hint; "first_bytes" => bytes);
-                return;
+                None
             }
             Ok(Err(e)) => {
                 info!(logger, "Bolt handshake failed; closing"; "error" => %e);
-                return;
+                None
             }
-            Ok(Ok(v)) => v,
+            Ok(Ok(v)) => Some(v),
+        };
+        let Some(version) = version else {
+            // A WebSocket is closed with its close handshake (answering the client's close
+            // frame, if that is what ended the Bolt handshake), not by dropping the socket.
+            if limit.is_some() {
+                let _ = stream.shutdown().await;
+            }
+            return;
         };
         debug!(logger, "Bolt version negotiated"; "bolt_version" => %version);
         let session = Session::new(
