@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests, then the real-client tests (pymgclient, the
-# neo4j driver and GQLAlchemy) against the built server. Installs what it needs on a fresh Debian
-# machine: the OpenSSL headers and pkg-config (for the openssl crate), the openssl command, a
-# Python venv in .venv with the pinned clients, and .venv-gqlalchemy for GQLAlchemy (which pins
-# an older neo4j driver).
+# neo4j driver, GQLAlchemy, and the neo4j JavaScript driver in headless Chromium over WebSocket)
+# against the built server. Installs what it needs on a fresh Debian machine: the OpenSSL headers
+# and pkg-config (for the openssl crate), the openssl command, chromium and npm, a Python venv in
+# .venv with the pinned clients, .venv-gqlalchemy for GQLAlchemy (which pins an older neo4j
+# driver), and the pinned JavaScript driver in tests/browser/node_modules (npm ci).
 #
 # Then scans the TLS configuration with sslyze (its own venv, .venv-scan) and builds and checks the
 # Debian package (installing cargo-deb when missing) and the RPM (with the rpm command, and
@@ -19,6 +20,10 @@ for pkg in pkg-config libssl-dev openssl python3-venv rpm; do
 done
 # systemd has systemd-sysusers; a machine (a container) without systemd gets the standalone one.
 command -v systemd-sysusers >/dev/null 2>&1 || need_pkgs+=(systemd-standalone-sysusers)
+# The browser test (tests/python/test_browser.py): headless Chromium, and npm for the neo4j
+# driver's browser bundle.
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 # A python3 from outside Debian (pyenv) brings its own venv module.
 if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_pkgs=("${need_pkgs[@]/python3-venv}")
@@ -41,6 +46,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "==> the neo4j JavaScript driver for the browser test (npm ci, when not yet installed)"
+if [ ! -f tests/browser/node_modules/.package-lock.json ] \
+  || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
 
 echo "==> real-client tests"
 # cargo test built target/debug/boltd; the client tests run that binary as a real process.

@@ -5,13 +5,15 @@
 //! From the socket down to the graph, each room doing one job:
 //!
 //! * [`server`]: the listener (accept loop, connection limit, shutdown) in `listener.rs`, one
-//!   connection's handler (TLS handshake if configured, Bolt handshake, session) in
-//!   `connection.rs`, and the `/metrics` HTTP(S) endpoint in `metrics_endpoint.rs`.
+//!   connection's handler (TLS handshake if configured, WebSocket upgrade if asked, Bolt
+//!   handshake, session) in `connection.rs`, and the `/metrics` HTTP(S) endpoint in
+//!   `metrics_endpoint.rs`.
 //! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]), the `TlsManager`
 //!   actor that owns the live one ([`tls::manager`]), the one server-side handshake used by every
 //!   port ([`tls::accept()`]), the handshake threads ([`tls::pool`]) and the file watcher.
 //! * [`bolt`]: handshake, chunking, PackStream, messages, the session state machine (Bolt only:
-//!   phases, FAILED, open results and streaming) and the one Bolt client ([`bolt::client`]).
+//!   phases, FAILED, open results and streaming), Bolt over WebSocket as a byte stream
+//!   ([`bolt::websocket`]) and the one Bolt client ([`bolt::client`]).
 //! * [`admin`]: the dispatcher. Each connection's `Conversation` parses a RUN's text once, applies
 //!   the transaction-state guard and the privilege checks, and routes the statement to the engine,
 //!   the users or the TLS manager; Bolt and Cypher `BEGIN`/`COMMIT`/`ROLLBACK` share it.

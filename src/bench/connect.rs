@@ -68,18 +68,23 @@ fn offer_session(ssl: &mut SslRef, session: &SslSessionRef) -> Result<(), ErrorS
     unsafe { ssl.set_session(session) }
 }
 
-/// A connection to the server: TLS when `--tls`, else plain TCP.
+/// A connection to the server: TLS when `--tls`, else plain TCP; upgraded to WebSocket when
+/// `--websocket`.
 pub(super) async fn open(
     args: &BenchArgs,
     connector: &SslConnector,
 ) -> Result<Box<dyn Stream>, Error> {
-    if args.tls {
-        Ok(Box::new(tls(connector, args.addr, None).await?))
+    let stream: Box<dyn Stream> = if args.tls {
+        Box::new(tls(connector, args.addr, None).await?)
     } else {
         let tcp = TcpStream::connect(args.addr).await?;
         tcp.set_nodelay(true)?;
-        Ok(Box::new(tcp))
+        Box::new(tcp)
+    };
+    if args.websocket {
+        return super::websocket::upgrade(stream, args).await;
     }
+    Ok(stream)
 }
 
 /// Negotiates `--bolt-version` (exactly that one: a fixed version keeps figures comparable

@@ -14,6 +14,7 @@
 //! that bench/durability.sh restarts servers around), `load_csv` (LOAD CSV into nodes), and the
 //! two that drive any Bolt server (bench/peers.sh): `query` (any Cypher text with generated
 //! parameters) and `seed` (the seeded `:Person`/`:KNOWS` graph, loaded in batches).
+//! `websocket` upgrades the connections `connect` opens when `--websocket` is given.
 
 mod commits;
 mod connect;
@@ -28,6 +29,7 @@ mod seed;
 mod storm;
 mod stream;
 mod timed;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +109,10 @@ pub struct BenchArgs {
     /// Use TLS (certificates are not verified).
     #[arg(long)]
     pub tls: bool,
+    /// Speak Bolt over WebSocket, as browsers do: `ws://`, or `wss://` with --tls. Applies to
+    /// the modes that open Bolt sessions.
+    #[arg(long)]
+    pub websocket: bool,
     /// Pin the TLS version.
     #[arg(long, value_enum)]
     pub tls_version: Option<TlsVersionArg>,

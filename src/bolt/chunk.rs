@@ -22,6 +22,28 @@ pub enum ChunkError {
     TooLarge { limit: usize },
 }
 
+/// How a transport under the chunking (the WebSocket adapter, `websocket.rs`) says that it
+/// refused a message for its size: an I/O error carrying this, which the reader turns into
+/// [`ChunkError::TooLarge`], so the session answers it exactly as it answers an oversized chunked
+/// message on a plain socket.
+#[derive(Debug, thiserror::Error)]
+#[error("message larger than the limit of {limit} bytes")]
+pub struct Oversized {
+    pub limit: usize,
+}
+
+impl ChunkError {
+    fn from_io(e: std::io::Error) -> Self {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Oversized>())
+        {
+            Some(Oversized { limit }) => ChunkError::TooLarge { limit: *limit },
+            None => ChunkError::Io(e),
+        }
+    }
+}
+
 /// Reassembles messages from a byte stream.
 pub struct ChunkReader<R> {
     inner: R,
@@ -113,7 +135,7 @@ impl<R: AsyncRead + Unpin> ChunkReader<R> {
                 Ok(got) => got,
                 Err(e) => {
                     self.buf.truncate(have);
-                    return Err(e.into());
+                    return Err(ChunkError::from_io(e));
                 }
             };
             self.buf.truncate(have + got);
@@ -240,6 +262,32 @@ mod tests {
         assert!(r.has_complete_message(), "\"two\" is buffered");
         r.read_message(100).await.unwrap();
         assert!(!r.has_complete_message(), "only part of the third");
+    }
+
+    /// A transport whose every read fails with the error `make` gives.
+    struct Failing(fn() -> std::io::Error);
+
+    impl tokio::io::AsyncRead for Failing {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err((self.0)()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transport_refusal_for_size_is_too_large() {
+        let oversized =
+            || std::io::Error::new(std::io::ErrorKind::InvalidData, Oversized { limit: 42 });
+        let mut r = ChunkReader::new(Failing(oversized));
+        assert!(matches!(
+            r.read_message(100).await,
+            Err(ChunkError::TooLarge { limit: 42 })
+        ));
+        let mut r = ChunkReader::new(Failing(|| std::io::ErrorKind::BrokenPipe.into()));
+        assert!(matches!(r.read_message(100).await, Err(ChunkError::Io(_))));
     }
 
     #[test]

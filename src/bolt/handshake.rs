@@ -84,10 +84,32 @@ pub async fn negotiate<S>(stream: &mut S, newest: Version) -> Result<Version, Ha
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut magic = [0u8; 4];
-    read_exact(stream, &mut magic).await?;
-    if magic != MAGIC {
-        return Err(HandshakeError::BadMagic(hex(&magic)));
+    let preamble = read_preamble(stream).await?;
+    negotiate_after(stream, preamble, newest).await
+}
+
+/// Reads the first four bytes, which a caller may look at before deciding what the connection
+/// speaks (the Bolt port also takes WebSocket upgrades, which start with `GET `).
+pub async fn read_preamble<S>(stream: &mut S) -> Result<[u8; 4], HandshakeError>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut preamble = [0u8; 4];
+    read_exact(stream, &mut preamble).await?;
+    Ok(preamble)
+}
+
+/// [`negotiate`] once the first four bytes have been read (by [`read_preamble`]).
+pub async fn negotiate_after<S>(
+    stream: &mut S,
+    preamble: [u8; 4],
+    newest: Version,
+) -> Result<Version, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if preamble != MAGIC {
+        return Err(HandshakeError::BadMagic(hex(&preamble)));
     }
     let mut proposals = [0u8; 16];
     read_exact(stream, &mut proposals).await?;

@@ -14,6 +14,7 @@
 //! longer agree on where they are.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -67,6 +68,27 @@ pub struct Limits {
     /// Largest message before authentication: HELLO and LOGON are small, and a peer that sends
     /// megabytes before saying who it is gets cut off early.
     pub max_message_unauthenticated: usize,
+}
+
+/// The message size limit in force now (`max_message_unauthenticated` until the client has
+/// authenticated, then `max_message`), published by the session before each read for a transport
+/// under it that buffers whole messages of its own (WebSocket), so that it can hold a client to
+/// the same limit instead of buffering up to the largest one first. Cloning shares the value.
+#[derive(Debug, Clone)]
+pub struct MessageLimit(Arc<AtomicUsize>);
+
+impl MessageLimit {
+    pub fn new(bytes: usize) -> Self {
+        MessageLimit(Arc::new(AtomicUsize::new(bytes)))
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, bytes: usize) {
+        self.0.store(bytes, Ordering::Relaxed);
+    }
 }
 
 /// Where the session is in authentication.
@@ -133,6 +155,8 @@ pub struct Session<S> {
     next_qid: i64,
     /// When an unauthenticated session is closed: set at the start and again at LOGOFF.
     auth_deadline: tokio::time::Instant,
+    /// Where the limit in force is published, when the transport asked ([`Session::publishing_limit`]).
+    published_limit: Option<MessageLimit>,
 }
 
 impl<S> Session<S>
@@ -175,7 +199,14 @@ where
             explicit: Vec::new(),
             next_qid: 0,
             auth_deadline,
+            published_limit: None,
         }
+    }
+
+    /// Keeps `limit` set to the message size limit in force before every read.
+    pub fn publishing_limit(mut self, limit: MessageLimit) -> Self {
+        self.published_limit = Some(limit);
+        self
     }
 
     /// Serves requests until the client leaves, the protocol breaks, or the server shuts down.
@@ -194,6 +225,9 @@ where
             } else {
                 (limits.max_message_unauthenticated, Some(self.auth_deadline))
             };
+            if let Some(published) = &self.published_limit {
+                published.set(limit);
+            }
             let timer = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,

@@ -53,6 +53,7 @@ pub struct Metrics {
     pub logins: Family<ResultLabel, Counter>,
     pub monitoring_clients_open: Gauge,
     pub monitoring_dropped_log_messages: Counter,
+    pub websocket_upgrades: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -79,6 +80,7 @@ impl Metrics {
             logins: Family::default(),
             monitoring_clients_open: Gauge::default(),
             monitoring_dropped_log_messages: Counter::default(),
+            websocket_upgrades: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -125,7 +127,8 @@ impl Metrics {
         registry.register(
             "limits_hit",
             "Connections closed by a limit (tls_handshake_timeout, bolt_handshake_timeout, \
-             auth_timeout, inactivity, message_size, max_connections, monitoring_clients)",
+             auth_timeout, inactivity, message_size, max_connections, monitoring_clients, \
+             websocket_upgrade_size)",
             m.limits_hit.clone(),
         );
         registry.register(
@@ -144,6 +147,11 @@ impl Metrics {
              (the client reads too slowly)",
             m.monitoring_dropped_log_messages.clone(),
         );
+        registry.register(
+            "websocket_upgrades",
+            "Bolt connections that asked for a WebSocket upgrade, by result (ok, failed)",
+            m.websocket_upgrades.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -158,6 +166,13 @@ impl Metrics {
     pub fn login(&self, ok: bool) {
         let result = if ok { "ok" } else { "failed" };
         self.logins.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    pub fn websocket_upgrade(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.websocket_upgrades
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     pub fn limit_hit(&self, limit: &'static str) {

@@ -26,6 +26,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def no_verify():
+    """A TLS client context that trusts any certificate (the fixtures are self-signed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def fingerprint_of_pem(name):
     """SHA-256 fingerprint of a fixture certificate, uppercase hex with colons."""
     der = ssl.PEM_cert_to_DER_cert((FIXTURES / name).read_text())

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import socket
-import ssl
 import struct
 import time
 import urllib.request
@@ -18,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from websockets.sync.client import connect
 
-from conftest import Boltd, fingerprint_of_pem, free_port
+from conftest import Boltd, fingerprint_of_pem, free_port, no_verify
 
 AUTHENTICATED = '{"message":"User has been successfully authenticated!","success":true}'
 AUTHENTICATION_FAILED = '{"message":"Authentication failed!","success":false}'
@@ -74,13 +73,6 @@ def short_auth(tmp_path):
     server = monitored(tmp_path, tls=False, extra=["--bolt-auth-timeout=2"])
     yield server
     assert server.stop() == 0, "boltd did not exit cleanly"
-
-
-def no_verify():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def open_ws(server, scheme=None):
