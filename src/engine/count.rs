@@ -26,7 +26,7 @@ use super::aggregate::Accumulator;
 use super::eval::{eval, order, Env};
 use super::graph::Graph;
 use super::pattern::{self, expand, Hint};
-use super::project::row_key;
+use super::project::value_key;
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
@@ -257,6 +257,8 @@ impl CountPlan {
                 false => vec![(Vec::new(), self.accumulators())],
             },
             index: HashMap::new(),
+            key: String::new(),
+            env: None,
             root,
             degrees,
             path: Vec::with_capacity(steps.len()),
@@ -342,6 +344,10 @@ struct Walk<'a> {
     groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
     /// Group by key (`project::row_key` of its values, as the general path groups).
     index: HashMap<String, usize>,
+    /// The current match's key, rebuilt in place for each match.
+    key: String,
+    /// The environment each match is evaluated in (see `complete`).
+    env: Option<Env>,
     root: &'a Env,
     /// The last step's degree of every node (see [`degrees`]), when tabulated.
     degrees: Option<Vec<u32>>,
@@ -463,35 +469,62 @@ impl Walk<'_> {
             self.count += 1;
             return Ok(());
         }
-        let mut env = self.root.clone();
-        for name in &self.plan.reads {
-            env = env.with(name, self.value_of(name));
+        let plan = self.plan;
+        // One environment for the whole walk: its variables (exactly `reads`, in order; the plan
+        // starts from none) are overwritten in place, so a match allocates nothing here.
+        let mut env = self.env.take().unwrap_or_else(|| {
+            let mut env = self.root.clone();
+            for name in &plan.reads {
+                env = env.with(name, Value::Null);
+            }
+            env
+        });
+        for (slot, name) in plan.reads.iter().enumerate() {
+            let value = self.value_of(name);
+            let cell = &mut env.vars[slot].1;
+            match Arc::get_mut(cell) {
+                Some(v) => *v = value,
+                None => *cell = Arc::new(value),
+            }
         }
-        if let Some(filter) = &self.plan.filter {
-            if eval(filter, &env)? != Value::Bool(true) {
+        let done = self.fold(&env);
+        self.env = Some(env);
+        done
+    }
+
+    /// Counts the match bound in `env` and adds it to its group, if the filter keeps it.
+    fn fold(&mut self, env: &Env) -> Result<(), EngineError> {
+        let plan = self.plan;
+        if let Some(filter) = &plan.filter {
+            if eval(filter, env)? != Value::Bool(true) {
                 return Ok(());
             }
         }
         self.count += 1;
-        let plan = self.plan;
         let at = if plan.grouped() {
-            let keys = plan
-                .items
-                .iter()
-                .filter(|(_, _, is_key)| *is_key)
-                .map(|(_, e, _)| eval(e, &env))
-                .collect::<Result<Vec<Value>, EngineError>>()?;
-            let groups = &mut self.groups;
-            *self.index.entry(row_key(&keys)).or_insert_with(|| {
-                groups.push((keys, plan.accumulators()));
-                groups.len() - 1
-            })
+            // The key as `project::row_key` writes it, into a buffer kept for the walk.
+            let mut keys = Vec::new();
+            self.key.clear();
+            for (_, e, _) in plan.items.iter().filter(|(_, _, is_key)| *is_key) {
+                let v = eval(e, env)?;
+                value_key(&v, &mut self.key);
+                self.key.push('\u{1}');
+                keys.push(v);
+            }
+            match self.index.get(self.key.as_str()) {
+                Some(at) => *at,
+                None => {
+                    self.groups.push((keys, plan.accumulators()));
+                    self.index.insert(self.key.clone(), self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            }
         } else {
             0
         };
         let aggregates = plan.items.iter().filter(|(_, _, is_key)| !is_key);
         for (acc, (_, call, _)) in self.groups[at].1.iter_mut().zip(aggregates) {
-            acc.add(call, &env)?;
+            acc.add(call, env)?;
         }
         Ok(())
     }
