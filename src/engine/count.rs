@@ -5,12 +5,13 @@
 //! The general executor hands every match to the next clause as an environment holding node and
 //! relationship values, and the grouping step then keys each row; for an aggregate without
 //! grouping keys that is nearly all of the cost. This plan applies when the query is exactly one
-//! non-optional MATCH of one pattern part with single-hop relationships, then a RETURN whose
+//! non-optional MATCH of one pattern part, then a RETURN whose
 //! every item is one aggregate call over variables, properties, parameters and plain operators.
 //! When every item only counts matches (`count(*)`, or `count(v)` of a pattern variable, never
 //! null in such a match), a match is only counted, and a whole-graph count reads the last hop's
-//! degrees from a table instead of walking it. Anything else (variable-length relationships, a
-//! repeated variable, a property map that reads a variable, a WHERE or argument with a
+//! degrees from a table instead of walking it. Variable-length steps are walked too, when no
+//! relationship of the pattern is named. Anything else (a named relationship beside a
+//! variable-length step, a repeated variable, a property map that reads a variable, a WHERE or argument with a
 //! subquery or comprehension, grouping keys, ORDER BY, DISTINCT rows) takes the general path,
 //! which gives the same answers, only slower; the tests below compare both.
 //!
@@ -30,6 +31,7 @@ use super::project::value_key;
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
+use crate::cypher::{RED_ZONE, STACK_GROWTH};
 use crate::value::{Map, Value};
 
 /// A query this plan answers: its pattern, its filter and the aggregates it returns.
@@ -209,6 +211,12 @@ impl CountPlan {
             .iter()
             .map(|(rel, node)| {
                 Ok(Step {
+                    length: rel.length.map(|(min, max)| {
+                        (
+                            min.unwrap_or(1) as usize,
+                            max.map_or(usize::MAX, |m| m as usize),
+                        )
+                    }),
                     direction: rel.direction,
                     types: TypeFilter::new(&rel.types),
                     rel_props: constant_map(&rel.properties, root)?,
@@ -244,6 +252,7 @@ impl CountPlan {
                     && last.rel_props.is_none()
                     && last.node_labels.is_empty()
                     && last.node_props.is_none()
+                    && last.length.is_none()
                     && starts.len() >= DEGREE_TABLE_FROM
             })
             .and_then(|last| degrees(g, last.direction, &last.types));
@@ -317,6 +326,8 @@ fn degrees(g: &Graph, direction: Direction, types: &TypeFilter) -> Option<Vec<u3
 
 /// One relationship and the node after it, with everything resolved before the walk.
 struct Step {
+    /// `*min..max` of a variable-length step (unbounded is `usize::MAX`).
+    length: Option<(usize, usize)>,
     direction: Direction,
     types: TypeFilter,
     rel_props: Option<Map>,
@@ -368,6 +379,9 @@ impl Walk<'_> {
         let Some(step) = steps.get(i) else {
             return self.complete();
         };
+        if let Some(bounds) = step.length {
+            return self.var_step(i, at, bounds, 0);
+        }
         let last = i + 1 == steps.len();
         if last {
             if let Some(n) = self.tabulated(step, at) {
@@ -401,6 +415,51 @@ impl Walk<'_> {
             let done = self.step(i + 1, edge.other);
             self.path.pop();
             self.nodes.pop();
+            done?;
+        }
+        Ok(())
+    }
+
+    /// A variable-length step from `at`, `depth` relationships into it: a match of the step
+    /// wherever the depth is within bounds and the node fits, and deeper while below the maximum.
+    fn var_step(
+        &mut self,
+        i: usize,
+        at: i64,
+        (min, max): (usize, usize),
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        let (g, step) = (self.g, &self.steps[i]);
+        if depth >= min && self.node_fits(step, at) {
+            self.nodes.push(at);
+            let done = self.step(i + 1, at);
+            self.nodes.pop();
+            done?;
+        }
+        if depth >= max {
+            return Ok(());
+        }
+        for (edge, outgoing) in expand(g, at, step.direction, &step.types) {
+            let r = edge.rel;
+            if self.path.iter().any(|u| u.rel == r) || !self.rel_fits(step, r) {
+                continue;
+            }
+            let (start, end) = if outgoing {
+                (at, edge.other)
+            } else {
+                (edge.other, at)
+            };
+            self.path.push(Used {
+                rel: r,
+                start,
+                end,
+                rel_type: edge.rel_type,
+            });
+            // Paths can be as deep as the graph is long: grow the stack as needed.
+            let done = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+                self.var_step(i, edge.other, (min, max), depth + 1)
+            });
+            self.path.pop();
             done?;
         }
         Ok(())
@@ -444,14 +503,20 @@ impl Walk<'_> {
     /// Whether relationship `r` and the node `other` after it fit the step; records are looked
     /// up only when the pattern names labels or properties.
     fn fits(&self, step: &Step, r: i64, other: i64) -> bool {
-        if step.rel_props.is_some()
-            && !self
+        self.rel_fits(step, r) && self.node_fits(step, other)
+    }
+
+    /// Whether relationship `r` has the step's properties.
+    fn rel_fits(&self, step: &Step, r: i64) -> bool {
+        step.rel_props.is_none()
+            || self
                 .g
                 .rel(r)
                 .is_some_and(|rec| pattern::props_match(&rec.props, &step.rel_props))
-        {
-            return false;
-        }
+    }
+
+    /// Whether `other` has the labels and properties of the step's node.
+    fn node_fits(&self, step: &Step, other: i64) -> bool {
         if step.node_labels.is_empty() && step.node_props.is_none() {
             return true;
         }
@@ -560,7 +625,8 @@ fn constant_map(expr: &Option<Expr>, root: &Env) -> Result<Option<Map>, EngineEr
     pattern::property_map(expr, root)
 }
 
-/// Single hops only, each variable once, and property maps that read no variable.
+/// Each variable once, property maps that read no variable, and no named relationship in a
+/// pattern with a variable-length step.
 fn simple_part(part: &PatternPart) -> bool {
     let mut seen: Vec<String> = Vec::new();
     let mut once = |v: &Option<String>| match v {
@@ -582,14 +648,18 @@ fn simple_part(part: &PatternPart) -> bool {
         return false;
     }
     for (rel, node) in &part.steps {
-        if rel.length.is_some() || !constant(&rel.properties) || !node_ok(node) {
+        if !constant(&rel.properties) || !node_ok(node) {
             return false;
         }
         if !once(&rel.variable) || !once(&node.variable) {
             return false;
         }
     }
-    true
+    // A variable-length step binds a list of relationships, which the walk does not build, and
+    // puts more than one relationship per step in the match so far: then no relationship may be
+    // named at all.
+    let variable_length = part.steps.iter().any(|(rel, _)| rel.length.is_some());
+    !variable_length || part.steps.iter().all(|(rel, _)| rel.variable.is_none())
 }
 
 /// Whether `e` is built only from literals, parameters, variables, properties, operators and
@@ -635,7 +705,8 @@ mod tests {
         assert!(plan("MATCH (a)-[:R]->(b) RETURN count(*)").is_some());
         assert!(plan("MATCH (a:P {id: $id})-[r]-(b) WHERE b.x > 1 RETURN count(b) AS n").is_some());
         for q in [
-            "MATCH (a)-[:R*1..2]->(b) RETURN count(*)",
+            "MATCH (a)-[r:R*1..2]->(b) RETURN count(*)",
+            "MATCH (a)-[:R*1..2]->(b)-[r]->(c) RETURN count(*)",
             "MATCH (a)-[:R]->(a) RETURN count(*)",
             "MATCH (a)-[:R]->(b {x: a.x}) RETURN count(*)",
             "MATCH p = (a)-[:R]->(b) RETURN count(p)",
@@ -683,6 +754,11 @@ mod tests {
             "MATCH (a)--(b)--(c)--(d)",
             "MATCH (n:P)",
             "MATCH (n)",
+            "MATCH (a)-[:R*1..3]->(b)",
+            "MATCH (a)-[*0..2]-(b)",
+            "MATCH (a {id: 1})-[:R|S*]->(b)",
+            "MATCH (a)-[*2]->(b:P)-[:R]->(c)",
+            "MATCH (a)-[:R*1..2 {w: 1}]->(b) WHERE b.x > 1",
         ] {
             let fast = format!("{pattern} RETURN count(*) AS n");
             assert!(plan(&fast).is_some(), "{fast} should be planned");
@@ -719,6 +795,10 @@ mod tests {
                 "collect(b.id) AS ids, a.id AS id ORDER BY a.id DESC",
             ),
             ("MATCH (p:P)", "count(p) AS n, p.x AS x ORDER BY x"),
+            (
+                "MATCH (a)-[*1..3]->(b)",
+                "b.id AS id, count(*) AS n, collect(a.id) AS from ORDER BY id",
+            ),
         ] {
             let fast = format!("{pattern} RETURN {aggregates}");
             assert!(plan(&fast).is_some(), "{fast} should be planned");
