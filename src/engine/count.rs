@@ -3,17 +3,17 @@
 //! match.
 //!
 //! The general executor hands every match to the next clause as an environment holding node and
-//! relationship values, and the grouping step then keys each row; for an aggregate without
-//! grouping keys that is nearly all of the cost. This plan applies when the query is exactly one
-//! non-optional MATCH of one pattern part, then a RETURN whose
-//! every item is one aggregate call over variables, properties, parameters and plain operators.
-//! When every item only counts matches (`count(*)`, or `count(v)` of a pattern variable, never
-//! null in such a match), a match is only counted, and a whole-graph count reads the last hop's
-//! degrees from a table instead of walking it. Variable-length steps are walked too, when no
-//! relationship of the pattern is named. Anything else (a named relationship beside a
-//! variable-length step, a repeated variable, a property map that reads a variable, a WHERE or argument with a
-//! subquery or comprehension, grouping keys, ORDER BY, DISTINCT rows) takes the general path,
-//! which gives the same answers, only slower; the tests below compare both.
+//! relationship values, and the grouping step then keys each row; for an aggregation that is
+//! nearly all of the cost. This plan applies when the query is exactly one non-optional MATCH of
+//! one pattern part, then a RETURN whose items are aggregate calls and plain grouping keys (built
+//! from variables, properties, parameters, operators and non-aggregating functions), ordered, if
+//! at all, by returned columns. When every item only counts matches (`count(*)`, or `count(v)` of a
+//! pattern variable, never null in such a match), a match is only counted, and a whole-graph count
+//! reads the last hop's degrees from a table instead of walking it. Variable-length steps are
+//! walked too when no relationship of the pattern is named. Anything else (a named relationship
+//! beside a variable-length step, a repeated variable, a property map that reads a variable, a
+//! subquery or comprehension, DISTINCT rows, SKIP or LIMIT, ORDER BY an expression not returned)
+//! takes the general path, which gives the same answers, only slower; the tests below compare both.
 //!
 //! A WHERE clause is kept: each complete match binds only the variables that it and the
 //! aggregates read, then it is evaluated as the general path would. Matching rules are those of
