@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use super::aggregate::Accumulator;
 use super::eval::{eval, order, Env};
-use super::graph::Graph;
+use super::graph::{Edge, Graph};
 use super::pattern::{self, expand, Hint};
 use super::project::value_key;
 use super::rel_types::{RelType, TypeFilter};
@@ -346,6 +346,23 @@ struct Used {
     rel_type: RelType,
 }
 
+impl Used {
+    /// `edge`, reached from `at` (leaving it when `outgoing`).
+    fn of(at: i64, edge: Edge, outgoing: bool) -> Used {
+        let (start, end) = if outgoing {
+            (at, edge.other)
+        } else {
+            (edge.other, at)
+        };
+        Used {
+            rel: edge.rel,
+            start,
+            end,
+            rel_type: edge.rel_type,
+        }
+    }
+}
+
 struct Walk<'a> {
     g: &'a Graph,
     steps: &'a [Step],
@@ -400,17 +417,7 @@ impl Walk<'_> {
                 self.tick(1)?;
                 continue;
             }
-            let (start, end) = if outgoing {
-                (at, edge.other)
-            } else {
-                (edge.other, at)
-            };
-            self.path.push(Used {
-                rel: r,
-                start,
-                end,
-                rel_type: edge.rel_type,
-            });
+            self.path.push(Used::of(at, edge, outgoing));
             self.nodes.push(edge.other);
             let done = self.step(i + 1, edge.other);
             self.path.pop();
@@ -444,17 +451,7 @@ impl Walk<'_> {
             if self.path.iter().any(|u| u.rel == r) || !self.rel_fits(step, r) {
                 continue;
             }
-            let (start, end) = if outgoing {
-                (at, edge.other)
-            } else {
-                (edge.other, at)
-            };
-            self.path.push(Used {
-                rel: r,
-                start,
-                end,
-                rel_type: edge.rel_type,
-            });
+            self.path.push(Used::of(at, edge, outgoing));
             // Paths can be as deep as the graph is long: grow the stack as needed.
             let done = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
                 self.var_step(i, edge.other, (min, max), depth + 1)
