@@ -28,23 +28,7 @@ import urllib.request
 import mgclient
 from websockets.sync.client import connect
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"port {port} never opened")
-            time.sleep(0.05)
+from ports import free_port, wait_for
 
 
 def scrape(port, name):

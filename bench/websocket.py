@@ -16,33 +16,15 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from ports import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "ssl"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"port {port} never opened")
-            time.sleep(0.05)
 
 
 def cpu_seconds(pid):

@@ -49,6 +49,7 @@ class Boltd:
 
     def __init__(self, tmp_path, tls=True, cert="server.pem", key="server.key", extra=()):
         self.dir = tmp_path
+        self.tls = tls
         self.port = free_port()
         self.cert_path = tmp_path / "cert.pem"
         self.key_path = tmp_path / "key.pem"
@@ -165,6 +166,23 @@ def boltd_plain(tmp_path):
 def boltd_any(request, tmp_path):
     """The same tests over a plaintext and a TLS port."""
     server = Boltd(tmp_path, tls=request.param == "tls")
-    server.tls = request.param == "tls"
     yield server
     assert server.stop() == 0, "boltd did not exit cleanly"
+
+
+def pymg(server, user=None, password=None):
+    """A pymgclient connection in autocommit mode, over TLS when the server has it."""
+    import mgclient  # here, not at the top: the GQLAlchemy venv shares this file
+
+    kwargs = {"username": user, "password": password} if user else {}
+    mode = mgclient.MG_SSLMODE_REQUIRE if server.tls else mgclient.MG_SSLMODE_DISABLE
+    conn = mgclient.connect(host="127.0.0.1", port=server.port, sslmode=mode, **kwargs)
+    conn.autocommit = True
+    return conn
+
+
+def run(conn, query, params=None):
+    """Runs one query on a pymgclient connection and returns every row."""
+    cur = conn.cursor()
+    cur.execute(query, params or {})
+    return cur.fetchall()

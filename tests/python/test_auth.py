@@ -6,22 +6,9 @@ import neo4j
 import pytest
 from neo4j.exceptions import ClientError
 
-from conftest import Boltd, fingerprint_of_pem
+from conftest import Boltd, fingerprint_of_pem, pymg, run
 
 NOT_AUTHORIZED = "You are not authorized to execute this query on database"
-
-
-def pymg(server, user=None, password=None):
-    kwargs = {"username": user, "password": password} if user else {}
-    conn = mgclient.connect(host="127.0.0.1", port=server.port, sslmode=mgclient.MG_SSLMODE_REQUIRE, **kwargs)
-    conn.autocommit = True
-    return conn
-
-
-def run(conn, query):
-    cur = conn.cursor()
-    cur.execute(query)
-    return cur.fetchall()
 
 
 def test_pymgclient_open_then_closed_then_reload_privilege(boltd_tls):

@@ -8,6 +8,8 @@ import neo4j
 import pytest
 from neo4j.exceptions import ClientError
 
+from conftest import pymg, run
+
 NOT_AUTHORIZED = "You are not authorized to execute this query on database"
 
 
@@ -65,19 +67,6 @@ def test_a_bad_file_is_a_client_error_naming_it(boltd_plain, tmp_path):
             with pytest.raises(ClientError, match="not found"):
                 session.run("LOAD CSV FROM $f NO HEADER AS r RETURN r", f=str(tmp_path / "no.csv")).consume()
             assert session.run("MATCH (x:X) RETURN count(x)").single()[0] == 0
-
-
-def pymg(server, user=None, password=None):
-    kwargs = {"username": user, "password": password} if user else {}
-    conn = mgclient.connect(host="127.0.0.1", port=server.port, **kwargs)
-    conn.autocommit = True
-    return conn
-
-
-def run(conn, query, params=None):
-    cur = conn.cursor()
-    cur.execute(query, params or {})
-    return cur.fetchall()
 
 
 def test_load_csv_needs_read_file_once_users_exist(boltd_plain, tmp_path):

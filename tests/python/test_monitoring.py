@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from websockets.sync.client import connect
 
-from conftest import Boltd, fingerprint_of_pem, free_port, no_verify
+from conftest import Boltd, fingerprint_of_pem, free_port, no_verify, pymg, run
 
 AUTHENTICATED = '{"message":"User has been successfully authenticated!","success":true}'
 AUTHENTICATION_FAILED = '{"message":"Authentication failed!","success":false}'
@@ -40,7 +40,6 @@ def monitored(tmp_path, tls, extra=()):
     server.monitoring_port = int(flag.split("=", 1)[1])
     flag = next(a for a in server._args if a.startswith("--metrics-port="))
     server.metrics_port = int(flag.split("=", 1)[1])
-    server.tls = tls
     # The side ports are bound just after the Bolt port, which is what Boltd waits for.
     deadline = time.monotonic() + 30
     while True:
@@ -82,20 +81,6 @@ def open_ws(server, scheme=None):
     return connect(url, ssl=ctx, open_timeout=10, close_timeout=5)
 
 
-def bolt(server, user=None, password=None):
-    kwargs = {"username": user, "password": password} if user else {}
-    mode = mgclient.MG_SSLMODE_REQUIRE if server.tls else mgclient.MG_SSLMODE_DISABLE
-    conn = mgclient.connect(host="127.0.0.1", port=server.port, sslmode=mode, **kwargs)
-    conn.autocommit = True
-    return conn
-
-
-def run(conn, query):
-    cur = conn.cursor()
-    cur.execute(query)
-    return cur.fetchall()
-
-
 def next_event(ws, needle, timeout=15):
     """Reads log events until one whose message contains `needle`; returns (raw text, parsed)."""
     deadline = time.monotonic() + timeout
@@ -127,7 +112,7 @@ def scrape(server):
 def test_log_events_stream_in_memgraphs_shape_without_users(plain):
     with open_ws(plain) as ws:
         assert ws.response.headers["Server"] == "Memgraph WS"
-        conn = bolt(plain)  # every Bolt connection logs "client connected" at INFO
+        conn = pymg(plain)  # every Bolt connection logs "client connected" at INFO
         raw, event = next_event(ws, "client connected user_agent")
         conn.close()
         assert raw.startswith('{"event": "log", "level": "info", "message": "client connected ')
@@ -136,7 +121,7 @@ def test_log_events_stream_in_memgraphs_shape_without_users(plain):
         assert "user_agent=" in event["message"] and "conn=bolt-" in event["message"], raw
         # What a client sends while no user exists is ignored (no reply, the stream goes on).
         ws.send(json.dumps({"username": "x", "password": "y"}))
-        conn = bolt(plain)
+        conn = pymg(plain)
         run(conn, "RETURN 1")
         next_event(ws, "client connected user_agent")
         conn.close()
@@ -152,7 +137,7 @@ def test_wss_with_the_bolt_certificate_plaintext_refused_and_reload_rotates_it(t
                 plain_ws.recv(timeout=10)
 
         tls.install("ec.pem", "ec.key")
-        conn = bolt(tls)
+        conn = pymg(tls)
         run(conn, "RELOAD BOLT_SERVER TLS")
         conn.close()
         # The open stream keeps its certificate and reports the reload.
@@ -161,22 +146,22 @@ def test_wss_with_the_bolt_certificate_plaintext_refused_and_reload_rotates_it(t
         der = ws.socket.getpeercert(binary_form=True)
         fp = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
         assert fp == fingerprint_of_pem("ec.pem"), "a new monitoring connection gets the new certificate"
-        conn = bolt(tls)
+        conn = pymg(tls)
         next_event(ws, "client connected user_agent")
         conn.close()
 
 
 def test_once_users_exist_credentials_are_required_and_answered_as_memgraph_does(short_auth):
     server = short_auth
-    conn = bolt(server)
+    conn = pymg(server)
     run(conn, "CREATE USER ann IDENTIFIED BY 'ann-pw'")  # the first user holds every privilege
     conn.close()
-    admin = bolt(server, "ann", "ann-pw")
+    admin = pymg(server, "ann", "ann-pw")
     run(admin, "CREATE USER bob IDENTIFIED BY 'bob-pw'")  # no privileges, so no WEBSOCKET
 
     # No credentials: nothing is streamed, and the deadline closes the connection.
     with open_ws(server) as ws:
-        bolt(server, "ann", "ann-pw").close()
+        pymg(server, "ann", "ann-pw").close()
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=15)
         assert closed.value.rcvd.code == 1008, closed.value
@@ -208,7 +193,7 @@ def test_once_users_exist_credentials_are_required_and_answered_as_memgraph_does
         with open_ws(server) as ws:
             ws.send(json.dumps({"username": user, "password": password}))
             assert ws.recv(timeout=15) == AUTHENTICATED
-            bolt(server, "ann", "ann-pw").close()
+            pymg(server, "ann", "ann-pw").close()
             next_event(ws, "client connected user_agent")
     admin.close()
 
@@ -254,11 +239,11 @@ def stalled_client(server, user, password):
 def test_a_client_that_stops_reading_loses_records_not_query_speed(tmp_path):
     server = monitored(tmp_path, tls=False)  # --log-level=debug: every failed query is logged
     try:
-        conn = bolt(server)
+        conn = pymg(server)
         run(conn, "CREATE USER ann IDENTIFIED BY 'ann-pw'")
         conn.close()
         stalled = stalled_client(server, "ann", "ann-pw")
-        conn = bolt(server, "ann", "ann-pw")
+        conn = pymg(server, "ann", "ann-pw")
         assert scrape(server)["boltd_monitoring_clients_open"] == 1
         dropped = 0
         failed = 0
