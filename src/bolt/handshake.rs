@@ -74,6 +74,10 @@ pub enum HandshakeError {
     NoCommonVersion(String),
     #[error("connection closed during the Bolt handshake")]
     Eof,
+    /// The peer closed without sending a single byte: a health check, a port probe, or a TLS
+    /// client that only wanted the handshake. Not worth an info line per connection.
+    #[error("connection closed before the Bolt handshake began")]
+    ClosedSilently,
     #[error("I/O error during the Bolt handshake: {0}")]
     Io(std::io::Error),
 }
@@ -95,7 +99,11 @@ where
     S: AsyncRead + Unpin,
 {
     let mut preamble = [0u8; 4];
-    read_exact(stream, &mut preamble).await?;
+    let first = stream.read(&mut preamble).await.map_err(HandshakeError::Io)?;
+    if first == 0 {
+        return Err(HandshakeError::ClosedSilently);
+    }
+    read_exact(stream, &mut preamble[first..]).await?;
     Ok(preamble)
 }
 

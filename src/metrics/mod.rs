@@ -44,6 +44,7 @@ pub struct Metrics {
     pub connections: Counter,
     pub tls_handshakes: Family<ResultLabel, Counter>,
     pub tls_handshake_seconds: Histogram,
+    pub tls_handshakes_offloaded: Counter,
     pub reloads: Family<ReloadLabels, Counter>,
     pub cert_not_after: Gauge,
     pub cert_generation: Gauge,
@@ -71,6 +72,7 @@ impl Metrics {
             tls_handshakes: Family::default(),
             // 100 µs to about 6.5 s.
             tls_handshake_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 17)),
+            tls_handshakes_offloaded: Counter::default(),
             reloads: Family::default(),
             cert_not_after: Gauge::default(),
             cert_generation: Gauge::default(),
@@ -102,6 +104,12 @@ impl Metrics {
             "tls_handshake_duration_seconds",
             "TLS handshake duration",
             m.tls_handshake_seconds.clone(),
+        );
+        registry.register(
+            "tls_handshakes_offloaded",
+            "TLS handshakes moved to the handshake threads because the certificate key or the \
+             key exchange the client asked for is costly (see --bolt-num-workers)",
+            m.tls_handshakes_offloaded.clone(),
         );
         registry.register(
             "tls_reloads",

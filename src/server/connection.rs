@@ -81,6 +81,10 @@ impl Handler {
         let deadline = Instant::now() + self.handshake_timeout;
         let preamble = match timeout_at(deadline, handshake::read_preamble(&mut stream)).await {
             Err(_) => return self.handshake_timed_out(&logger),
+            Ok(Err(HandshakeError::ClosedSilently)) => {
+                debug!(logger, "closed before the Bolt handshake");
+                return;
+            }
             Ok(Err(e)) => {
                 info!(logger, "Bolt handshake failed; closing"; "error" => %e);
                 return;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openssl::error::ErrorStack;
-use openssl::ssl::Ssl;
+use openssl::ssl::{ErrorCode, Ssl};
 use slog::{o, Logger};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -116,17 +116,30 @@ pub async fn accept(handshakes: &Handshakes, socket: TcpStream, logger: &Logger)
         }
     };
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + handshakes.timeout;
+    // Up to the ClientHello, and to the end when it asks for cheap crypto, the handshake runs
+    // here; otherwise the ClientHello callback suspends it and it moves (see `tls/placement.rs`).
+    let first = tokio::time::timeout_at(deadline, Pin::new(&mut stream).accept()).await;
+    let (stream, outcome) = match first {
+        Ok(Err(e)) if e.code() == ErrorCode::WANT_CLIENT_HELLO_CB => {
+            if let Some(metrics) = &handshakes.metrics {
+                metrics.tls_handshakes_offloaded.inc();
+            }
+            let job = async move {
+                let outcome = tokio::time::timeout_at(deadline, Pin::new(&mut stream).accept()).await;
+                (stream, outcome)
+            };
+            let Some(done) = handshakes.pool.run(job).await else {
+                return Handshake {
+                    logger,
+                    outcome: Err(AcceptError::PoolGone),
+                };
+            };
+            done
+        }
+        first => (stream, first),
+    };
     let timeout = handshakes.timeout;
-    let job = async move {
-        let outcome = tokio::time::timeout(timeout, Pin::new(&mut stream).accept()).await;
-        (stream, outcome)
-    };
-    let Some((stream, outcome)) = handshakes.pool.run(job).await else {
-        return Handshake {
-            logger,
-            outcome: Err(AcceptError::PoolGone),
-        };
-    };
     let outcome = match outcome {
         Ok(Ok(())) => Ok(stream),
         Ok(Err(e)) => Err(AcceptError::Failed(

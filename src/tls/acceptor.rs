@@ -305,6 +305,7 @@ fn install_identity(
         builder.add_extra_chain_cert(intermediate.clone())?;
     }
     builder.check_private_key()?;
+    super::placement::install(builder, key);
     if client_auth != ClientAuth::None {
         let mut names = Stack::new()?;
         for ca in cas {

@@ -8,6 +8,7 @@
 pub mod accept;
 pub mod acceptor;
 pub mod manager;
+pub mod placement;
 pub mod pool;
 pub mod time;
 pub mod watch;
