@@ -22,7 +22,6 @@ Usage: BOLTD_BIN=target/release/boltd python3 bench/handshake_cpu.py [--rounds N
 """
 
 import argparse
-import glob
 import json
 import os
 import platform
@@ -35,62 +34,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ports import free_port, wait_for  # noqa: E402
+from procstat import cpu_ns, pinned, switches  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = {
     "rsa2048": ("fixtures/ssl/server.pem", "fixtures/ssl/server.key"),
     "p256": ("fixtures/ssl/ec.pem", "fixtures/ssl/ec.key"),
 }
-TWO_CPUS = (os.cpu_count() or 1) >= 2
-
-
-def pinned(cpu, argv):
-    return (["taskset", "-c", str(cpu)] if TWO_CPUS else []) + argv
-
-
-def cpu_ns(pids):
-    """Run time of every thread of `pids` and their children, in nanoseconds."""
-    total = 0
-    for pid in tree(pids):
-        for stat in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-            try:
-                with open(stat) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass  # a thread that ended between the listing and the read
-    return total
-
-
-def switches(pids):
-    """Context switches (voluntary and involuntary) of every thread of `pids` and their children."""
-    total = 0
-    for pid in tree(pids):
-        for status in glob.glob(f"/proc/{pid}/task/*/status"):
-            try:
-                with open(status) as f:
-                    total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
-            except (OSError, ValueError, IndexError):
-                pass
-    return total
-
-
-def tree(pids):
-    """`pids` and all their descendants (nginx and HAProxy fork workers)."""
-    seen, todo = set(), list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        for children in glob.glob(f"/proc/{pid}/task/*/children"):
-            try:
-                with open(children) as f:
-                    todo.extend(int(c) for c in f.read().split())
-            except OSError:
-                pass
-    return seen
-
-
 class Contender:
     def __init__(self, name, port, procs):
         self.name, self.port, self.procs = name, port, procs

@@ -33,7 +33,11 @@ fn groups(list: &'static str) -> impl FnOnce(&mut SslConnectorBuilder) {
 #[tokio::test]
 async fn cheap_key_and_exchange_stay_on_the_worker_and_costly_exchanges_move() {
     let server = TestServer::tls("ec.pem", "ec.key").await;
-    assert_eq!(connect(&server, |_| {}).await, 0.0, "X25519 with P-256 moved");
+    assert_eq!(
+        connect(&server, |_| {}).await,
+        0.0,
+        "X25519 with P-256 moved"
+    );
     assert_eq!(connect(&server, groups("P-256")).await, 0.0);
     assert_eq!(connect(&server, groups("P-384")).await, 1.0, "P-384 stayed");
     assert_eq!(connect(&server, groups("P-521:X25519")).await, 2.0);

@@ -99,7 +99,10 @@ where
     S: AsyncRead + Unpin,
 {
     let mut preamble = [0u8; 4];
-    let first = stream.read(&mut preamble).await.map_err(HandshakeError::Io)?;
+    let first = stream
+        .read(&mut preamble)
+        .await
+        .map_err(HandshakeError::Io)?;
     if first == 0 {
         return Err(HandshakeError::ClosedSilently);
     }

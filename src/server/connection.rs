@@ -15,7 +15,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{timeout_at, Instant};
-use tokio_openssl::SslStream;
 
 use crate::bolt::client::Stream;
 use crate::bolt::handshake::{self, HandshakeError};
@@ -23,7 +22,7 @@ use crate::bolt::session::{MessageLimit, Session, SessionContext};
 use crate::bolt::websocket::{self, UpgradeError};
 use crate::metrics::{Metrics, OpenConnection};
 use crate::shutdown::Shutdown;
-use crate::tls::{AcceptError, Handshakes};
+use crate::tls::{AcceptError, Handshakes, TlsStream};
 
 /// Shared by every connection task.
 pub(super) struct Handler {
@@ -224,7 +223,7 @@ async fn tls_handshake(
     handshakes: &Handshakes,
     socket: TcpStream,
     logger: Logger,
-) -> Option<(SslStream<TcpStream>, Logger)> {
+) -> Option<(TlsStream, Logger)> {
     let done = crate::tls::accept(handshakes, socket, &logger).await;
     let logger = done.logger;
     let stream = match done.outcome {
@@ -264,5 +263,5 @@ async fn tls_handshake(
         "tls_version" => ssl.version_str(),
         "cipher" => ssl.current_cipher().map(|c| c.name()).unwrap_or("?"),
         "resumed" => ssl.session_reused());
-    Some((stream, logger))
+    Some((TlsStream::new(stream), logger))
 }

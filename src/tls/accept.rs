@@ -126,7 +126,8 @@ pub async fn accept(handshakes: &Handshakes, socket: TcpStream, logger: &Logger)
                 metrics.tls_handshakes_offloaded.inc();
             }
             let job = async move {
-                let outcome = tokio::time::timeout_at(deadline, Pin::new(&mut stream).accept()).await;
+                let outcome =
+                    tokio::time::timeout_at(deadline, Pin::new(&mut stream).accept()).await;
                 (stream, outcome)
             };
             let Some(done) = handshakes.pool.run(job).await else {

@@ -282,9 +282,8 @@ fn apply_policy(builder: &mut SslContextBuilder, settings: &TlsSettings) -> Resu
     // Read whole TLS records (and whatever follows) per syscall instead of a 5-byte header and
     // then the body: half the reads on the Bolt request/response path.
     builder.set_read_ahead(true);
-    // Idle connections (most of them, in a pool) give their record buffers back to OpenSSL's
-    // freelist instead of holding ~34 KiB each.
-    builder.set_mode(openssl::ssl::SslMode::RELEASE_BUFFERS);
+    // Idle connections give their record buffers back after a second without traffic
+    // (`tls/stream.rs`), not after every record as `SSL_MODE_RELEASE_BUFFERS` would.
     builder.set_session_cache_mode(SslSessionCacheMode::SERVER);
     builder
         .set_session_id_context(b"boltd")

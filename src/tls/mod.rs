@@ -10,12 +10,14 @@ pub mod acceptor;
 pub mod manager;
 pub mod placement;
 pub mod pool;
+pub mod stream;
 pub mod time;
 pub mod watch;
 
 pub use accept::{accept, AcceptError, Handshake, Handshakes};
 pub use acceptor::{CertSummary, ClientAuth, LoadedAcceptor, MinVersion, TlsSettings};
 pub use manager::{ReloadTrigger, TlsHandle, TlsManager, TlsStatus};
+pub use stream::TlsStream;
 
 use std::path::PathBuf;
 
