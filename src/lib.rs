@@ -10,7 +10,8 @@
 //!   `metrics_endpoint.rs`.
 //! * [`tls`]: building OpenSSL acceptors from PEM files ([`tls::acceptor`]), the `TlsManager`
 //!   actor that owns the live one ([`tls::manager`]), the one server-side handshake used by every
-//!   port ([`tls::accept()`]), the handshake threads ([`tls::pool`]) and the file watcher.
+//!   port ([`tls::accept()`]), where each handshake runs ([`tls::placement`]), the handshake
+//!   threads ([`tls::pool`]), the established stream ([`tls::stream`]) and the file watcher.
 //! * [`bolt`]: handshake, chunking, PackStream, messages, the session state machine (Bolt only:
 //!   phases, FAILED, open results and streaming), Bolt over WebSocket as a byte stream
 //!   ([`bolt::websocket`]) and the one Bolt client ([`bolt::client`]).

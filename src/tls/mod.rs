@@ -2,7 +2,9 @@
 //!
 //! [`acceptor`] turns a certificate and key file into a validated `SslAcceptor`; [`manager`] holds
 //! the live acceptor and swaps it on reload; [`accept`](mod@accept) is the one server-side handshake, which
-//! every listener uses. Nothing outside the manager ever holds a mutable
+//! every listener uses; [`placement`] decides per ClientHello whether it runs where it was accepted
+//! or on the handshake threads ([`pool`]); [`stream`] is the established connection the Bolt
+//! session uses. Nothing outside the manager ever holds a mutable
 //! acceptor: connections get an `Arc` snapshot at handshake time and keep it for their life.
 
 pub mod accept;
