@@ -266,7 +266,7 @@ impl CountPlan {
                 false => vec![(Vec::new(), self.accumulators())],
             },
             index: HashMap::new(),
-            key: String::new(),
+            key: Vec::new(),
             env: None,
             root,
             degrees,
@@ -370,10 +370,11 @@ struct Walk<'a> {
     /// Each group's key values and accumulators (one per aggregate item), in the order first
     /// found; unused when the plan only counts.
     groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
-    /// Group by key (`project::row_key` of its values, as the general path groups).
-    index: HashMap<String, usize>,
-    /// The current match's key, rebuilt in place for each match.
-    key: String,
+    /// Groups by the hash of their key ([`key_hash`]), colliding keys told apart by
+    /// [`same_key`]: the grouping of `project::row_key`, without writing a text per match.
+    index: HashMap<u64, Vec<usize>>,
+    /// The current match's key values, rebuilt in place for each match.
+    key: Vec<Value>,
     /// The environment each match is evaluated in (see `complete`).
     env: Option<Env>,
     root: &'a Env,
@@ -564,21 +565,27 @@ impl Walk<'_> {
         }
         self.count += 1;
         let at = if plan.grouped() {
-            // The key as `project::row_key` writes it, into a buffer kept for the walk.
-            let mut keys = Vec::new();
+            // The key values go into a buffer kept for the walk; a group copies them only when
+            // it is new.
             self.key.clear();
             for (_, e, _) in plan.items.iter().filter(|(_, _, is_key)| *is_key) {
-                let v = eval(e, env)?;
-                value_key(&v, &mut self.key);
-                self.key.push('\u{1}');
-                keys.push(v);
+                self.key.push(eval(e, env)?);
             }
-            match self.index.get(self.key.as_str()) {
-                Some(at) => *at,
+            let hash = key_hash(&self.key);
+            let groups = &self.groups;
+            let found = self.index.get(&hash).and_then(|candidates| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&g| same_key(&groups[g].0, &self.key))
+            });
+            match found {
+                Some(at) => at,
                 None => {
-                    self.groups.push((keys, plan.accumulators()));
-                    self.index.insert(self.key.clone(), self.groups.len() - 1);
-                    self.groups.len() - 1
+                    self.groups.push((self.key.clone(), plan.accumulators()));
+                    let at = self.groups.len() - 1;
+                    self.index.entry(hash).or_default().push(at);
+                    at
                 }
             }
         } else {
@@ -611,6 +618,52 @@ impl Walk<'_> {
         }
         Value::Null
     }
+}
+
+/// One grouping key value as `project::value_key` tells values apart (1 and 1.0 are one group),
+/// without formatting text for the kinds that keys usually are.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyPart<'a> {
+    Int(i64),
+    Node(i64),
+    Rel(i64),
+    Str(&'a str),
+    Bool(bool),
+    Null,
+    /// Everything else, by its `value_key` text, which never starts like the kinds above.
+    Other(String),
+}
+
+impl<'a> KeyPart<'a> {
+    fn of(v: &'a Value) -> KeyPart<'a> {
+        match v {
+            Value::Int(i) => KeyPart::Int(*i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => KeyPart::Int(*f as i64),
+            Value::Node(n) => KeyPart::Node(n.id),
+            Value::Relationship(r) => KeyPart::Rel(r.id),
+            Value::String(s) => KeyPart::Str(s),
+            Value::Bool(b) => KeyPart::Bool(*b),
+            Value::Null => KeyPart::Null,
+            other => {
+                let mut text = String::new();
+                value_key(other, &mut text);
+                KeyPart::Other(text)
+            }
+        }
+    }
+}
+
+fn key_hash(key: &[Value]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for v in key {
+        KeyPart::of(v).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn same_key(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| KeyPart::of(x) == KeyPart::of(y))
 }
 
 fn node(g: &Graph, id: i64) -> Value {
