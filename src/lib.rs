@@ -59,6 +59,7 @@ pub mod cypher;
 pub mod engine;
 pub mod logging;
 pub mod metrics;
+pub mod property_keys;
 pub mod server;
 pub mod shutdown;
 pub mod storage;

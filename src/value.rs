@@ -91,7 +91,7 @@ pub struct Duration {
 /// eleven entries and would cost about a kilobyte for a node with one property. Entities have
 /// few properties, so a linear search is as fast as a tree.
 #[derive(Debug, Clone, Default)]
-pub struct Props(Vec<(String, Value)>);
+pub struct Props(Vec<(Arc<str>, Value)>);
 
 /// Equal when they hold the same keys and values, in whatever order they were set.
 impl PartialEq for Props {
@@ -102,18 +102,18 @@ impl PartialEq for Props {
 
 impl Props {
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
     }
 
     pub fn insert(&mut self, key: String, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+        match self.0.iter_mut().find(|(k, _)| **k == *key) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
+            None => self.0.push((crate::property_keys::shared(&key), value)),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
+        let at = self.0.iter().position(|(k, _)| **k == *key)?;
         Some(self.0.swap_remove(at).1)
     }
 
@@ -129,31 +129,41 @@ impl Props {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
     }
 
     pub fn to_map(&self) -> Map {
-        self.0.iter().cloned().collect()
+        self.0
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
-    /// The pairs as stored, for the WAL and snapshots to encode without copying.
-    pub fn as_slice(&self) -> &[(String, Value)] {
+    /// The pairs as stored, for the WAL and snapshots to encode without copying (a shared key
+    /// encodes as the string it is).
+    pub fn as_slice(&self) -> &[(Arc<str>, Value)] {
         &self.0
     }
 
     /// Pairs as decoded from the WAL or a snapshot (keys are unique: they were a `Props`).
-    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> Self {
-        pairs.shrink_to_fit();
-        Props(pairs)
+    pub fn from_pairs(pairs: Vec<(String, Value)>) -> Self {
+        Props(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (crate::property_keys::shared(&k), v))
+                .collect(),
+        )
     }
 }
 
 impl From<Map> for Props {
     fn from(map: Map) -> Self {
-        let mut v: Vec<(String, Value)> = map.into_iter().collect();
-        v.shrink_to_fit();
-        Props(v)
+        Props(
+            map.into_iter()
+                .map(|(k, v)| (crate::property_keys::shared(&k), v))
+                .collect(),
+        )
     }
 }
 

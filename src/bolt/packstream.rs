@@ -248,16 +248,16 @@ fn encode_map(out: &mut Vec<u8>, map: &Map, layout: StructLayout) -> Result<(), 
 }
 
 /// A map given as its entries (a `Map`, or a stored node's properties).
-fn encode_pairs<'a>(
+fn encode_pairs<'a, K: AsRef<str>>(
     out: &mut Vec<u8>,
     len: usize,
-    pairs: impl Iterator<Item = (&'a String, &'a Value)>,
+    pairs: impl Iterator<Item = (K, &'a Value)>,
     layout: StructLayout,
 ) -> Result<(), EncodeError> {
     check_len(len, "map")?;
     write_map_header(out, len);
     for (k, v) in pairs {
-        write_string(out, k);
+        write_string(out, k.as_ref());
         encode_value(out, v, layout)?;
     }
     Ok(())

@@ -663,7 +663,10 @@ fn key_hash(key: &[Value]) -> u64 {
 }
 
 fn same_key(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| KeyPart::of(x) == KeyPart::of(y))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| KeyPart::of(x) == KeyPart::of(y))
 }
 
 fn node(g: &Graph, id: i64) -> Value {

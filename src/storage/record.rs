@@ -55,7 +55,7 @@ pub enum ChangeRef<'a> {
     PutNode {
         id: i64,
         labels: &'a [String],
-        props: &'a [(String, Value)],
+        props: &'a [(std::sync::Arc<str>, Value)],
     },
     DeleteNode {
         id: i64,
@@ -65,7 +65,7 @@ pub enum ChangeRef<'a> {
         start: i64,
         end: i64,
         rel_type: &'a str,
-        props: &'a [(String, Value)],
+        props: &'a [(std::sync::Arc<str>, Value)],
     },
     DeleteRel {
         id: i64,
@@ -297,6 +297,8 @@ mod tests {
             id in any::<i64>(),
             seq in any::<u64>(),
         ) {
+            let props: Vec<(std::sync::Arc<str>, Value)> =
+                props.into_iter().map(|(k, v): (String, Value)| (k.into(), v)).collect();
             let schema = Schema {
                 label_indexes: vec!["L".into()],
                 property_indexes: vec![PropertyIndexDef {
@@ -323,7 +325,7 @@ mod tests {
             prop_assert_eq!(got_labels, &labels);
             prop_assert_eq!(got.len(), props.len());
             for ((ka, va), (kb, vb)) in got.iter().zip(&props) {
-                prop_assert_eq!(ka, kb);
+                prop_assert_eq!(ka.as_str(), &**kb);
                 prop_assert!(same(va, vb), "{:?} != {:?}", va, vb);
             }
             prop_assert_eq!(&record.changes[2], &Change::DeleteRel { id });
@@ -344,7 +346,7 @@ mod tests {
         for _ in 0..MAX_NESTING {
             v = Value::List(vec![v]);
         }
-        let props = vec![("p".to_owned(), v)];
+        let props = vec![("p".into(), v)];
         let change = ChangeRef::PutNode {
             id: 1,
             labels: &[],

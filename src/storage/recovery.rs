@@ -476,7 +476,7 @@ mod damage_tests {
         let mut offsets = Vec::new();
         let labels = vec!["L".to_owned()];
         for seq in 1..=n {
-            let props = vec![("i".to_owned(), Value::Int(seq as i64))];
+            let props = vec![("i".into(), Value::Int(seq as i64))];
             let change = ChangeRef::PutNode {
                 id: seq as i64,
                 labels: &labels,

@@ -256,7 +256,7 @@ mod tests {
     use crate::value::Value;
 
     fn write_sample(dir: &Path, seq: u64) -> Written {
-        let props = vec![("name".to_owned(), Value::String("a".into()))];
+        let props = vec![("name".into(), Value::String("a".into()))];
         let labels = vec!["L".to_owned()];
         let nodes: Vec<ChangeRef> = (0..10_000)
             .map(|id| ChangeRef::PutNode {

@@ -76,13 +76,13 @@ impl Procedure for PropertyKeys {
 
     fn run(&self, ctx: &Context<'_>, _: Vec<Value>) -> Result<ProcedureRows, EngineError> {
         let mut set = BTreeSet::new();
-        let mut add = |i: usize, keys: &mut dyn Iterator<Item = &String>| {
+        let mut add = |i: usize, keys: &mut dyn Iterator<Item = &str>| {
             if i.is_multiple_of(CHECK_EVERY) {
                 ctx.env.check_budget()?;
             }
             for k in keys {
                 if !set.contains(k) {
-                    set.insert(k.clone());
+                    set.insert(k.to_owned());
                 }
             }
             Ok::<(), EngineError>(())
