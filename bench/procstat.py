@@ -13,27 +13,26 @@ def pinned(cpu, argv):
 
 def cpu_ns(pids):
     """Run time of every thread of `pids` and their children, in nanoseconds."""
-    total = 0
-    for pid in tree(pids):
-        for stat in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-            try:
-                with open(stat) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass  # a thread that ended between the listing and the read
-    return total
+    return _per_thread(pids, "schedstat", lambda text: int(text.split()[0]))
 
 
 def switches(pids):
     """Context switches (voluntary and involuntary) of every thread of `pids` and their children."""
+    return _per_thread(
+        pids, "status",
+        lambda text: sum(int(line.split()[1]) for line in text.splitlines() if "ctxt_switches" in line))
+
+
+def _per_thread(pids, name, parse):
+    """The sum of `parse` over /proc/PID/task/*/NAME for `pids` and their descendants."""
     total = 0
     for pid in tree(pids):
-        for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        for path in glob.glob(f"/proc/{pid}/task/*/{name}"):
             try:
-                with open(status) as f:
-                    total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+                with open(path) as f:
+                    total += parse(f.read())
             except (OSError, ValueError, IndexError):
-                pass
+                pass  # a thread that ended between the listing and the read
     return total
 
 
