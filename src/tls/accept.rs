@@ -1,8 +1,9 @@
 //! The one server-side TLS handshake, used by the Bolt listener and the metrics endpoint alike.
 //!
 //! Each handshake asks the `TlsManager` for the acceptor current at that moment (so a reload
-//! applies from the next connection on, and the connection keeps its acceptor for life), runs on
-//! the handshake pool (see `pool.rs`) under the handshake deadline, and is counted when the
+//! applies from the next connection on, and the connection keeps its acceptor for life), runs
+//! where it was accepted or, when its crypto is costly, on the handshake pool (`placement.rs`
+//! decides, `pool.rs` runs), all under the one handshake deadline, and is counted when the
 //! listener wants it counted. What to tell the operator about the outcome is the listener's
 //! business: this module returns a typed outcome and never logs, because a Bolt port and an
 //! HTTPS port give different advice about the same failure.

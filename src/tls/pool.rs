@@ -1,10 +1,11 @@
 //! A runtime of its own for TLS handshakes.
 //!
-//! A full handshake spends milliseconds of CPU in one poll (an RSA 4096 signature is about 6 ms),
-//! and an async worker cannot be preempted: on the Bolt runtime, every query round trip and every
-//! `RELOAD BOLT_SERVER TLS` queued behind that worker would wait for it. Handshakes therefore run
-//! on separate threads, which the operating system time-slices fairly against the Bolt workers;
-//! the connection comes back to the Bolt runtime once it is encrypted.
+//! A costly handshake spends milliseconds of CPU in one poll (an RSA 4096 signature is about
+//! 3–6 ms), and an async worker cannot be preempted: on the Bolt runtime, every query round trip
+//! and every `RELOAD BOLT_SERVER TLS` queued behind that worker would wait for it. Such
+//! handshakes (`placement.rs` picks them) therefore run on separate threads, which the operating
+//! system time-slices against the Bolt workers; the connection comes back to the Bolt runtime
+//! once it is encrypted.
 
 use std::future::Future;
 use std::io;
