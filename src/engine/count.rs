@@ -25,14 +25,14 @@ use std::sync::Arc;
 
 use super::aggregate::Accumulator;
 use super::eval::{eval, order, Env};
-use super::graph::{Edge, Graph};
+use super::graph::{Edge, Graph, NodeRec};
 use super::pattern::{self, expand, Hint};
 use super::project::value_key;
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
 use crate::cypher::{RED_ZONE, STACK_GROWTH};
-use crate::value::{Map, Value};
+use crate::value::{Map, Node, Value};
 
 /// A query this plan answers: its pattern, its filter and the aggregates it returns.
 pub struct CountPlan {
@@ -270,17 +270,36 @@ impl CountPlan {
             env: None,
             root,
             degrees,
+            start: None,
             path: Vec::with_capacity(steps.len()),
             nodes: Vec::with_capacity(steps.len() + 1),
             count: 0,
             since_check: 0,
         };
+        // When the starts are most of the graph, in id order, and the match reads the start
+        // node itself, walking the node map beside them replaces a lookup per start (a tree
+        // descent and its cache misses) with the map's own in-order iteration.
+        let reads_start = start
+            .variable
+            .as_ref()
+            .is_some_and(|v| self.reads.contains(v));
+        let mut records = (reads_start
+            && starts.len() >= MERGE_FROM
+            && starts.len() * 4 >= g.nodes.len()
+            && starts.is_sorted())
+        .then(|| g.nodes.range(starts[0]..).peekable());
         for (n, start_id) in starts.into_iter().enumerate() {
             if n % CHECK_EVERY as usize == 0 {
                 root.check_budget()?;
             }
             if !starts_fit && !pattern::node_fits(g, start_id, start, root)? {
                 continue;
+            }
+            if let Some(records) = &mut records {
+                while records.next_if(|(id, _)| **id < start_id).is_some() {}
+                walk.start = records
+                    .next_if(|(id, _)| **id == start_id)
+                    .map(|(_, rec)| Arc::clone(rec));
             }
             walk.nodes.push(start_id);
             walk.step(0, start_id)?;
@@ -295,6 +314,10 @@ impl CountPlan {
 /// instead of a map lookup and a walk over its edges.
 /// (The engine's tests tabulate from one start, so that their small graphs take this path too.)
 const DEGREE_TABLE_FROM: usize = if cfg!(test) { 1 } else { 1024 };
+
+/// From how many start nodes they are read beside the node map rather than looked up (the
+/// engine's tests merge from one start, so that their small graphs take this path too).
+const MERGE_FROM: usize = if cfg!(test) { 1 } else { 1024 };
 
 /// Every node's number of edges fitting `direction` and `types` (a self-loop once when
 /// undirected), indexed by node id; `None` when ids are too sparse for an array.
@@ -380,6 +403,8 @@ struct Walk<'a> {
     root: &'a Env,
     /// The last step's degree of every node (see [`degrees`]), when tabulated.
     degrees: Option<Vec<u32>>,
+    /// The current start node's record, when read beside the node map (see `walk`).
+    start: Option<Arc<NodeRec>>,
     /// The relationships and nodes of the match so far.
     path: Vec<Used>,
     nodes: Vec<i64>,
@@ -602,7 +627,10 @@ impl Walk<'_> {
     fn value_of(&self, name: &str) -> Value {
         let is = |v: &Option<String>| v.as_deref() == Some(name);
         if is(&self.plan.part.start.variable) {
-            return node(self.g, self.nodes[0]);
+            return match &self.start {
+                Some(rec) => Value::Node(Node::shared(self.nodes[0], Arc::clone(rec))),
+                None => node(self.g, self.nodes[0]),
+            };
         }
         for (i, step) in self.steps.iter().enumerate() {
             if is(&step.node_variable) {
