@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ports import free_port, wait_for  # noqa: E402
@@ -146,7 +145,6 @@ def measure(boltd, contender, version, seconds, concurrency):
         "failures": report["failures"],
         "per_second": report["ops_per_second"],
         "cpu_us": (after - before) / 1000 / max(handshakes, 1),
-        "cpu_us_bound": (after - before) / 1000 / max(handshakes + concurrency, 1),
         "switches": switched / max(handshakes, 1),
     }
 

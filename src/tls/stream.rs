@@ -26,6 +26,12 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tokio_openssl::SslStream;
 
+// In libssl since 1.1.0; openssl-sys does not declare them.
+extern "C" {
+    fn SSL_free_buffers(s: *mut openssl_sys::SSL) -> libc::c_int;
+    fn SSL_has_pending(s: *const openssl_sys::SSL) -> libc::c_int;
+}
+
 /// How long a connection moves no byte before its record buffers are freed.
 pub const IDLE: Duration = Duration::from_secs(1);
 
@@ -84,10 +90,6 @@ impl TlsStream {
     #[allow(unsafe_code)]
     fn free_buffers(&mut self) -> bool {
         use foreign_types::ForeignTypeRef;
-        extern "C" {
-            // In libssl since 1.1.0; openssl-sys does not declare it.
-            fn SSL_free_buffers(s: *mut openssl_sys::SSL) -> libc::c_int;
-        }
         // SAFETY: the pointer is this stream's live SSL, used for this call only, while no read
         // or write is in progress on it (both go through `&mut self`); OpenSSL refuses when a
         // buffer holds unread or unsent data.
@@ -103,10 +105,6 @@ impl TlsStream {
     #[allow(unsafe_code)]
     fn has_pending(&self) -> bool {
         use foreign_types::ForeignTypeRef;
-        extern "C" {
-            // In libssl since 1.1.0; openssl-sys does not declare it.
-            fn SSL_has_pending(s: *const openssl_sys::SSL) -> libc::c_int;
-        }
         // SAFETY: the pointer is this stream's live SSL, borrowed for the call only, and the
         // function only reads its buffers' state.
         unsafe { SSL_has_pending(self.inner.ssl().as_ptr()) != 0 }
