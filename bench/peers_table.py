@@ -139,8 +139,8 @@ def main(path):
         print(f"| {d['name']} | `{d['query']}` |")
     print()
     print(
-        "Writes: boltd syncs its WAL before each acknowledgement (the default), ArcadeDB runs with "
-        "arcadedb.txWalFlush=2 (fsync at commit), FalkorDB without persistence (its redis-server "
+        "Writes: boltd syncs its WAL before each acknowledgement (the default), ArcadeDB syncs at "
+        "commit too (fdatasync: WAL flush mode yes_nometadata, set on the database), FalkorDB without persistence (its redis-server "
         "aborts on a write over Bolt with appendonly on), so FalkorDB's write figures are not "
         "durable ones."
     )
