@@ -105,6 +105,20 @@ impl Props {
         self.0.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
     }
 
+    /// Where the entries are in memory (for prefetching; never read through).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr().cast()
+    }
+
+    /// `get` by a name from `property_keys::shared`: stored names are mostly that very copy, so
+    /// a pointer comparison settles most entries without reading the text.
+    pub fn get_shared(&self, key: &Arc<str>) -> Option<&Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| Arc::ptr_eq(k, key) || **k == **key)
+            .map(|(_, v)| v)
+    }
+
     pub fn insert(&mut self, key: String, value: Value) {
         match self.0.iter_mut().find(|(k, _)| **k == *key) {
             Some(slot) => slot.1 = value,

@@ -56,6 +56,12 @@ impl Kind {
     }
 }
 
+/// Whether `name` is an aggregate of one argument (all but the percentiles), which
+/// [`Accumulator::add_value`] takes in whole.
+pub(crate) fn takes_one_argument(name: &str) -> bool {
+    Kind::of(name).is_some_and(|k| k.arguments() == 1)
+}
+
 /// The running state of one aggregate in one group.
 pub(crate) struct Accumulator {
     kind: Kind,
@@ -113,6 +119,18 @@ impl Accumulator {
         if wanted == 2 && self.percentile.is_none() {
             self.percentile = Some(percentile_arg(name, eval(&args[1], env)?)?);
         }
+        self.add_value(name, v)
+    }
+
+    /// Takes in a row with no argument to evaluate: `count(*)`, or a count of something never
+    /// null.
+    pub(crate) fn add_row(&mut self) {
+        self.count += 1;
+    }
+
+    /// Takes in one row's (first) argument, already evaluated: `name` is the function's, for
+    /// errors. The percentiles' second argument is not taken here.
+    pub(crate) fn add_value(&mut self, name: &str, v: Value) -> Result<(), EngineError> {
         if v.is_null() {
             return Ok(());
         }

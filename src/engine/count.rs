@@ -20,14 +20,15 @@
 //! `pattern.rs`: each relationship at most once per match, a self-loop once for an undirected
 //! relationship.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::aggregate::Accumulator;
+use super::direct_reads::{self, Direct, Prop};
 use super::eval::{eval, order, Env};
 use super::graph::{Edge, Graph, NodeRec};
+use super::group_key::{self, Index};
 use super::pattern::{self, expand, Hint};
-use super::project::value_key;
+use super::prefetch::Ahead;
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
@@ -48,6 +49,9 @@ pub struct CountPlan {
     /// Every item counts the matches (`count(*)` or `count(v)` of a pattern variable): then no
     /// match needs more than its ids, and whole-graph counts can use degree tables.
     counting_only: bool,
+    /// The keys and aggregate arguments, when all are read straight from node records (see
+    /// `direct_reads.rs`); never with a filter.
+    direct: Option<Direct>,
 }
 
 impl CountPlan {
@@ -129,7 +133,17 @@ impl CountPlan {
         }
         reads.sort();
         reads.dedup();
+        let pattern_nodes: Vec<Option<String>> = std::iter::once(&part.start)
+            .chain(part.steps.iter().map(|(_, node)| node))
+            .map(|n| n.variable.clone())
+            .collect();
+        // A variable-length step's node is bound once per depth, which `Read::node` (a position
+        // in the match) does not tell apart from the others; such patterns evaluate.
+        let direct = (filter.is_none() && part.steps.iter().all(|(rel, _)| rel.length.is_none()))
+            .then(|| Direct::of(&items, &pattern_nodes))
+            .flatten();
         Some(CountPlan {
+            direct,
             part: part.clone(),
             filter: filter.clone(),
             reads,
@@ -265,7 +279,7 @@ impl CountPlan {
                 true => Vec::new(),
                 false => vec![(Vec::new(), self.accumulators())],
             },
-            index: HashMap::new(),
+            index: Index::default(),
             key: Vec::new(),
             env: None,
             root,
@@ -283,24 +297,30 @@ impl CountPlan {
             .variable
             .as_ref()
             .is_some_and(|v| self.reads.contains(v));
-        let mut records = (reads_start
+        let merged = reads_start
             && starts.len() >= MERGE_FROM
             && starts.len() * 4 >= g.nodes.len()
-            && starts.is_sorted())
-        .then(|| g.nodes.range(starts[0]..).peekable());
-        for (n, start_id) in starts.into_iter().enumerate() {
+            && starts.is_sorted();
+        type Paired<'g> = Box<dyn Iterator<Item = (i64, Option<&'g Arc<NodeRec>>)> + 'g>;
+        let paired: Paired<'a> = match starts.first() {
+            Some(&first) if merged => {
+                let mut records = g.nodes.range(first..).peekable();
+                Box::new(Ahead::new(starts.into_iter().map(move |id| {
+                    while records.next_if(|(at, _)| **at < id).is_some() {}
+                    let rec = records.next_if(|(at, _)| **at == id).map(|(_, rec)| rec);
+                    (id, rec)
+                })))
+            }
+            _ => Box::new(starts.into_iter().map(|id| (id, None))),
+        };
+        for (n, (start_id, rec)) in paired.enumerate() {
             if n % CHECK_EVERY as usize == 0 {
                 root.check_budget()?;
             }
             if !starts_fit && !pattern::node_fits(g, start_id, start, root)? {
                 continue;
             }
-            if let Some(records) = &mut records {
-                while records.next_if(|(id, _)| **id < start_id).is_some() {}
-                walk.start = records
-                    .next_if(|(id, _)| **id == start_id)
-                    .map(|(_, rec)| Arc::clone(rec));
-            }
+            walk.start = rec;
             walk.nodes.push(start_id);
             walk.step(0, start_id)?;
             walk.nodes.pop();
@@ -393,9 +413,9 @@ struct Walk<'a> {
     /// Each group's key values and accumulators (one per aggregate item), in the order first
     /// found; unused when the plan only counts.
     groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
-    /// Groups by the hash of their key ([`key_hash`]), colliding keys told apart by
-    /// [`same_key`]: the grouping of `project::row_key`, without writing a text per match.
-    index: HashMap<u64, Vec<usize>>,
+    /// Groups by the hash of their key (`group_key::hash`), colliding keys told apart by
+    /// `group_key::same`: the grouping of `project::row_key`, without writing a text per match.
+    index: Index,
     /// The current match's key values, rebuilt in place for each match.
     key: Vec<Value>,
     /// The environment each match is evaluated in (see `complete`).
@@ -404,7 +424,7 @@ struct Walk<'a> {
     /// The last step's degree of every node (see [`degrees`]), when tabulated.
     degrees: Option<Vec<u32>>,
     /// The current start node's record, when read beside the node map (see `walk`).
-    start: Option<Arc<NodeRec>>,
+    start: Option<&'a Arc<NodeRec>>,
     /// The relationships and nodes of the match so far.
     path: Vec<Used>,
     nodes: Vec<i64>,
@@ -558,6 +578,9 @@ impl Walk<'_> {
             return Ok(());
         }
         let plan = self.plan;
+        if let Some(direct) = &plan.direct {
+            return self.fold_direct(direct);
+        }
         // One environment for the whole walk: its variables (exactly `reads`, in order; the plan
         // starts from none) are overwritten in place, so a match allocates nothing here.
         let mut env = self.env.take().unwrap_or_else(|| {
@@ -596,13 +619,13 @@ impl Walk<'_> {
             for (_, e, _) in plan.items.iter().filter(|(_, _, is_key)| *is_key) {
                 self.key.push(eval(e, env)?);
             }
-            let hash = key_hash(&self.key);
+            let hash = group_key::hash(&self.key);
             let groups = &self.groups;
             let found = self.index.get(&hash).and_then(|candidates| {
                 candidates
                     .iter()
                     .copied()
-                    .find(|&g| same_key(&groups[g].0, &self.key))
+                    .find(|&g| group_key::same(&groups[g].0, &self.key))
             });
             match found {
                 Some(at) => at,
@@ -623,11 +646,60 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// Adds the current match to its group, reading keys and arguments from the records.
+    fn fold_direct(&mut self, direct: &Direct) -> Result<(), EngineError> {
+        let (g, plan) = (self.g, self.plan);
+        self.count += 1;
+        // Each read node's properties, looked up once per match (the start's is at hand when
+        // the walk reads records beside the node map).
+        let props = |node: usize| match (node, self.start) {
+            (0, Some(rec)) => Some(&rec.props),
+            _ => g.node(self.nodes[node]).map(|rec| &rec.props),
+        };
+        let read = |p: &Prop| direct_reads::value(props(p.node), &p.key);
+        let at = if plan.grouped() {
+            let key = || direct.keys.iter().map(read);
+            let hash = group_key::hash(key());
+            let groups = &self.groups;
+            let found = self.index.get(&hash).and_then(|candidates| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&g| group_key::same(&groups[g].0, key()))
+            });
+            match found {
+                Some(at) => at,
+                None => {
+                    self.groups
+                        .push((key().cloned().collect(), plan.accumulators()));
+                    let at = self.groups.len() - 1;
+                    self.index.entry(hash).or_default().push(at);
+                    at
+                }
+            }
+        } else {
+            0
+        };
+        let aggregates = plan.items.iter().filter(|(_, _, is_key)| !is_key);
+        for ((acc, (_, call, _)), arg) in self.groups[at]
+            .1
+            .iter_mut()
+            .zip(aggregates)
+            .zip(&direct.args)
+        {
+            match (arg, call) {
+                (Some(p), Expr::Call { name, .. }) => acc.add_value(name, read(p).clone())?,
+                _ => acc.add_row(),
+            }
+        }
+        Ok(())
+    }
+
     /// The value of a pattern variable in the current match.
     fn value_of(&self, name: &str) -> Value {
         let is = |v: &Option<String>| v.as_deref() == Some(name);
         if is(&self.plan.part.start.variable) {
-            return match &self.start {
+            return match self.start {
                 Some(rec) => Value::Node(Node::shared(self.nodes[0], Arc::clone(rec))),
                 None => node(self.g, self.nodes[0]),
             };
@@ -646,55 +718,6 @@ impl Walk<'_> {
         }
         Value::Null
     }
-}
-
-/// One grouping key value as `project::value_key` tells values apart (1 and 1.0 are one group),
-/// without formatting text for the kinds that keys usually are.
-#[derive(PartialEq, Eq, Hash)]
-enum KeyPart<'a> {
-    Int(i64),
-    Node(i64),
-    Rel(i64),
-    Str(&'a str),
-    Bool(bool),
-    Null,
-    /// Everything else, by its `value_key` text, which never starts like the kinds above.
-    Other(String),
-}
-
-impl<'a> KeyPart<'a> {
-    fn of(v: &'a Value) -> KeyPart<'a> {
-        match v {
-            Value::Int(i) => KeyPart::Int(*i),
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => KeyPart::Int(*f as i64),
-            Value::Node(n) => KeyPart::Node(n.id),
-            Value::Relationship(r) => KeyPart::Rel(r.id),
-            Value::String(s) => KeyPart::Str(s),
-            Value::Bool(b) => KeyPart::Bool(*b),
-            Value::Null => KeyPart::Null,
-            other => {
-                let mut text = String::new();
-                value_key(other, &mut text);
-                KeyPart::Other(text)
-            }
-        }
-    }
-}
-
-fn key_hash(key: &[Value]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for v in key {
-        KeyPart::of(v).hash(&mut h);
-    }
-    h.finish()
-}
-
-fn same_key(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| KeyPart::of(x) == KeyPart::of(y))
 }
 
 fn node(g: &Graph, id: i64) -> Value {
@@ -887,5 +910,121 @@ mod tests {
             assert!(plan(&general).is_none());
             assert_eq!(rows(&e, &fast).await, rows(&e, &general).await, "{fast}");
         }
+    }
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+    use crate::engine::testing::rows;
+    use crate::engine::MemoryEngine;
+
+    fn plan(q: &str) -> CountPlan {
+        let crate::cypher::ast::Statement::Query(query) = crate::cypher::parse(q).unwrap() else {
+            panic!("{q}: not a query");
+        };
+        CountPlan::of(&query.clauses, &Env::new(Arc::new(Default::default())))
+            .unwrap_or_else(|| panic!("{q} should be planned"))
+    }
+
+    #[test]
+    fn only_properties_of_pattern_nodes_are_read_directly() {
+        for q in [
+            "MATCH (p:P) RETURN p.k AS k, count(*) AS n",
+            "MATCH (p) RETURN p.k, count(p), sum(p.x), collect(p.s), min(p.x), avg(p.x)",
+            "MATCH (a)-[:R]->(b) RETURN b.k AS k, count(DISTINCT a.x) AS d, count(b) AS n",
+            "MATCH (a {id: 1})-->(b)-->(c) RETURN sum(c.x) AS s",
+        ] {
+            assert!(plan(q).direct.is_some(), "{q} reads directly");
+        }
+        for q in [
+            // A filter, an expression, a relationship, a variable-length step, a percentile, a
+            // distinct count of nodes: evaluated per match.
+            "MATCH (p:P) WHERE p.x > 1 RETURN p.k AS k, count(*) AS n",
+            "MATCH (p:P) RETURN p.x % 2 AS k, count(*) AS n",
+            "MATCH (a)-[r]->(b) RETURN r.w AS w, count(*) AS n",
+            "MATCH (a)-[*1..2]->(b) RETURN b.k AS k, count(*) AS n",
+            "MATCH (p:P) RETURN percentileDisc(p.x, 0.5) AS m",
+            "MATCH (p:P) RETURN p.k AS k, count(DISTINCT p) AS n",
+            "MATCH (p:P) RETURN p.k AS k, sum(p) AS n",
+        ] {
+            assert!(plan(q).direct.is_none(), "{q} evaluates");
+        }
+    }
+
+    /// Keys of every kind, missing properties and mixed numbers group and aggregate as the
+    /// general path does, from whole-label scans (records read beside the node map, prefetched)
+    /// and from looked-up starts alike.
+    #[tokio::test]
+    async fn direct_reads_match_the_general_path() {
+        let e = MemoryEngine::new();
+        rows(
+            &e,
+            "UNWIND range(0, 299) AS i \
+             CREATE (:P {id: i, x: i % 7, f: toFloat(i % 3), \
+                     k: CASE i % 6 WHEN 0 THEN 1 WHEN 1 THEN 1.0 WHEN 2 THEN 'one' \
+                               WHEN 3 THEN [1, 'a'] WHEN 4 THEN true ELSE null END, \
+                     s: 'n' + toString(i % 4)})",
+        )
+        .await;
+        rows(
+            &e,
+            "MATCH (a:P), (b:P) WHERE b.id = (a.id * 7 + 3) % 300 CREATE (a)-[:R]->(b)",
+        )
+        .await;
+        rows(&e, "CREATE (:P {id: 1000}), (:Q {k: 1})").await;
+        for (pattern, items) in [
+            ("MATCH (p:P)", "p.k AS k, count(*) AS n, sum(p.x) AS s"),
+            (
+                "MATCH (p:P)",
+                "p.f AS f, p.s AS s, count(p) AS n, collect(p.id) AS ids",
+            ),
+            (
+                "MATCH (p:P)",
+                "p.missing AS m, min(p.s) AS lo, max(p.x) AS hi, avg(p.f) AS a",
+            ),
+            (
+                "MATCH (p)",
+                "p.k AS k, count(DISTINCT p.x) AS d, stDev(p.x) AS sd",
+            ),
+            (
+                "MATCH (p:P)",
+                "count(*) AS n, sum(p.f) AS s, collect(DISTINCT p.s) AS ss",
+            ),
+            ("MATCH (a:P)-[:R]->(b)", "b.x AS x, a.s AS s, count(b) AS n"),
+            (
+                "MATCH (a:P {id: 5})-->(b)-->(c)",
+                "c.k AS k, sum(b.x) AS s, count(*) AS n",
+            ),
+            ("MATCH (a:P)<--(b)", "a.k AS k, b.s AS s, sum(b.id) AS t"),
+        ] {
+            let fast = format!("{pattern} RETURN {items} ORDER BY {}", order_of(items));
+            assert!(plan(&fast).direct.is_some(), "{fast} reads directly");
+            let general = format!(
+                "{pattern} WITH * RETURN {items} ORDER BY {}",
+                order_of(items)
+            );
+            let (a, b) = (rows(&e, &fast).await, rows(&e, &general).await);
+            assert!(!a.is_empty(), "{fast}");
+            assert_eq!(a, b, "{fast}");
+        }
+        // A type error is the general path's.
+        let q = "MATCH (p:P) RETURN p.k AS k, sum(p.s) AS s";
+        assert!(plan(q).direct.is_some());
+        let failed = match crate::engine::testing::run_in(&e, q).await {
+            Ok((_, rows, _)) => rows.into_iter().find_map(Result::err),
+            Err(e) => Some(e),
+        };
+        let err = failed.map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("sum() needs numbers"), "{err}");
+    }
+
+    /// Orders by every returned column, so that the two paths' rows compare in one order.
+    fn order_of(items: &str) -> String {
+        let names: Vec<&str> = items
+            .split(", ")
+            .filter_map(|i| i.rsplit(" AS ").next())
+            .collect();
+        names.join(", ")
     }
 }
