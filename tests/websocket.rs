@@ -317,7 +317,13 @@ async fn the_upgrade_request_has_a_size_cap_and_the_handshake_deadline() {
     let _ = tokio::time::timeout(STEP, raw.read_to_end(&mut reply))
         .await
         .expect("closed in time");
-    assert!(!String::from_utf8_lossy(&reply).contains("101"));
+    // It gets a 400 that says what the port speaks, its length as announced.
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a whole response");
+    let length = format!("Content-Length: {}", body.len());
+    assert!(head.split("\r\n").any(|l| l == length), "{reply}");
+    assert!(body.contains("Bolt over WebSocket"), "{body}");
     assert_eq!(ws_upgrades(&server, "failed"), 3);
     let text = server.server.metrics().encode();
     assert!(
@@ -373,4 +379,27 @@ async fn a_close_before_the_bolt_handshake_is_answered() {
     let (bytes, code) = until_close(&mut ws).await;
     assert!(bytes.is_empty(), "{bytes:?}");
     assert_eq!(code, Some(CloseCode::Normal));
+}
+
+#[tokio::test]
+async fn a_server_stopping_closes_sessions_with_going_away() {
+    let server = TestServer::plain().await;
+    let mut ws = raw_bolt(server.addr()).await;
+    ws.send(Message::binary(hello_with_padding(0)))
+        .await
+        .unwrap();
+    let success = next_binary(&mut ws).await;
+    assert_eq!(&success[2..4], &[0xB1, 0x70], "HELLO answered with SUCCESS");
+    let TestServer {
+        server: running,
+        dir: _dir,
+        ..
+    } = server;
+    let stopped = tokio::spawn(running.shutdown());
+    let (_, code) = until_close(&mut ws).await;
+    assert_eq!(code, Some(CloseCode::Away), "1001, not 1000");
+    tokio::time::timeout(STEP, stopped)
+        .await
+        .expect("the server stops")
+        .unwrap();
 }

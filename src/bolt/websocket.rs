@@ -29,17 +29,18 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use slog::{info, Logger};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, SERVER};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::chunk::Oversized;
 use super::session::MessageLimit;
+use crate::shutdown::Shutdown;
 
 /// Whether a connection's first four bytes start an HTTP request that may be an upgrade. Bolt's
 /// first bytes are its magic (`60 60 B0 17`), so the two never mix.
@@ -61,6 +62,11 @@ const SEND_AT: usize = 1 << 20;
 
 /// How long a closing connection waits for the peer's half of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The answer to an HTTP request on the Bolt port that is no WebSocket upgrade.
+const NOT_AN_UPGRADE: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
+Connection: close\r\nContent-Length: 93\r\n\r\n\
+This is a Bolt port: it speaks Bolt, or Bolt over WebSocket (ws:// or wss://) to an upgrade.\n";
 
 /// Why an upgrade failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,16 +105,28 @@ where
         .write_buffer_size(0)
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
-    let mut ws =
-        match tokio_tungstenite::accept_hdr_async_with_config(wire, answer_upgrade, Some(config))
+    // The handshake borrows the socket, so that a request that is no upgrade can still be
+    // answered: tungstenite drops the socket of a failed handshake without a word, and a browser
+    // or `curl` pointed at the Bolt port would see the connection reset.
+    let mut wire = wire;
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(&mut wire, answer_upgrade, Some(config))
             .await
-        {
-            Ok(ws) => ws,
-            Err(WsError::Io(e)) if e.get_ref().is_some_and(|i| i.is::<UpgradeTooLarge>()) => {
-                return Err(UpgradeError::TooLarge)
-            }
-            Err(e) => return Err(UpgradeError::NotUpgrade(e)),
-        };
+            .map(drop);
+    match handshake {
+        Ok(()) => {}
+        Err(WsError::Io(e)) if e.get_ref().is_some_and(|i| i.is::<UpgradeTooLarge>()) => {
+            return Err(UpgradeError::TooLarge)
+        }
+        Err(e) => {
+            let _ = wire.inner.write_all(NOT_AN_UPGRADE).await;
+            let _ = wire.inner.shutdown().await;
+            return Err(UpgradeError::NotUpgrade(e));
+        }
+    }
+    // The upgrade is done and nothing past the request was read (tungstenite refuses a request
+    // followed by more bytes): the WebSocket starts on the socket as it is.
+    let mut ws = WebSocketStream::from_raw_socket(wire, Role::Server, Some(config)).await;
     ws.get_mut().limit = Some(limit.clone());
     ws.get_mut().message_received();
     Ok(ByteStream::new(ws, limit, logger))
@@ -273,6 +291,8 @@ pub struct ByteStream<S> {
     close_with: CloseFrame,
     closing: Closing,
     limit: MessageLimit,
+    /// The server's stop signal: a close it causes says 1001 (going away), not 1000.
+    stopping: Option<Shutdown>,
     logger: Logger,
 }
 
@@ -293,8 +313,16 @@ where
             },
             closing: Closing::Open,
             limit,
+            stopping: None,
             logger,
         }
+    }
+
+    /// Closes with 1001 (going away) instead of 1000 when `shutdown` has fired by then, so
+    /// that a browser client can tell a server stopping from a session ended normally.
+    pub fn going_away_on(mut self, shutdown: Shutdown) -> Self {
+        self.stopping = Some(shutdown);
+        self
     }
 
     /// The socket under the WebSocket.
@@ -475,7 +503,14 @@ where
                         // Tungstenite's own close answers the peer's frame.
                         ready!(this.ws.poll_close_unpin(cx))
                     } else {
-                        let frame = this.close_with.clone();
+                        let mut frame = this.close_with.clone();
+                        let stopping = this.stopping.as_ref().is_some_and(Shutdown::is_shutdown);
+                        if frame.code == CloseCode::Normal && stopping {
+                            frame = CloseFrame {
+                                code: CloseCode::Away,
+                                reason: "server shutting down".into(),
+                            };
+                        }
                         match ready!(this.ws.poll_ready_unpin(cx)) {
                             Ok(()) => match this.ws.start_send_unpin(Message::Close(Some(frame))) {
                                 Ok(()) => ready!(this.ws.poll_flush_unpin(cx)),

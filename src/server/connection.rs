@@ -106,7 +106,7 @@ impl Handler {
             logger.clone(),
         );
         let ws = match timeout_at(deadline, upgrade).await {
-            Ok(Ok(ws)) => ws,
+            Ok(Ok(ws)) => ws.going_away_on(conn.shutdown.clone()),
             Ok(Err(e)) => return self.upgrade_failed(Some(e), &logger),
             Err(_) => return self.upgrade_failed(None, &logger),
         };
