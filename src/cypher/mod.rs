@@ -6,7 +6,7 @@
 //! turns any of them into one [`Statement`]; the parsed statement flows down to the dispatcher and
 //! the engine, and no room reads the text again.
 //!
-//! Files: [`lexer`] makes tokens with byte spans; [`words`] recognises the transaction words and
+//! Files: [`cache`] keeps parsed queries by their text; [`lexer`] makes tokens with byte spans; [`words`] recognises the transaction words and
 //! server statements; [`auth`] the user and privilege statements; [`parser`] queries and schema
 //! statements into the [`ast`]; [`semantic`] checks a parsed query before anything runs.
 //!
@@ -16,6 +16,7 @@
 
 pub mod ast;
 pub mod auth;
+pub mod cache;
 pub mod lexer;
 pub mod parser;
 pub mod semantic;
@@ -49,9 +50,14 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
+/// Parses one statement; a query parsed before is copied from [`cache`].
+pub fn parse(text: &str) -> Result<Statement, SyntaxError> {
+    cache::parse(text)
+}
+
 /// Parses one statement. The text is lexed once; the tokens are offered to the recognisers of
 /// the short statements first (they look at a few leading words), then to the query parser.
-pub fn parse(text: &str) -> Result<Statement, SyntaxError> {
+fn parse_text(text: &str) -> Result<Statement, SyntaxError> {
     let tokens = match lexer::tokenize(text) {
         Ok(tokens) => tokens,
         // A malformed RELOAD is named as such even when the rest does not lex.
