@@ -73,6 +73,15 @@ impl CountPlan {
         let [part] = patterns.as_slice() else {
             return None;
         };
+        // Most MATCH ... RETURN queries aggregate nothing: say so before copying anything.
+        let aggregates = |e: &Expr| match e {
+            Expr::CountStar => true,
+            Expr::Call { name, .. } => super::functions::is_aggregate(name),
+            _ => false,
+        };
+        if !projection.items.iter().any(|item| aggregates(&item.expr)) {
+            return None;
+        }
         if projection.distinct
             || projection.star
             || projection.skip.is_some()

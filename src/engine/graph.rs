@@ -391,16 +391,34 @@ impl Graph {
 
     /// Nodes with `label` whose `prop` equals `value`, if an index can answer that.
     pub fn indexed_nodes(&self, label: &str, prop: &str, value: &Value) -> Option<Vec<i64>> {
-        let index = self
-            .property_indexes
-            .get(&(label.to_owned(), prop.to_owned()))?;
-        let mut ids: Vec<i64> = IndexKey::probes(value)
-            .iter()
-            .flat_map(|k| index.ids(k).collect::<Vec<_>>())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let index = self.property_index(label, prop)?;
+        let mut ids: Vec<i64> = Vec::new();
+        let mut probes_found = 0;
+        for key in IndexKey::probes(value) {
+            let before = ids.len();
+            ids.extend(index.ids(&key));
+            probes_found += usize::from(ids.len() > before);
+        }
+        // Each probe's ids come sorted and distinct; only ids from two probes need merging.
+        if probes_found > 1 {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         Some(ids)
+    }
+
+    /// The index on `label` and `prop`. Servers hold a handful of indexes, so looking through
+    /// them costs less than the two strings a keyed lookup would build on every indexed read.
+    fn property_index(&self, label: &str, prop: &str) -> Option<&PropertyIndex> {
+        if self.property_indexes.len() > 32 {
+            return self
+                .property_indexes
+                .get(&(label.to_owned(), prop.to_owned()));
+        }
+        self.property_indexes
+            .iter()
+            .find(|((l, p), _)| l == label && p == prop)
+            .map(|(_, index)| index)
     }
 
     /// All nodes with `label`, in id order.
@@ -442,6 +460,31 @@ mod tests {
         assert_eq!(g.indexed_nodes("P", "id", &Value::Int(2)), Some(vec![]));
         assert_eq!(g.nodes_with_label("Q"), vec![2]);
         assert_eq!(g.indexed_nodes("Q", "id", &Value::Int(2)), None);
+    }
+
+    /// 1 and 1.0 are one value to an index lookup, whichever is stored and whichever is asked;
+    /// the ids of both come back once each, in order, with few indexes or many.
+    #[test]
+    fn index_lookups_merge_both_number_forms() {
+        let mut g = Graph::default();
+        g.put_node(5, node(&["P"], &[("id", Value::Float(1.0))]));
+        g.put_node(3, node(&["P"], &[("id", Value::Int(1))]));
+        g.put_node(4, node(&["P"], &[("id", Value::Int(2))]));
+        g.ensure_property_index("P", "id");
+        for many in [false, true] {
+            if many {
+                for i in 0..40 {
+                    g.ensure_property_index("Other", &format!("p{i}"));
+                }
+            }
+            assert_eq!(g.indexed_nodes("P", "id", &Value::Int(1)), Some(vec![3, 5]));
+            assert_eq!(
+                g.indexed_nodes("P", "id", &Value::Float(1.0)),
+                Some(vec![3, 5])
+            );
+            assert_eq!(g.indexed_nodes("P", "id", &Value::Int(2)), Some(vec![4]));
+            assert_eq!(g.indexed_nodes("P", "nope", &Value::Int(2)), None);
+        }
     }
 
     #[test]
