@@ -24,8 +24,12 @@ const ENTRIES: usize = 512;
 /// The longest text kept, in bytes.
 const LONGEST: usize = 2048;
 
-fn cache() -> &'static Mutex<LruCache<Arc<str>, Statement>> {
-    static CACHE: OnceLock<Mutex<LruCache<Arc<str>, Statement>>> = OnceLock::new();
+/// Text → parsed statement. A statement is shared so that the lock is held only to find it; the
+/// copy a request takes is made outside.
+type Cache = Mutex<LruCache<Arc<str>, Arc<Statement>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| {
         Mutex::new(LruCache::new(
             NonZeroUsize::new(ENTRIES).unwrap_or(NonZeroUsize::MIN),
@@ -39,15 +43,20 @@ pub fn parse(text: &str) -> Result<Statement, SyntaxError> {
         return super::parse_text(text);
     }
     // A poisoned lock only means a panic elsewhere while it was held; the map is still whole.
-    if let Some(statement) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(text) {
-        return Ok(statement.clone());
+    let kept = cache()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(text)
+        .cloned();
+    if let Some(statement) = kept {
+        return Ok(Statement::clone(&statement));
     }
     let statement = super::parse_text(text)?;
     if matches!(statement, Statement::Query(_)) {
         cache()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .put(Arc::from(text), statement.clone());
+            .put(Arc::from(text), Arc::new(statement.clone()));
     }
     Ok(statement)
 }

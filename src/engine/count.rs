@@ -146,7 +146,7 @@ impl CountPlan {
             .chain(part.steps.iter().map(|(_, node)| node))
             .map(|n| n.variable.clone())
             .collect();
-        // A variable-length step's node is bound once per depth, which `Read::node` (a position
+        // A variable-length step's node is bound once per depth, which `Prop::node` (a position
         // in the match) does not tell apart from the others; such patterns evaluate.
         let direct = (filter.is_none() && part.steps.iter().all(|(rel, _)| rel.length.is_none()))
             .then(|| Direct::of(&items, &pattern_nodes))
@@ -629,22 +629,14 @@ impl Walk<'_> {
                 self.key.push(eval(e, env)?);
             }
             let hash = group_key::hash(&self.key);
-            let groups = &self.groups;
-            let found = self.index.get(&hash).and_then(|candidates| {
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&g| group_key::same(&groups[g].0, &self.key))
-            });
-            match found {
-                Some(at) => at,
-                None => {
-                    self.groups.push((self.key.clone(), plan.accumulators()));
-                    let at = self.groups.len() - 1;
-                    self.index.entry(hash).or_default().push(at);
-                    at
-                }
-            }
+            let key = &self.key;
+            group_at(
+                &mut self.groups,
+                &mut self.index,
+                hash,
+                |k| group_key::same(k, key),
+                || (key.clone(), plan.accumulators()),
+            )
         } else {
             0
         };
@@ -668,24 +660,13 @@ impl Walk<'_> {
         let read = |p: &Prop| direct_reads::value(props(p.node), &p.key);
         let at = if plan.grouped() {
             let key = || direct.keys.iter().map(read);
-            let hash = group_key::hash(key());
-            let groups = &self.groups;
-            let found = self.index.get(&hash).and_then(|candidates| {
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&g| group_key::same(&groups[g].0, key()))
-            });
-            match found {
-                Some(at) => at,
-                None => {
-                    self.groups
-                        .push((key().cloned().collect(), plan.accumulators()));
-                    let at = self.groups.len() - 1;
-                    self.index.entry(hash).or_default().push(at);
-                    at
-                }
-            }
+            group_at(
+                &mut self.groups,
+                &mut self.index,
+                group_key::hash(key()),
+                |k| group_key::same(k, key()),
+                || (key().cloned().collect(), plan.accumulators()),
+            )
         } else {
             0
         };
@@ -727,6 +708,26 @@ impl Walk<'_> {
         }
         Value::Null
     }
+}
+
+/// Where the group with key hash `hash` is (`is_it` telling colliding keys apart), made by `new`
+/// when there is none yet.
+fn group_at(
+    groups: &mut Vec<(Vec<Value>, Vec<Accumulator>)>,
+    index: &mut Index,
+    hash: u64,
+    is_it: impl Fn(&[Value]) -> bool,
+    new: impl FnOnce() -> (Vec<Value>, Vec<Accumulator>),
+) -> usize {
+    let found = index
+        .get(&hash)
+        .and_then(|candidates| candidates.iter().copied().find(|&g| is_it(&groups[g].0)));
+    found.unwrap_or_else(|| {
+        groups.push(new());
+        let at = groups.len() - 1;
+        index.entry(hash).or_default().push(at);
+        at
+    })
 }
 
 fn node(g: &Graph, id: i64) -> Value {
