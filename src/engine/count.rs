@@ -25,10 +25,10 @@ use std::sync::Arc;
 use super::aggregate::Accumulator;
 use super::direct_reads::{self, Direct, Prop};
 use super::eval::{eval, order, Env};
-use super::graph::{Edge, Graph, NodeRec};
+use super::graph::{Adjacency, Edge, Graph, NodeRec};
 use super::group_key::{self, Index};
 use super::pattern::{self, expand, Hint};
-use super::prefetch::Ahead;
+use super::prefetch::{Ahead, Locate};
 use super::rel_types::{RelType, TypeFilter};
 use super::{EngineError, RowStream};
 use crate::cypher::ast::{Clause, Direction, Expr, NodePattern, PatternPart};
@@ -314,11 +314,16 @@ impl CountPlan {
         let paired: Paired<'a> = match starts.first() {
             Some(&first) if merged => {
                 let mut records = g.nodes.range(first..).peekable();
-                Box::new(Ahead::new(starts.into_iter().map(move |id| {
+                let paired = starts.into_iter().map(move |id| {
                     while records.next_if(|(at, _)| **at < id).is_some() {}
                     let rec = records.next_if(|(at, _)| **at == id).map(|(_, rec)| rec);
                     (id, rec)
-                })))
+                });
+                Box::new(Ahead::new(
+                    paired,
+                    |(_, rec)| rec.map(|r| Arc::as_ptr(r).cast()),
+                    |(_, rec)| rec.map(|r| r.props.as_ptr()),
+                ))
             }
             _ => Box::new(starts.into_iter().map(|id| (id, None))),
         };
@@ -356,7 +361,17 @@ fn degrees(g: &Graph, direction: Direction, types: &TypeFilter) -> Option<Vec<u3
         return None;
     }
     let mut table = vec![0u32; max as usize + 1];
-    for (id, adj) in g.adjacency.iter() {
+    // The adjacency is read node after node: ask for each one's record and edge list ahead.
+    let edges: Locate<(&i64, &Arc<Adjacency>)> = match direction {
+        Direction::Incoming => |(_, adj)| Some(adj.inc.as_ptr().cast()),
+        _ => |(_, adj)| Some(adj.out.as_ptr().cast()),
+    };
+    let adjacency = Ahead::new(
+        g.adjacency.iter(),
+        |(_, adj)| Some(Arc::as_ptr(adj).cast()),
+        edges,
+    );
+    for (id, adj) in adjacency {
         let mut n = 0u32;
         if direction != Direction::Incoming {
             n += adj.out.iter().filter(|e| types.accepts(e.rel_type)).count() as u32;
