@@ -63,10 +63,9 @@ const SEND_AT: usize = 1 << 20;
 /// How long a closing connection waits for the peer's half of the close handshake.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// The answer to an HTTP request on the Bolt port that is no WebSocket upgrade.
-const NOT_AN_UPGRADE: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
-Connection: close\r\nContent-Length: 93\r\n\r\n\
-This is a Bolt port: it speaks Bolt, or Bolt over WebSocket (ws:// or wss://) to an upgrade.\n";
+/// The body of the answer to an HTTP request on the Bolt port that is no WebSocket upgrade.
+const NOT_AN_UPGRADE: &str =
+    "This is a Bolt port: it speaks Bolt, or Bolt over WebSocket (ws:// or wss://) to an upgrade.\n";
 
 /// Why an upgrade failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +89,7 @@ pub async fn accept<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let wire = Wire {
+    let mut wire = Wire {
         inner: stream,
         preamble,
         replayed: 0,
@@ -108,7 +107,6 @@ where
     // The handshake borrows the socket, so that a request that is no upgrade can still be
     // answered: tungstenite drops the socket of a failed handshake without a word, and a browser
     // or `curl` pointed at the Bolt port would see the connection reset.
-    let mut wire = wire;
     let handshake =
         tokio_tungstenite::accept_hdr_async_with_config(&mut wire, answer_upgrade, Some(config))
             .await
@@ -119,7 +117,12 @@ where
             return Err(UpgradeError::TooLarge)
         }
         Err(e) => {
-            let _ = wire.inner.write_all(NOT_AN_UPGRADE).await;
+            let reply = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\
+                 Content-Length: {}\r\n\r\n{NOT_AN_UPGRADE}",
+                NOT_AN_UPGRADE.len()
+            );
+            let _ = wire.inner.write_all(reply.as_bytes()).await;
             let _ = wire.inner.shutdown().await;
             return Err(UpgradeError::NotUpgrade(e));
         }

@@ -121,9 +121,6 @@ impl CountPlan {
             };
             items.push((item.name.clone(), item.expr.clone(), is_key));
         }
-        if items.iter().all(|(_, _, is_key)| *is_key) {
-            return None;
-        }
         // ORDER BY a returned column, by its name or its very expression.
         let mut order = Vec::new();
         for sort in &projection.order_by {
