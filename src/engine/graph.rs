@@ -407,6 +407,11 @@ impl Graph {
         Some(ids)
     }
 
+    /// Whether an index on `label` and `prop` can answer equality lookups.
+    pub fn has_property_index(&self, label: &str, prop: &str) -> bool {
+        self.property_index(label, prop).is_some()
+    }
+
     /// The index on `label` and `prop`. Servers hold a handful of indexes, so looking through
     /// them costs less than the two strings a keyed lookup would build on every indexed read.
     fn property_index(&self, label: &str, prop: &str) -> Option<&PropertyIndex> {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use slog::Logger;
 
+use super::light_writes;
 use super::offload::{self, INLINE_WRITES};
 use super::persist;
 use super::snapshotter::Snapshotter;
@@ -211,13 +212,19 @@ impl MemoryTransaction {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
         let writes = exec::query_writes(&query);
+        // PROFILE runs the whole query before it answers, like an updating query. Writes of a few
+        // records cost less than the hand-off to the blocking pool.
+        let in_place = match mode {
+            Mode::Explain => true,
+            Mode::Run => !writes || light_writes::light(&query, &state.working),
+            Mode::Profile => false,
+        };
         let go = move |state: &mut TxState| match mode {
             Mode::Run => exec::run(state, query, params, budget),
             Mode::Explain => Ok(exec::explain(state, &query)),
             Mode::Profile => exec::profile(state, query, params, budget),
         };
-        // PROFILE runs the whole query before it answers, like an updating query.
-        if mode == Mode::Explain || (mode == Mode::Run && !writes) {
+        if in_place {
             let r = go(&mut state);
             self.state = Some(state);
             return r;

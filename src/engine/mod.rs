@@ -30,6 +30,7 @@ pub mod foreach;
 pub mod functions;
 pub mod graph;
 pub mod group_key;
+pub mod light_writes;
 pub mod literal;
 pub mod load_csv;
 pub mod memory;
