@@ -5,6 +5,8 @@
 //!
 //! * [`files`]: how WAL segments and snapshots are named and listed.
 //! * [`frame`]: checksummed, length-prefixed frames, the unit of every file.
+//! * [`group`]: the WAL's group frames (one per write) and how recovery tells a torn write from
+//!   damage in preallocated segments.
 //! * [`record`]: what is logged (the final image of each record a transaction touched, the schema)
 //!   and its encoding.
 //! * [`wal`]: segment files and the writer thread (group commit, failures).
@@ -19,6 +21,7 @@
 
 pub mod files;
 pub mod frame;
+pub mod group;
 pub mod lock;
 pub mod record;
 pub mod recovery;

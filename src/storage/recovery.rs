@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::frame::{self, FrameError};
+use super::group;
 use super::record::{self, Change};
 use super::snapshot;
 use super::wal;
@@ -149,63 +150,147 @@ fn replay(
             }
             return Err(damaged(path, 0, "it is shorter than its header"));
         }
-        if &bytes[..wal::MAGIC.len()] != wal::MAGIC {
-            return Err(damaged(
-                path,
-                0,
-                "it is not a boltd WAL segment (bad magic)",
-            ));
-        }
-        let mut offset = wal::MAGIC.len();
-        while offset < bytes.len() && expected <= allowed_end {
-            let rest = &bytes[offset..];
-            let (payload, len) = match frame::parse(rest) {
-                Ok(ok) => ok,
-                Err(e) => {
-                    let last_frame = match e {
-                        FrameError::Torn => true,
-                        // A complete frame with a bad checksum that ends the file: some file
-                        // systems extend a file before its data is written.
-                        _ => claimed_len(rest).is_some_and(|n| n >= rest.len()),
-                    };
-                    // A damaged length can also make a record seem to run past the end of the
-                    // file; the intact records after it show that it is no torn write, and cutting
-                    // there would drop acknowledged commits.
-                    if newest && last_frame && !record_follows(rest, expected) {
-                        cut(path, offset as u64)?;
-                        found.cut = Some((path.clone(), offset as u64));
-                        break;
-                    }
-                    return Err(damaged(path, offset as u64, &e.to_string()));
-                }
-            };
-            let record = record::decode_record(payload)
-                .map_err(|e| damaged(path, offset as u64, &e.to_string()))?;
-            let seq = record.header.seq;
-            if seq < expected {
-                offset += len;
-                continue;
-            }
-            if seq > allowed_end {
-                break;
-            }
-            if seq != expected {
+        let mut replayed = Replayed {
+            expected,
+            allowed_end,
+            sink: &mut *sink,
+            found: &mut *found,
+            path,
+        };
+        match &bytes[..wal::MAGIC.len()] {
+            m if m == wal::MAGIC => replay_groups(&bytes, newest, &mut replayed)?,
+            m if m == wal::MAGIC_V1 => replay_records(&bytes, newest, &mut replayed)?,
+            _ => {
                 return Err(damaged(
                     path,
-                    offset as u64,
-                    &format!("record {seq} where record {expected} was expected"),
-                ));
+                    0,
+                    "it is not a boltd WAL segment (bad magic)",
+                ))
             }
-            found.next_node = found.next_node.max(record.header.next_node);
-            found.next_rel = found.next_rel.max(record.header.next_rel);
-            for change in record.changes {
-                sink.apply(change);
-            }
-            found.records += 1;
-            found.seq = seq;
-            expected += 1;
-            offset += len;
         }
+        expected = replayed.expected;
+    }
+    Ok(())
+}
+
+/// Where replay stands in the segment being read.
+struct Replayed<'a> {
+    expected: u64,
+    /// The last record this segment may contribute (a newer segment supersedes the rest).
+    allowed_end: u64,
+    sink: &'a mut dyn Sink,
+    found: &'a mut Recovered,
+    path: &'a Path,
+}
+
+impl Replayed<'_> {
+    /// Applies the record `payload` found at `offset`, unless an earlier source already did.
+    /// `Ok(false)`: the record belongs to a newer segment; stop reading this one.
+    fn take(&mut self, payload: &[u8], offset: usize) -> Result<bool, String> {
+        let record = record::decode_record(payload)
+            .map_err(|e| damaged(self.path, offset as u64, &e.to_string()))?;
+        let seq = record.header.seq;
+        if seq < self.expected {
+            return Ok(true);
+        }
+        if seq > self.allowed_end {
+            return Ok(false);
+        }
+        if seq != self.expected {
+            return Err(damaged(
+                self.path,
+                offset as u64,
+                &format!("record {seq} where record {} was expected", self.expected),
+            ));
+        }
+        self.found.next_node = self.found.next_node.max(record.header.next_node);
+        self.found.next_rel = self.found.next_rel.max(record.header.next_rel);
+        for change in record.changes {
+            self.sink.apply(change);
+        }
+        self.found.records += 1;
+        self.found.seq = seq;
+        self.expected += 1;
+        Ok(true)
+    }
+
+    fn done(&self) -> bool {
+        self.expected > self.allowed_end
+    }
+}
+
+/// A segment of the current format: group frames, then zeros or the end of the file.
+fn replay_groups(bytes: &[u8], newest: bool, r: &mut Replayed) -> Result<(), String> {
+    let mut offset = wal::MAGIC.len();
+    while offset < bytes.len() && !r.done() {
+        match group::read(bytes, offset) {
+            group::Found::Group(records, len) => {
+                for (payload, at) in records {
+                    if !r.take(payload, at)? {
+                        return Ok(());
+                    }
+                }
+                offset += len;
+            }
+            found => {
+                let rest = &bytes[offset..];
+                // Zeros or a broken group end what was written, unless a whole group follows:
+                // the writer writes a group only once the one before is synced.
+                if group::group_follows(rest, r.expected) {
+                    let what = match found {
+                        group::Found::Broken(why) => why,
+                        _ => "zeros where records were written".into(),
+                    };
+                    return Err(damaged(r.path, offset as u64, &what));
+                }
+                match found {
+                    // What was preallocated and never used; a clean stop gives it back too.
+                    group::Found::End => trim(r.path, offset as u64, bytes.len() as u64),
+                    _ if newest => {
+                        cut(r.path, offset as u64)?;
+                        r.found.cut = Some((r.path.to_path_buf(), offset as u64));
+                    }
+                    group::Found::Broken(why) => {
+                        return Err(damaged(r.path, offset as u64, &why));
+                    }
+                    group::Found::Group(..) => unreachable!("handled above"),
+                }
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A segment of the first format: record frames to the end of the file.
+fn replay_records(bytes: &[u8], newest: bool, r: &mut Replayed) -> Result<(), String> {
+    let mut offset = wal::MAGIC_V1.len();
+    while offset < bytes.len() && !r.done() {
+        let rest = &bytes[offset..];
+        let (payload, len) = match frame::parse(rest) {
+            Ok(ok) => ok,
+            Err(e) => {
+                let last_frame = match e {
+                    FrameError::Torn => true,
+                    // A complete frame with a bad checksum that ends the file: some file
+                    // systems extend a file before its data is written.
+                    _ => claimed_len(rest).is_some_and(|n| n >= rest.len()),
+                };
+                // A damaged length can also make a record seem to run past the end of the
+                // file; the intact records after it show that it is no torn write, and cutting
+                // there would drop acknowledged commits.
+                if newest && last_frame && !record_follows(rest, r.expected) {
+                    cut(r.path, offset as u64)?;
+                    r.found.cut = Some((r.path.to_path_buf(), offset as u64));
+                    break;
+                }
+                return Err(damaged(r.path, offset as u64, &e.to_string()));
+            }
+        };
+        if !r.take(payload, offset)? {
+            break;
+        }
+        offset += len;
     }
     Ok(())
 }
@@ -246,6 +331,16 @@ fn damaged(path: &Path, offset: u64, what: &str) -> String {
     )
 }
 
+/// Gives back the unused preallocated end of a segment (zeros), best effort: it only saves space.
+fn trim(path: &Path, at: u64, len: u64) {
+    if at < len {
+        let _ = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(at).and_then(|()| f.sync_all()));
+    }
+}
+
 /// Cuts a torn record off the end of a segment.
 fn cut(path: &Path, at: u64) -> Result<(), String> {
     OpenOptions::new()
@@ -275,7 +370,7 @@ mod tests {
     }
 
     impl Collect {
-        fn ids(&self) -> Vec<i64> {
+        pub(super) fn ids(&self) -> Vec<i64> {
             self.0
                 .iter()
                 .filter_map(|c| match c {
@@ -296,7 +391,7 @@ mod tests {
         let wal = dir.join("wal");
         fs::create_dir_all(&wal).unwrap();
         let path = wal.join(format!("wal-{first:020}-{created}.log"));
-        let mut bytes = wal::MAGIC.to_vec();
+        let mut bytes = wal::MAGIC_V1.to_vec();
         for seq in seqs {
             let change = ChangeRef::PutNode {
                 id: seq as i64,
@@ -389,7 +484,7 @@ mod tests {
         let old = segment(dir.path(), 1, 1, 1..=3);
         segment(dir.path(), 4, 2, 4..=6);
         let mut bytes = fs::read(&old).unwrap();
-        let at = wal::MAGIC.len() + 12;
+        let at = wal::MAGIC_V1.len() + 12;
         bytes[at] ^= 0x20;
         fs::write(&old, bytes).unwrap();
         let err = recover(dir.path(), &mut Collect::default()).unwrap_err();
@@ -472,7 +567,7 @@ mod damage_tests {
         let dir = tempfile::tempdir().unwrap();
         let wal_dir = dir.path().join("wal");
         fs::create_dir_all(&wal_dir).unwrap();
-        let mut bytes = wal::MAGIC.to_vec();
+        let mut bytes = wal::MAGIC_V1.to_vec();
         let mut offsets = Vec::new();
         let labels = vec!["L".to_owned()];
         for seq in 1..=n {
@@ -570,5 +665,201 @@ mod sequence_tests {
         assert_eq!(found.seq, 0);
         assert_eq!(found.snapshot, None);
         assert_eq!(found.skipped_snapshots.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::tests::Collect;
+    use super::*;
+    use crate::storage::record::{ChangeRef, Header};
+    use crate::storage::wal::{Wal, WalSettings};
+
+    fn changes(seq: u64) -> Vec<u8> {
+        let change = ChangeRef::PutNode {
+            id: seq as i64,
+            labels: &[],
+            props: &[],
+        };
+        record::encode_changes(1, std::iter::once(change)).unwrap()
+    }
+
+    fn header(seq: u64) -> Header {
+        Header {
+            seq,
+            next_node: seq as i64 + 1,
+            next_rel: 0,
+        }
+    }
+
+    /// Records 1..=n committed one by one through the real writer (each its own synced group);
+    /// returns the data directory, the segment and a copy of it taken before the writer stopped
+    /// (what a crash leaves: the preallocated file).
+    fn written(n: u64) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = WalSettings {
+            dir: dir.path().join("wal"),
+            flush_every: 1,
+            segment_bytes: 64 * 1024,
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let wal = Wal::start(settings, 0, logger).unwrap();
+        for seq in 1..=n {
+            let ticket = wal.append(header(seq), changes(seq));
+            ticket.blocking_recv().unwrap().unwrap();
+        }
+        let segs = wal::segments(&dir.path().join("wal")).unwrap();
+        let path = segs.last().unwrap().path.clone();
+        let image = fs::read(&path).unwrap();
+        wal.close();
+        (dir, path, image)
+    }
+
+    /// The offset of each group in a segment image.
+    fn groups(image: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut at = wal::MAGIC.len();
+        while let group::Found::Group(_, len) = group::read(image, at) {
+            out.push(at);
+            at += len;
+        }
+        out
+    }
+
+    #[test]
+    fn synced_segments_are_preallocated_and_a_clean_stop_gives_the_space_back() {
+        let (dir, path, image) = written(20);
+        assert_eq!(image.len(), 64 * 1024, "the segment was not preallocated");
+        let offsets = groups(&image);
+        assert_eq!(offsets.len(), 20, "one group per synced commit");
+        let end = offsets[19] + (offsets[19] - offsets[18]);
+        assert!(image[end..].iter().all(|&b| b == 0));
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            end as u64,
+            "not trimmed"
+        );
+        let mut sink = Collect::default();
+        let found = recover(dir.path(), &mut sink).unwrap();
+        assert_eq!(sink.ids(), (1..=20).collect::<Vec<_>>());
+        assert!(found.cut.is_none());
+    }
+
+    #[test]
+    fn a_crash_image_recovers_whole_and_its_zeros_are_trimmed() {
+        let (dir, path, image) = written(12);
+        fs::write(&path, &image).unwrap();
+        let mut sink = Collect::default();
+        let found = recover(dir.path(), &mut sink).unwrap();
+        assert_eq!(sink.ids(), (1..=12).collect::<Vec<_>>());
+        assert!(found.cut.is_none(), "zeros are no torn write");
+        let offsets = groups(&image);
+        let end = offsets[11] + (offsets[11] - offsets[10]);
+        assert_eq!(fs::metadata(&path).unwrap().len(), end as u64);
+    }
+
+    /// A crash can keep any page of the last, unsynced write without the ones before it: here
+    /// the last group's first bytes never reached the disk but its end did.
+    #[test]
+    fn a_last_group_torn_out_of_order_is_cut_keeping_every_group_before_it() {
+        let (dir, path, image) = written(10);
+        let last = *groups(&image).last().unwrap();
+        for hole in [0..4, 0..12, 2..9] {
+            let mut torn = image.clone();
+            torn[last + hole.start..last + hole.end].fill(0);
+            fs::write(&path, &torn).unwrap();
+            let mut sink = Collect::default();
+            let found = recover(dir.path(), &mut sink).unwrap();
+            assert_eq!(sink.ids(), (1..=9).collect::<Vec<_>>(), "hole {hole:?}");
+            assert_eq!(
+                found.cut,
+                Some((path.clone(), last as u64)),
+                "hole {hole:?}"
+            );
+            assert_eq!(fs::read(&path).unwrap(), &image[..last], "hole {hole:?}");
+        }
+    }
+
+    /// Damage to a synced group (a flipped byte, a zeroed header) with later groups after it is
+    /// refused and the file left as it is: cutting there would lose acknowledged commits.
+    #[test]
+    fn damage_before_later_groups_is_refused_not_cut() {
+        let (dir, path, image) = written(10);
+        let offsets = groups(&image);
+        let middle = offsets[4];
+        for (what, at) in [
+            ("length", middle),
+            ("header", middle + 1),
+            ("payload", middle + 20),
+        ] {
+            let mut bad = image.clone();
+            if what == "header" {
+                bad[middle..middle + 8].fill(0);
+            } else {
+                bad[at] ^= 0x08;
+            }
+            fs::write(&path, &bad).unwrap();
+            let err = recover(dir.path(), &mut Collect::default()).unwrap_err();
+            assert!(err.contains(&path.display().to_string()), "{what}: {err}");
+            assert!(err.contains(&format!("offset {middle}")), "{what}: {err}");
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                bad,
+                "{what}: the file was changed"
+            );
+        }
+    }
+
+    /// Only the newest segment can end in a torn write; in an older one it is damage.
+    #[test]
+    fn a_broken_group_in_an_older_segment_is_refused() {
+        let (dir, path, image) = written(6);
+        let last = *groups(&image).last().unwrap();
+        let mut torn = image.clone();
+        torn[last + 3] ^= 0x01;
+        fs::write(&path, &torn).unwrap();
+        let newer = dir
+            .path()
+            .join("wal")
+            .join(format!("wal-{:020}-{}.log", 7, u128::MAX));
+        fs::write(&newer, wal::MAGIC).unwrap();
+        let err = recover(dir.path(), &mut Collect::default()).unwrap_err();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+
+    /// Several records in one write are one group, read back in order.
+    #[test]
+    fn a_group_of_several_records_replays_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let heads: Vec<Vec<u8>> = (1..=3)
+            .map(|s| record::encode(&header(s)).unwrap())
+            .collect();
+        let bodies: Vec<Vec<u8>> = (1..=3).map(changes).collect();
+        let pieces: Vec<_> = heads
+            .iter()
+            .zip(&bodies)
+            .map(|(h, b)| (group::record_framing(h, b).unwrap(), h.clone(), &b[..]))
+            .collect();
+        let frames = group::split(&pieces);
+        assert_eq!(frames.len(), 1);
+        let mut bytes = wal::MAGIC.to_vec();
+        bytes.extend_from_slice(&frames[0].header);
+        for (framing, head, body) in &pieces {
+            bytes.extend_from_slice(framing);
+            bytes.extend_from_slice(head);
+            bytes.extend_from_slice(body);
+        }
+        fs::create_dir_all(dir.path().join("wal")).unwrap();
+        fs::write(
+            dir.path()
+                .join("wal")
+                .join("wal-00000000000000000001-1.log"),
+            &bytes,
+        )
+        .unwrap();
+        let mut sink = Collect::default();
+        let found = recover(dir.path(), &mut sink).unwrap();
+        assert_eq!(sink.ids(), vec![1, 2, 3]);
+        assert_eq!(found.records, 3);
     }
 }

@@ -29,10 +29,21 @@ use tokio::sync::oneshot;
 
 use super::files;
 use super::frame;
+use super::group;
 use super::record::{self, Header};
 
-/// The first bytes of every segment: a name and a format version.
-pub const MAGIC: &[u8; 12] = b"BOLTDWAL\x01\x00\x00\x00";
+/// How much more of a segment is preallocated at a time: a large `--storage-wal-file-size-kib`
+/// does not take its whole size at every start.
+const PREALLOCATE_STEP: u64 = 64 << 20;
+
+/// The first bytes of a segment of the first format: record frames one after another in a file
+/// that grows with every write. Still read at recovery; no longer written.
+pub const MAGIC_V1: &[u8; 12] = b"BOLTDWAL\x01\x00\x00\x00";
+
+/// The first bytes of a segment of the current format: one group frame per write (see
+/// [`super::group`]), in a file preallocated when every write is synced, zeros after the last
+/// group.
+pub const MAGIC: &[u8; 12] = b"BOLTDWAL\x02\x00\x00\x00";
 
 /// How the log is written.
 #[derive(Debug, Clone)]
@@ -114,6 +125,7 @@ impl Wal {
         let mut writer = Writer {
             segment: None,
             good_len: 0,
+            allocated: 0,
             last_seq,
             since_sync: 0,
             poisoned: false,
@@ -200,6 +212,8 @@ struct Writer {
     segment: Option<Segment>,
     /// Bytes of the segment known to be written in full.
     good_len: u64,
+    /// Bytes of the segment preallocated (asked for, at least).
+    allocated: u64,
     last_seq: u64,
     since_sync: u64,
     /// A write failed; records are refused until `Resume`.
@@ -223,7 +237,12 @@ impl Writer {
             self.process(batch);
         }
         if let Some(segment) = &self.segment {
+            // A clean stop gives back the preallocated space the segment did not use.
             let _ = segment.file.sync_data();
+            let _ = segment
+                .file
+                .set_len(self.good_len)
+                .and_then(|()| segment.file.sync_all());
         }
     }
 
@@ -308,13 +327,12 @@ impl Writer {
     }
 
     fn write_records(&mut self, group: &[Queued], syncing_anyway: bool) -> Result<(), String> {
-        // Each frame is written in three pieces (frame header, record header, changes) so that a
-        // large transaction's changes are never copied: a bulk load's record can be hundreds of
+        // Each record is written in three pieces (frame header, record header, changes) so that
+        // a large transaction's changes are never copied: a bulk load's record can be hundreds of
         // megabytes. The buffer gathers the small pieces; large ones go straight to the file.
         let mut pieces: Vec<([u8; frame::HEADER], Vec<u8>, &[u8])> =
             Vec::with_capacity(group.len());
         let mut seq = self.last_seq;
-        let mut total = 0u64;
         for (header, changes, _) in group {
             if header.seq != seq + 1 {
                 return Err(format!(
@@ -324,32 +342,51 @@ impl Writer {
             }
             seq = header.seq;
             let head = record::encode(header).map_err(|e| e.to_string())?;
-            let len = u32::try_from(head.len() + changes.len())
-                .map_err(|_| frame::TooLarge(head.len() + changes.len()).to_string())?;
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&head);
-            crc.update(changes);
-            let mut framing = [0u8; frame::HEADER];
-            framing[..4].copy_from_slice(&len.to_le_bytes());
-            framing[4..].copy_from_slice(&crc.finalize().to_le_bytes());
-            total += (frame::HEADER + head.len() + changes.len()) as u64;
+            let framing = group::record_framing(&head, changes)?;
             pieces.push((framing, head, changes));
         }
+        let frames = group::split(&pieces);
         if self.segment.is_none() {
             self.open_segment()?;
         }
+        self.allocate(self.good_len + frames.iter().map(|f| f.bytes).sum::<u64>());
         let Some(segment) = self.segment.as_mut() else {
             return Err("no WAL segment is open".into());
         };
         let path = segment.path.clone();
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, &segment.file);
-        let mut written = pieces.iter().try_for_each(|(framing, head, changes)| {
-            out.write_all(framing)?;
-            out.write_all(head)?;
-            out.write_all(changes)
-        });
-        written = written.and_then(|()| out.flush());
-        drop(out);
+        let mut at = self.good_len;
+        let mut written = Ok(());
+        for (i, frame) in frames.iter().enumerate() {
+            let mut out = std::io::BufWriter::with_capacity(
+                256 * 1024,
+                group::At {
+                    file: &segment.file,
+                    offset: at,
+                },
+            );
+            written = out.write_all(&frame.header).and_then(|()| {
+                pieces[frame.records.clone()]
+                    .iter()
+                    .try_for_each(|(framing, head, changes)| {
+                        out.write_all(framing)?;
+                        out.write_all(head)?;
+                        out.write_all(changes)
+                    })
+            });
+            written = written.and_then(|()| out.flush());
+            drop(out);
+            at += frame.bytes;
+            // A group too large for one frame is several; each but the last is synced before the
+            // next is written, so that at recovery a whole frame after a torn one always means
+            // the torn one was synced (damage, not a crash).
+            if i + 1 < frames.len() {
+                written = written.and_then(|()| segment.file.sync_data());
+            }
+            if written.is_err() {
+                break;
+            }
+        }
+        let total = at - self.good_len;
         let written = written.and_then(|()| {
             let due = self.since_sync + group.len() as u64 >= self.settings.flush_every;
             if due || syncing_anyway {
@@ -379,6 +416,7 @@ impl Writer {
                 if cut.is_err() {
                     self.segment = None;
                 }
+                self.allocated = self.good_len;
                 Err(format!(
                     "cannot write the WAL {}: {e}. Free space on the disk of --data-directory \
                      (or fix the I/O error); writes work again once it can be written",
@@ -421,7 +459,7 @@ impl Writer {
             .join(format!("wal-{:020}-{created}.log", self.last_seq + 1));
         let make = || -> std::io::Result<File> {
             let mut file = OpenOptions::new()
-                .append(true)
+                .write(true)
                 .create_new(true)
                 .open(&path)?;
             file.write_all(MAGIC)?;
@@ -433,6 +471,8 @@ impl Writer {
             Ok(file) => {
                 self.segment = Some(Segment { file, path });
                 self.good_len = MAGIC.len() as u64;
+                self.allocated = self.good_len;
+                self.allocate(self.good_len + 1);
                 Ok(())
             }
             Err(e) => {
@@ -443,6 +483,28 @@ impl Writer {
                 ))
             }
         }
+    }
+
+    /// Makes sure the segment's first `end` bytes are allocated, growing the allocation in steps
+    /// of [`PREALLOCATE_STEP`] up to the segment size.
+    ///
+    /// Synced writes into allocated space cost the file system less than appends, which change
+    /// the file's size (ext4 here: 107-122 us per fdatasync against 155-167). Only when every
+    /// write is synced: unsynced writes into allocated space could reach the disk out of order,
+    /// a later group without an earlier one, which recovery would read as damage.
+    fn allocate(&mut self, end: u64) {
+        if self.settings.flush_every != 1 || end <= self.allocated {
+            return;
+        }
+        let Some(segment) = &self.segment else {
+            return;
+        };
+        let target = (self.allocated + PREALLOCATE_STEP)
+            .min(self.settings.segment_bytes)
+            .max(end);
+        group::preallocate(&segment.file, target);
+        // Also after a failure: the next step is tried only once writes get there.
+        self.allocated = target;
     }
 
     fn prune(&mut self, covered: u64) {
