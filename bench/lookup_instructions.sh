@@ -5,14 +5,15 @@
 #
 # Usage: bench/lookup_instructions.sh [BINARY ...]
 #   BINARY defaults to target/release/boltd; give several to compare them in one run.
-# Environment: LOOKUPS_SECONDS (default 8) of lookups under callgrind, NODES (default 10000).
+# Environment: LOOKUPS_SECONDS (default 8) of lookups under callgrind, SESSIONS (default 8),
+# NODES (default 20000).
 #
-# Each binary is started under `valgrind --tool=callgrind` with collection off, with the WAL off
+# Each binary is started under `valgrind --tool=callgrind` with instrumentation off, with the WAL off
 # and a fresh data directory. `boltd bench seed` (run by the first binary, natively) loads NODES
-# :Person nodes with an index on id. Then collection is switched on and `boltd bench query`
-# runs `MATCH (p:Person {id: $id}) RETURN p.name` from one session for LOOKUPS_SECONDS. Then
-# collection is switched off. The count is all instructions collected, divided by the lookups
-# the load generator completed. That includes the Bolt framing, parsing (or the parse cache),
+# :Person nodes with an index on id. Then instrumentation is switched on and `boltd bench query`
+# runs `MATCH (p:Person {id: $id}) RETURN p.name` from SESSIONS sessions for LOOKUPS_SECONDS, and the
+# counts are dumped. The figure is all instructions counted, divided by the lookups the load
+# generator completed. That includes the Bolt framing, parsing (or the parse cache),
 # execution and the reply.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,11 @@ command -v callgrind_control >/dev/null || { echo "callgrind_control is needed (
 bins=("$@")
 [ ${#bins[@]} -gt 0 ] || bins=(target/release/boltd)
 seconds=${LOOKUPS_SECONDS:-8}
-nodes=${NODES:-10000}
+nodes=${NODES:-20000}
+sessions=${SESSIONS:-8}
 load=${bins[0]}
 work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${server:-0}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -36,7 +38,7 @@ for bin in "${bins[@]}"; do
   port=$(free_port)
   data="$work/data-$port"
   out="$work/callgrind-$port.out"
-  valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" \
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
     "$bin" --bolt-address 127.0.0.1 --bolt-port "$port" --data-directory "$data" \
     --storage-wal-enabled=false --storage-snapshot-on-exit=false --bolt-num-workers 1 \
     >"$work/server-$port.log" 2>&1 &
@@ -47,12 +49,12 @@ for bin in "${bins[@]}"; do
     sleep 0.2
   done
   "$load" bench seed --addr "127.0.0.1:$port" --rows "$nodes" --rels 0 --batch 1000 >/dev/null
-  callgrind_control -i on "$server" >/dev/null
-  result=$("$load" bench query --addr "127.0.0.1:$port" --concurrency 1 --warmup 0 \
+  callgrind_control -i on "$server" >/dev/null 2>&1
+  result=$("$load" bench query --addr "127.0.0.1:$port" --concurrency "$sessions" --warmup 0 \
     --duration "$seconds" --query 'MATCH (p:Person {id: $id}) RETURN p.name' \
-    --param "id=rand:0..$nodes" --expect-records 1 | tail -1)
-  callgrind_control -i off "$server" >/dev/null
-  callgrind_control -d "$server" >/dev/null
+    --param "id=rand:0..$nodes" --expect-records 1 | grep ' ops in ')
+  # Dumped while still instrumenting: switching instrumentation off first discards the counts.
+  callgrind_control -d "$server" >/dev/null 2>&1
   kill "$server"
   wait "$server" 2>/dev/null || true
   ops=$(sed -n 's/^[^:]*: \([0-9]*\) ops.*/\1/p' <<<"$result")
