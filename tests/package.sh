@@ -30,6 +30,7 @@ check() { # check DESCRIPTION COMMAND...
     echo "FAILED: $1"
   fi
 }
+fails() { ! "$@"; } # fails COMMAND...: succeeds when COMMAND fails
 
 check "binary at /usr/bin/boltd, executable" test -x "$work/root/usr/bin/boltd"
 check "the packaged binary runs" "$work/root/usr/bin/boltd" --version
@@ -43,9 +44,10 @@ check "postinst exists and is executable" test -x "$work/control/postinst"
 check "postinst is valid sh" sh -n "$work/control/postinst"
 check "postinst creates the user" grep -q 'adduser --system' "$work/control/postinst"
 check "postinst generates a pair when /etc/boltd/ssl is absent" grep -q '\[ ! -e /etc/boltd/ssl \]' "$work/control/postinst"
-check "postinst uses boltd cert generate" grep -q '/usr/bin/boltd cert generate --out /etc/boltd/ssl' "$work/control/postinst"
-check "postinst makes the pair 0400 and owned by boltd" grep -q 'chmod 0400 /etc/boltd/ssl/cert.pem /etc/boltd/ssl/key.pem' "$work/control/postinst"
-check "postinst chowns the pair" grep -q 'chown -R boltd:boltd /etc/boltd/ssl' "$work/control/postinst"
+check "postinst uses boltd cert generate" grep -q '/usr/bin/boltd cert generate --out "$staging"' "$work/control/postinst"
+check "postinst makes the pair 0400 and owned by boltd" grep -q 'chmod 0400 "$staging/cert.pem" "$staging/key.pem"' "$work/control/postinst"
+check "postinst chowns the pair" grep -q 'chown -R boltd:boltd "$staging"' "$work/control/postinst"
+check "postinst renames the staged pair into place" grep -q 'mv "$staging" /etc/boltd/ssl' "$work/control/postinst"
 check "postrm is valid sh" sh -n "$work/control/postrm"
 check "depends on adduser" grep -q '^Depends:.*adduser' "$work/control/control"
 check "unit keeps the graph in /var/lib/boltd" grep -q '^ExecStart=.* --data-directory /var/lib/boltd' "$work/root/lib/systemd/system/boltd.service"
@@ -79,6 +81,15 @@ check "postinst runs" sh "$work/postinst-test" configure
 check "postinst wrote a loadable certificate" "$work/root/usr/bin/boltd" cert inspect "$work/ssl/cert.pem"
 check "the key is mode 0400" test "$(stat -c %a "$work/ssl/key.pem")" = 400
 check "a second configure keeps the pair" sh -c "before=\$(sha256sum '$work/ssl/cert.pem'); sh '$work/postinst-test' configure; [ \"\$before\" = \"\$(sha256sum '$work/ssl/cert.pem')\" ]"
+check "no staging directory is left after a generation" test -z "$(find "$work" -maxdepth 1 -name '.ssl.*')"
+# A generation that fails leaves neither a pair nor a staging directory, so the next configure
+# tries again.
+mkdir -p "$work/fail"
+sed -e "s#$work/ssl#$work/fail/ssl#g" -e "s#$work/root/usr/bin/boltd#false#" \
+    "$work/postinst-test" >"$work/postinst-fail"
+check "a failed generation fails the configure" fails sh "$work/postinst-fail" configure
+check "a failed generation leaves no pair" test ! -e "$work/fail/ssl"
+check "a failed generation leaves no staging directory" test -z "$(find "$work/fail" -name '.ssl.*')"
 
 # Configure and purge, run for real against a scratch data directory holding a graph.
 mkdir -p "$work/lib/wal" "$work/lib/snapshots"
