@@ -95,14 +95,14 @@ impl Conversation {
     /// explicit transaction or in an auto-commit one that commits after the last row.
     async fn query(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         explain: Option<bool>,
         text: &str,
     ) -> Result<Outcome, Failure> {
         async fn go(
             tx: &mut Box<dyn Transaction>,
-            query: Query,
+            query: Arc<Query>,
             params: Params,
             explain: Option<bool>,
         ) -> Result<QueryResult, EngineError> {

@@ -171,13 +171,13 @@ impl Tracked {
 
 #[async_trait]
 impl Transaction for Tracked {
-    async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+    async fn run(&mut self, query: Arc<Query>, params: Params) -> Result<QueryResult, EngineError> {
         self.inner()?.run(query, params).await
     }
 
     async fn explain(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         profile: bool,
     ) -> Result<QueryResult, EngineError> {

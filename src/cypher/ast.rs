@@ -1,13 +1,16 @@
 //! The parsed form of a statement.
 
+use std::sync::Arc;
+
 use super::auth::AuthStatement;
 use crate::value::Value;
 
 /// What one statement text asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
-    /// A Cypher query, run by the engine inside a transaction.
-    Query(Query),
+    /// A Cypher query, run by the engine inside a transaction. Shared: the parse cache hands the
+    /// same parsed query to every request with its text, and nothing downstream changes it.
+    Query(Arc<Query>),
     /// An index, constraint, storage or info statement (outside explicit transactions only).
     Schema(SchemaCommand),
     /// A user, role or privilege statement.
@@ -23,9 +26,9 @@ pub enum Statement {
     /// `SHOW BOLT_SERVER TLS INFO`.
     ShowTlsInfo,
     /// `EXPLAIN query`: the plan, not run.
-    Explain(Query),
+    Explain(Arc<Query>),
     /// `PROFILE query`: run, and the plan with hits and times per operator.
-    Profile(Query),
+    Profile(Arc<Query>),
     /// A server statement tools send (`SHOW CONFIG`, `SHOW TRANSACTIONS`, ...).
     Server(ServerStatement),
 }

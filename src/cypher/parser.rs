@@ -4,6 +4,8 @@
 //! ENDS WITH, CONTAINS, =~, IS NULL), + and -, * / %, ^, unary minus, then property access,
 //! indexing and slicing. Nesting is capped so that a hostile query cannot overflow the stack.
 
+use std::sync::Arc;
+
 use super::ast::{
     BinaryOp, Clause, Direction, Expr, NodePattern, PatternPart, ProcedureCall, Projection,
     Quantifier, Query, RelPattern, RemoveItem, ReturnItem, SchemaCommand, SetItem, SortItem,
@@ -41,12 +43,12 @@ pub fn parse_tokens(text: &str, tokens: Vec<Token>) -> Result<Statement, SyntaxE
         return Ok(Statement::Schema(command));
     }
     if p.eat_keyword("EXPLAIN") {
-        return p.query().map(Statement::Explain);
+        return p.query().map(|q| Statement::Explain(Arc::new(q)));
     }
     if p.eat_keyword("PROFILE") {
-        return p.query().map(Statement::Profile);
+        return p.query().map(|q| Statement::Profile(Arc::new(q)));
     }
-    p.query().map(Statement::Query)
+    p.query().map(|q| Statement::Query(Arc::new(q)))
 }
 
 struct Parser<'a> {
@@ -1379,7 +1381,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 fn clauses_of(q: &str) -> Vec<Clause> {
     match super::parse(q) {
-        Ok(Statement::Query(query)) => query.clauses,
+        Ok(Statement::Query(query)) => Arc::unwrap_or_clone(query).clauses,
         other => panic!("{q}: {other:?}"),
     }
 }
@@ -1393,7 +1395,7 @@ mod tests {
     fn query(q: &str) -> Query {
         let tokens = crate::cypher::lexer::tokenize(q).expect("lexes");
         match parse_tokens(q, tokens) {
-            Ok(Statement::Query(query)) => query,
+            Ok(Statement::Query(query)) => Arc::unwrap_or_clone(query),
             other => panic!("{q}: {other:?}"),
         }
     }

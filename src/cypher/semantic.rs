@@ -1289,11 +1289,8 @@ fn aliased(item: &ReturnItem) -> bool {
         return true;
     };
     match super::parser::parse_tokens(&text, tokens) {
-        Ok(super::ast::Statement::Query(Query {
-            clauses,
-            union: None,
-        })) => !matches!(
-            clauses.as_slice(),
+        Ok(super::ast::Statement::Query(q)) if q.union.is_none() => !matches!(
+            q.clauses.as_slice(),
             [Clause::Return(p)] if p.items.len() == 1 && p.items[0].expr == item.expr
         ),
         _ => true,
@@ -2033,7 +2030,7 @@ mod tests {
     fn clauses_of(q: &str) -> Vec<Clause> {
         let tokens = crate::cypher::lexer::tokenize(q).expect("lexes");
         match crate::cypher::parser::parse_tokens(q, tokens) {
-            Ok(Statement::Query(query)) => query.clauses,
+            Ok(Statement::Query(query)) => std::sync::Arc::unwrap_or_clone(query).clauses,
             other => panic!("{q}: {other:?}"),
         }
     }

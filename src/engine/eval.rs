@@ -854,7 +854,11 @@ mod tests {
         else {
             panic!()
         };
-        let Some(Clause::Return(p)) = q.clauses.into_iter().last() else {
+        let Some(Clause::Return(p)) = std::sync::Arc::unwrap_or_clone(q)
+            .clauses
+            .into_iter()
+            .last()
+        else {
             panic!()
         };
         let mut params = Params::new();

@@ -91,15 +91,15 @@ impl Budget {
 /// Runs `query` in `tx`.
 pub fn run(
     tx: &mut TxState,
-    query: Query,
+    query: &Query,
     params: Params,
     budget: Budget,
 ) -> Result<QueryResult, EngineError> {
-    let writes = query_writes(&query);
+    let writes = query_writes(query);
     let mut stats = Stats::default();
     let root = budget.root(params);
-    let (fields, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, None)?;
-    let query_type = match (writes, returns(&query)) {
+    let (fields, rows) = run_union(query, Some(tx), writes, &root, &mut stats, None)?;
+    let query_type = match (writes, returns(query)) {
         (false, _) => QueryType::Read,
         (true, false) => QueryType::Write,
         (true, true) => QueryType::ReadWrite,
@@ -109,7 +109,7 @@ pub fn run(
         rows,
         query_type,
         stats: writes.then(|| stats.to_map()),
-        heavy: !writes && heavy(&query),
+        heavy: !writes && heavy(query),
     })
 }
 
@@ -122,11 +122,11 @@ pub fn explain(tx: &TxState, query: &Query) -> QueryResult {
 /// and returns, instead of its rows, each operator with the rows it produced and its time.
 pub fn profile(
     tx: &mut TxState,
-    query: Query,
+    query: &Query,
     params: Params,
     budget: Budget,
 ) -> Result<QueryResult, EngineError> {
-    let operators = plan::operators(&query, &tx.working);
+    let operators = plan::operators(query, &tx.working);
     let mut sizes = vec![query.clauses.len()];
     let mut next = query.union.as_ref();
     while let Some((_, q)) = next {
@@ -134,10 +134,10 @@ pub fn profile(
         next = q.union.as_ref();
     }
     let measured = Arc::new(Profile::new(&sizes));
-    let writes = query_writes(&query);
+    let writes = query_writes(query);
     let mut stats = Stats::default();
     let root = budget.root(params);
-    let (_, rows) = run_union(&query, Some(tx), writes, &root, &mut stats, Some(&measured))?;
+    let (_, rows) = run_union(query, Some(tx), writes, &root, &mut stats, Some(&measured))?;
     for row in rows {
         row?;
     }

@@ -174,7 +174,7 @@ impl MemoryTransaction {
     /// failed; a failure leaves the transaction only fit for rollback.
     async fn guarded(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         mode: Mode,
     ) -> Result<QueryResult, EngineError> {
@@ -198,7 +198,7 @@ impl MemoryTransaction {
 
     async fn execute(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         mode: Mode,
     ) -> Result<QueryResult, EngineError> {
@@ -220,9 +220,9 @@ impl MemoryTransaction {
             Mode::Profile => false,
         };
         let go = move |state: &mut TxState| match mode {
-            Mode::Run => exec::run(state, query, params, budget),
+            Mode::Run => exec::run(state, &query, params, budget),
             Mode::Explain => Ok(exec::explain(state, &query)),
-            Mode::Profile => exec::profile(state, query, params, budget),
+            Mode::Profile => exec::profile(state, &query, params, budget),
         };
         if in_place {
             let r = go(&mut state);
@@ -242,13 +242,13 @@ impl MemoryTransaction {
 
 #[async_trait]
 impl Transaction for MemoryTransaction {
-    async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError> {
+    async fn run(&mut self, query: Arc<Query>, params: Params) -> Result<QueryResult, EngineError> {
         self.guarded(query, params, Mode::Run).await
     }
 
     async fn explain(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         profile: bool,
     ) -> Result<QueryResult, EngineError> {

@@ -59,6 +59,7 @@ pub use rows::Rows;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -217,15 +218,16 @@ pub trait QueryEngine: Send + Sync + 'static {
 /// connection simply drops the session and everything it holds.
 #[async_trait]
 pub trait Transaction: Send {
-    /// Starts one parsed query. The query and its parameters are moved in, not copied: parameters
-    /// can be hundreds of megabytes. Rows are produced lazily by the returned stream.
-    async fn run(&mut self, query: Query, params: Params) -> Result<QueryResult, EngineError>;
+    /// Starts one parsed query. The query is shared with the parse cache, and the parameters are
+    /// moved in, not copied: parameters can be hundreds of megabytes. Rows are produced lazily by
+    /// the returned stream.
+    async fn run(&mut self, query: Arc<Query>, params: Params) -> Result<QueryResult, EngineError>;
 
     /// `EXPLAIN` (`profile` false: the plan, nothing runs) or `PROFILE` (runs the query, its
     /// writes included, and returns the plan with the rows and time of each operator).
     async fn explain(
         &mut self,
-        query: Query,
+        query: Arc<Query>,
         params: Params,
         profile: bool,
     ) -> Result<QueryResult, EngineError>;

@@ -138,9 +138,7 @@ pub fn read(bytes: &[u8], offset: usize) -> Found<'_> {
         return Found::End;
     }
     let (payload, len) = match frame::parse(rest) {
-        Ok(([], _)) => {
-            return Found::Broken("an empty group where a write was expected".into())
-        }
+        Ok(([], _)) => return Found::Broken("an empty group where a write was expected".into()),
         Ok(ok) => ok,
         Err(e) => return Found::Broken(e.to_string()),
     };
