@@ -1071,6 +1071,16 @@ impl Drop for Tmpfs {
 /// restart exactly the acknowledged commits are there.
 #[tokio::test]
 async fn a_full_disk_fails_writes_keeps_reads_and_recovers_when_space_is_freed() {
+    full_disk(&[]).await;
+}
+
+/// The same with syncs every 1000 commits, where committing threads write the WAL themselves.
+#[tokio::test]
+async fn a_full_disk_without_syncs_on_every_commit_fails_and_recovers_the_same() {
+    full_disk(&["--storage-wal-file-flush-every-n-tx=1000"]).await;
+}
+
+async fn full_disk(extra: &[&str]) {
     let base = tempfile::tempdir().unwrap();
     let mnt = base.path().join("mnt");
     // Declared before the server, so dropped after it: the mount outlives the process.
@@ -1080,10 +1090,11 @@ async fn a_full_disk_fails_writes_keeps_reads_and_recovers_when_space_is_freed()
     };
     let data = mnt.join("data");
     let mut logs = Logs::new(&base.path().join("logs"));
-    let flags = [
+    let mut flags = vec![
         "--storage-snapshot-interval-sec=0",
         "--storage-snapshot-on-exit=false",
     ];
+    flags.extend_from_slice(extra);
     let server = start(&data, &mut logs, &flags);
     let mut c = Bolt::connect(server.addr).await.unwrap();
     let pad = Value::String("f".repeat(4000));

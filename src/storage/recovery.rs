@@ -827,6 +827,47 @@ mod group_tests {
         assert!(err.contains(&path.display().to_string()), "{err}");
     }
 
+    /// With syncs every N commits there is no group commit to wait for: each record is written
+    /// by the committing thread and answered before `append` returns, in a segment that grows by
+    /// its writes (not preallocated: unsynced groups could reach the disk out of order).
+    #[test]
+    fn unsynced_records_are_written_inline_and_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = WalSettings {
+            dir: dir.path().join("wal"),
+            flush_every: 100,
+            segment_bytes: 64 * 1024,
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let wal = Wal::start(settings, 0, logger).unwrap();
+        for seq in 1..=10 {
+            let mut ticket = wal.append(header(seq), changes(seq));
+            assert_eq!(
+                ticket.try_recv(),
+                Ok(Ok(())),
+                "record {seq} was not answered inline"
+            );
+        }
+        let path = wal::segments(&dir.path().join("wal")).unwrap()[0]
+            .path
+            .clone();
+        let image = fs::read(&path).unwrap();
+        let offsets = groups(&image);
+        assert_eq!(
+            offsets.len(),
+            10,
+            "the records are in the file before any sync or stop"
+        );
+        let end = offsets[9] + (offsets[9] - offsets[8]);
+        assert_eq!(image.len(), end, "an unsynced segment is not preallocated");
+        wal.close();
+        let mut late = wal.append(header(11), changes(11));
+        assert!(late.try_recv().is_err(), "a stopped log took a record");
+        let mut sink = Collect::default();
+        recover(dir.path(), &mut sink).unwrap();
+        assert_eq!(sink.ids(), (1..=10).collect::<Vec<_>>());
+    }
+
     /// Several records in one write are one group, read back in order.
     #[test]
     fn a_group_of_several_records_replays_in_order() {
