@@ -692,18 +692,22 @@ mod group_tests {
         }
     }
 
+    /// A log in `data_dir` with 64 KiB segments, synced every `flush_every` records.
+    fn wal_in(data_dir: &Path, flush_every: u64) -> Wal {
+        let settings = WalSettings {
+            dir: data_dir.join("wal"),
+            flush_every,
+            segment_bytes: 64 * 1024,
+        };
+        Wal::start(settings, 0, slog::Logger::root(slog::Discard, slog::o!())).unwrap()
+    }
+
     /// Records 1..=n committed one by one through the real writer (each its own synced group);
     /// returns the data directory, the segment and a copy of it taken before the writer stopped
     /// (what a crash leaves: the preallocated file).
     fn written(n: u64) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
-        let settings = WalSettings {
-            dir: dir.path().join("wal"),
-            flush_every: 1,
-            segment_bytes: 64 * 1024,
-        };
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let wal = Wal::start(settings, 0, logger).unwrap();
+        let wal = wal_in(dir.path(), 1);
         for seq in 1..=n {
             let ticket = wal.append(header(seq), changes(seq));
             ticket.blocking_recv().unwrap().unwrap();
@@ -833,13 +837,7 @@ mod group_tests {
     #[test]
     fn unsynced_records_are_written_inline_and_recover() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = WalSettings {
-            dir: dir.path().join("wal"),
-            flush_every: 100,
-            segment_bytes: 64 * 1024,
-        };
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let wal = Wal::start(settings, 0, logger).unwrap();
+        let wal = wal_in(dir.path(), 100);
         for seq in 1..=10 {
             let mut ticket = wal.append(header(seq), changes(seq));
             assert_eq!(
