@@ -388,8 +388,9 @@ impl Writer {
         let mut at = self.good_len;
         let mut written = Ok(());
         for (i, frame) in frames.iter().enumerate() {
+            // A buffer no larger than the frame: most are one small commit.
             let mut out = std::io::BufWriter::with_capacity(
-                256 * 1024,
+                frame.bytes.min(256 * 1024) as usize,
                 group::At {
                     file: &segment.file,
                     offset: at,
