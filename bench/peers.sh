@@ -40,6 +40,7 @@
 # Usage: bench/peers.sh [ROUNDS] [SECONDS]      (defaults: 2 rounds of 3 s per measurement)
 #        NODES=10000 RELS=40000 WARMUP_ROUNDS=0 bench/peers.sh 1 1     (a quick check)
 #        PEERS=falkordb bench/peers.sh           (only some peers: arcadedb, falkordb, none)
+#        ONLY="create-1 create-16" bench/peers.sh   (only some workloads, by name; the load always runs)
 #        LIMIT=300 (seconds a measurement may take), BATCH=5000, FALKOR_BATCH=50
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -220,6 +221,9 @@ workloads=(
   "create-16|16|CREATE (:Write {i: \$i})|i=seq:0"
 )
 tls_workloads=(lookup-1 lookup-8 lookup-64 one-hop create-16)
+if [ -n "${ONLY:-}" ]; then
+  mapfile -t workloads < <(printf '%s\n' "${workloads[@]}" | grep -E "^($(echo "$ONLY" | tr ' ' '|'))\|")
+fi
 
 # The run's settings and machine, and each workload's text, for bench/peers_table.py.
 python3 - "$secs" "$rounds" "$warmup_rounds" "$nodes" "$rels" "$venv" "${workloads[@]}" >>"$results" <<'PY'

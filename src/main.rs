@@ -78,6 +78,9 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.bolt_num_workers)
         .thread_name("boltd-worker")
+        // A worker with nothing left to run wakes the WAL writer for the records its sessions
+        // queued, so that they are synced together (see storage::doorbell).
+        .on_thread_park(boltd::storage::doorbell::worker_parks)
         .enable_all()
         .build()
     {

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::graph::{Graph, IndexKey, NodeRec, RelRec};
 use super::persist;
 use super::EngineError;
+use crate::storage::doorbell::{self, RING_AFTER};
 use crate::storage::record::Header;
 use crate::storage::snapshot::{SnapshotHeader, Written};
 use crate::storage::wal::{LogError, Ticket};
@@ -129,6 +130,8 @@ pub enum Durable {
         store: Arc<Store>,
         seq: u64,
         ticket: Ticket,
+        /// The record waits for this Bolt worker to idle before the writer is woken.
+        deferred: bool,
     },
 }
 
@@ -138,7 +141,21 @@ impl Durable {
     pub async fn wait(self) -> Result<(), EngineError> {
         match self {
             Durable::Done => Ok(()),
-            Durable::Logging { store, seq, ticket } => store.logged(seq, ticket.await),
+            Durable::Logging {
+                store,
+                seq,
+                mut ticket,
+                deferred,
+            } => {
+                if deferred {
+                    // The worker rings when it idles; one that never does is rung for here.
+                    if let Ok(answer) = tokio::time::timeout(RING_AFTER, &mut ticket).await {
+                        return store.logged(seq, answer);
+                    }
+                    store.ring_wal();
+                }
+                store.logged(seq, ticket.await)
+            }
         }
     }
 
@@ -146,7 +163,17 @@ impl Durable {
     pub fn wait_blocking(self) -> Result<(), EngineError> {
         match self {
             Durable::Done => Ok(()),
-            Durable::Logging { store, seq, ticket } => store.logged(seq, ticket.blocking_recv()),
+            Durable::Logging {
+                store,
+                seq,
+                ticket,
+                deferred,
+            } => {
+                if deferred {
+                    store.ring_wal();
+                }
+                store.logged(seq, ticket.blocking_recv())
+            }
         }
     }
 }
@@ -288,7 +315,15 @@ impl Store {
             store: Arc::clone(self),
             seq,
             ticket,
+            deferred: doorbell::defers_here(),
         })
+    }
+
+    /// Wakes the WAL writer for the records queued so far.
+    fn ring_wal(&self) {
+        if let Some(storage) = &self.storage {
+            storage.ring_wal();
+        }
     }
 
     /// The WAL's answer for record `seq`.

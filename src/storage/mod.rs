@@ -10,6 +10,8 @@
 //! * [`record`]: what is logged (the final image of each record a transaction touched, the schema)
 //!   and its encoding.
 //! * [`wal`]: segment files and the writer thread (group commit, failures).
+//! * [`doorbell`]: when the writer thread is woken (records queued by a Bolt worker wait for it
+//!   to idle, so that they are synced together).
 //! * [`snapshot`]: writing, reading, listing and pruning snapshots.
 //! * [`recovery`]: newest valid snapshot plus the WAL after it, and what to do about damage.
 //! * [`lock`]: one server per data directory.
@@ -19,6 +21,7 @@
 //! graph's in-memory form: the engine hands it images ([`record::ChangeRef`]) and takes back
 //! changes ([`record::Change`]) through a [`recovery::Sink`].
 
+pub mod doorbell;
 pub mod files;
 pub mod frame;
 pub mod group;
@@ -145,6 +148,13 @@ impl Storage {
     /// Queues a commit's record; `None` when the WAL is off.
     pub fn log(&self, header: Header, changes: Vec<u8>) -> Option<Ticket> {
         self.wal.as_ref().map(|w| w.append(header, changes))
+    }
+
+    /// Wakes the WAL writer for the records queued so far.
+    pub fn ring_wal(&self) {
+        if let Some(wal) = &self.wal {
+            wal.ring();
+        }
     }
 
     /// After a failed write, once the in-memory state is back to what is durable.

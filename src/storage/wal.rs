@@ -1,7 +1,8 @@
 //! The write-ahead log: segment files and the writer thread that appends and syncs them.
 //!
-//! Committing threads hand their record to one writer thread over a channel and wait for its
-//! answer. The writer takes everything queued at once, appends it in one write and syncs once
+//! Committing threads hand their record to one writer thread over a queue and wait for its
+//! answer (when the writer is woken for it: [`super::doorbell`]). The writer takes everything
+//! queued at once, appends it in one write and syncs once
 //! (group commit: sixteen sessions committing together pay one `fdatasync`, not sixteen), then
 //! answers them all. With `--storage-wal-file-flush-every-n-tx=1` (the default) an answer means
 //! the record is on disk; with N > 1 it means the record reached the operating system, and the
@@ -22,7 +23,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use slog::{error, info, Logger};
 use tokio::sync::oneshot;
 
+use super::doorbell::Queue;
 use super::files;
 use super::frame;
 use super::group;
@@ -112,7 +113,7 @@ type Queued = (Header, Vec<u8>, oneshot::Sender<Result<(), LogError>>);
 
 /// The handle committing threads use.
 pub struct Wal {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Arc<Queue<Job>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     writer: Arc<Mutex<Writer>>,
     /// Jobs run on the calling thread (`flush_every` > 1: no group commit to wait for).
@@ -145,22 +146,23 @@ impl Wal {
             .open_segment()
             .map_err(|e| format!("cannot start the WAL: {e}"))?;
         let writer = Arc::new(Mutex::new(writer));
-        let (tx, rx) = mpsc::channel();
-        let shared = Arc::clone(&writer);
+        let jobs = Queue::new();
+        let (shared, queue) = (Arc::clone(&writer), Arc::clone(&jobs));
         let thread = std::thread::Builder::new()
             .name("boltd-wal".into())
-            .spawn(move || Writer::run(&shared, rx))
+            .spawn(move || Writer::run(&shared, &queue))
             .map_err(|e| format!("cannot start the WAL writer thread: {e}"))?;
         Ok(Wal {
-            jobs: Mutex::new(Some(tx)),
+            jobs,
             thread: Mutex::new(Some(thread)),
             writer,
             inline,
         })
     }
 
-    /// Runs `job` here (inline mode) or hands it to the writer thread. A job the stopped writer
-    /// cannot take is dropped, and its ticket reads as "writer stopped".
+    /// Runs `job` here (inline mode) or hands it to the writer thread: at once unless it is a
+    /// record queued by a Bolt worker (see [`super::doorbell`]). A job the stopped writer cannot
+    /// take is dropped, and its ticket reads as "writer stopped".
     fn send(&self, job: Job) {
         if self.inline {
             let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,10 +171,14 @@ impl Wal {
             }
             return;
         }
-        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = jobs.as_ref() {
-            let _ = tx.send(job);
-        }
+        let wake = !matches!(job, Job::Append { .. });
+        self.jobs.push(job, wake);
+    }
+
+    /// Wakes the writer for the records queued so far (a committer that waited long enough, or
+    /// one about to block its thread on the answer).
+    pub fn ring(&self) {
+        self.jobs.ring_now();
     }
 
     /// Queues a record; the ticket answers once it is logged. Records must be appended in
@@ -207,9 +213,8 @@ impl Wal {
 
     /// Syncs and stops the writer (a clean shutdown).
     pub fn close(&self) {
-        let sender = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
-        // With the channel closed, the writer finishes what is queued, syncs and returns.
-        drop(sender);
+        // With the queue closed, the writer finishes what is queued, syncs and returns.
+        self.jobs.close();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = thread.join();
         }
@@ -248,17 +253,10 @@ struct Writer {
 }
 
 impl Writer {
-    /// The writer thread: takes everything queued at once, until the channel closes.
-    fn run(writer: &Mutex<Writer>, jobs: mpsc::Receiver<Job>) {
+    /// The writer thread: takes everything queued at once, until the queue closes.
+    fn run(writer: &Mutex<Writer>, jobs: &Queue<Job>) {
         let lock = || writer.lock().unwrap_or_else(|e| e.into_inner());
-        while let Ok(first) = jobs.recv() {
-            let mut batch = vec![first];
-            while batch.len() < 4096 {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
+        while let Some(batch) = jobs.take(4096) {
             lock().process(batch);
         }
         lock().stop();
