@@ -154,6 +154,8 @@ def main(path):
         for c, got in by.items():
             if want is not None and got != want:
                 wrong.append(f"{w}: {c} answered {sorted(got)}, boltd {sorted(want)}")
+    if not answers:
+        return
     print()
     if wrong:
         print("Answers that differ from boltd's (the first run of each measurement): " + "; ".join(wrong) + ".")
