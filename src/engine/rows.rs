@@ -38,7 +38,10 @@ impl Rows {
         let want = want.clamp(1, BATCH);
         let stream = &mut self.stream;
         offload::in_place(self.heavy, || {
-            let mut batch = Vec::with_capacity(want);
+            // Grown as rows come, not sized to `want`: most results are a row or none, and a
+            // vector of BATCH results is a large allocation (glibc consolidates its free lists
+            // for it) made twice per PULL, the second time only to find the end.
+            let mut batch = Vec::new();
             while batch.len() < want {
                 match stream.next() {
                     None => break,
