@@ -103,7 +103,8 @@ pub struct Query {
 pub enum Clause {
     Match {
         optional: bool,
-        patterns: Vec<PatternPart>,
+        /// Shared: every execution's matcher holds them, and a parsed query is run many times.
+        patterns: std::sync::Arc<Vec<PatternPart>>,
         filter: Option<Expr>,
     },
     Unwind {

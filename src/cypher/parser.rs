@@ -373,7 +373,7 @@ impl<'a> Parser<'a> {
         let filter = self.where_clause()?;
         Ok(Clause::Match {
             optional,
-            patterns,
+            patterns: patterns.into(),
             filter,
         })
     }
@@ -1114,7 +1114,7 @@ impl<'a> Parser<'a> {
             Query {
                 clauses: vec![Clause::Match {
                     optional: false,
-                    patterns,
+                    patterns: patterns.into(),
                     filter,
                 }],
                 union: None,

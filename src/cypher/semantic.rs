@@ -293,7 +293,7 @@ impl Analyzer {
                 patterns, filter, ..
             } => {
                 let mut rels = Vec::new();
-                for part in patterns {
+                for part in patterns.iter() {
                     self.pattern(part, scope, Binding::Match, &mut rels)?;
                 }
                 self.match_properties(patterns, scope)?;

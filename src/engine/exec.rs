@@ -164,7 +164,7 @@ fn heavy(q: &Query) -> bool {
                 patterns, filter, ..
             } => {
                 let hints = pattern::hints(filter.as_ref());
-                for part in patterns {
+                for part in patterns.iter() {
                     let start = &part.start;
                     let is_bound = start.variable.as_ref().is_some_and(|v| bound.contains(v));
                     let hinted = start
@@ -375,7 +375,7 @@ fn single(
                 filter,
             } => {
                 add_scope(&mut scope, pattern::variables(patterns));
-                envs = match_clause(envs, g, patterns.clone(), filter.clone(), *optional);
+                envs = match_clause(envs, g, Arc::clone(patterns), filter.clone(), *optional);
             }
             Clause::Unwind { expr, variable } => {
                 add_scope(&mut scope, vec![variable.clone()]);
@@ -490,12 +490,11 @@ pub(super) fn keep(env: Env, filter: Option<&Expr>) -> Option<Result<Env, Engine
 fn match_clause(
     envs: Envs,
     g: Arc<Graph>,
-    patterns: Vec<PatternPart>,
+    patterns: Arc<Vec<PatternPart>>,
     filter: Option<Expr>,
     optional: bool,
 ) -> Envs {
     let hints: Arc<Vec<Hint>> = Arc::new(pattern::hints(filter.as_ref()));
-    let patterns = Arc::new(patterns);
     let filter = Arc::new(filter);
     Box::new(envs.flat_map(move |env| -> Envs {
         let env = match env {

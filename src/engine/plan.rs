@@ -120,7 +120,7 @@ impl<'g> Planner<'g> {
             } => {
                 let hints = pattern::hints(filter.as_ref());
                 let before = self.ops.len();
-                for part in patterns {
+                for part in patterns.iter() {
                     self.pattern(i, part, &hints);
                 }
                 if filter.is_some() || patterns.iter().any(needs_filter) {
