@@ -1222,6 +1222,7 @@ mod tests {
     /// On workers that ring the WAL writer when they idle (main's runtime), as above.
     #[test]
     fn commits_queued_by_idling_workers_are_logged() {
+        let _serial = crate::storage::doorbell::serial();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .on_thread_park(crate::storage::doorbell::worker_parks)
@@ -1244,6 +1245,7 @@ mod tests {
     #[test]
     fn a_worker_that_never_idles_still_gets_its_commits_logged() {
         use crate::storage::doorbell;
+        let _serial = doorbell::serial();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -146,6 +146,14 @@ impl<T: Send + 'static> Ring for Queue<T> {
     }
 }
 
+/// Tests that park, or that expect nothing to ring, take this: a park in one test rings every
+/// deferred queue of the process, another test's too.
+#[cfg(test)]
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    lock(&SERIAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,9 +173,6 @@ mod tests {
         rx
     }
 
-    /// The tests that defer run one at a time: a park in one rings every deferred queue.
-    static SERIAL: Mutex<()> = Mutex::new(());
-
     const SOON: Duration = Duration::from_secs(5);
     const A_WHILE: Duration = Duration::from_millis(100);
 
@@ -186,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_workers_jobs_wait_for_it_to_park() {
-        let _serial = lock(&SERIAL);
+        let _serial = serial();
         let queue = Queue::new();
         let batches = taker(&queue);
         let pusher = Arc::clone(&queue);
@@ -209,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_deferred_job_is_taken_when_its_waiter_rings() {
-        let _serial = lock(&SERIAL);
+        let _serial = serial();
         let queue = Queue::new();
         let batches = taker(&queue);
         let pusher = Arc::clone(&queue);
