@@ -173,6 +173,17 @@ mod tests {
         rx
     }
 
+    /// Queues `job` from a thread that defers, as a Bolt worker's does, and that never parks.
+    fn push_as_worker(queue: &Arc<Queue<u32>>, job: u32) {
+        let queue = Arc::clone(queue);
+        std::thread::spawn(move || {
+            DEFERS.with(|d| d.set(true));
+            assert!(queue.push(job, false));
+        })
+        .join()
+        .unwrap();
+    }
+
     const SOON: Duration = Duration::from_secs(5);
     const A_WHILE: Duration = Duration::from_millis(100);
 
@@ -217,13 +228,7 @@ mod tests {
         let _serial = serial();
         let queue = Queue::new();
         let batches = taker(&queue);
-        let pusher = Arc::clone(&queue);
-        std::thread::spawn(move || {
-            DEFERS.with(|d| d.set(true));
-            pusher.push(7, false);
-        })
-        .join()
-        .unwrap();
+        push_as_worker(&queue, 7);
         assert!(
             batches.recv_timeout(A_WHILE).is_err(),
             "nothing rang: the job waits"
@@ -235,15 +240,7 @@ mod tests {
     #[test]
     fn closing_hands_out_what_is_left() {
         let queue = Queue::new();
-        std::thread::spawn({
-            let queue = Arc::clone(&queue);
-            move || {
-                DEFERS.with(|d| d.set(true));
-                queue.push(1, false);
-            }
-        })
-        .join()
-        .unwrap();
+        push_as_worker(&queue, 1);
         queue.close();
         assert_eq!(queue.take(10), Some(vec![1]));
         assert_eq!(queue.take(10), None);

@@ -2,9 +2,8 @@
 //!
 //! Committing threads hand their record to one writer thread over a queue and wait for its
 //! answer (when the writer is woken for it: [`super::doorbell`]). The writer takes everything
-//! queued at once, appends it in one write and syncs once
-//! (group commit: sixteen sessions committing together pay one `fdatasync`, not sixteen), then
-//! answers them all. With `--storage-wal-file-flush-every-n-tx=1` (the default) an answer means
+//! queued at once, appends it in one write and syncs once (group commit: sixteen sessions
+//! committing together pay one `fdatasync`, not sixteen), then answers them all. With `--storage-wal-file-flush-every-n-tx=1` (the default) an answer means
 //! the record is on disk; with N > 1 it means the record reached the operating system, and the
 //! file is synced every N records, as in Memgraph. With N > 1 there is nothing to group for, so
 //! the committing thread writes its record itself (a `pwrite` into the page cache, under the
