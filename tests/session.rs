@@ -178,6 +178,13 @@ async fn write_summaries_carry_type_and_stats() {
     assert_eq!(stats.get("relationships-created"), Some(&Value::Int(1)));
     assert_eq!(stats.get("properties-set"), Some(&Value::Int(1)));
     assert_eq!(stats.get("labels-added"), Some(&Value::Int(2)));
+    assert_eq!(stats.get("nodes-deleted"), Some(&Value::Int(0)));
+    assert_eq!(stats.len(), 7, "{stats:?}");
+    assert_eq!(summary.get("db"), Some(&Value::String("memgraph".into())));
+    assert!(
+        matches!(summary.get("t_last"), Some(Value::Int(_))),
+        "{summary:?}"
+    );
 
     let (_, rows, summary) = c
         .query("MATCH (a:P)-[r:R]->(b) SET b.y = 2 RETURN a, r, b")

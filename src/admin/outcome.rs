@@ -6,9 +6,10 @@
 
 use slog::Logger;
 
+use crate::engine::exec::Stats;
 use crate::engine::{EngineError, QueryResult, QueryType, Row, Rows, Transaction};
 use crate::tls::{ReloadTrigger, TlsHandle};
-use crate::value::{Map, Value};
+use crate::value::Value;
 
 use super::tls_statements;
 
@@ -95,7 +96,7 @@ pub struct Outcome {
     /// ends with the transaction.
     pub explicit: bool,
     query_type: QueryType,
-    stats: Option<Map>,
+    stats: Option<Stats>,
     rows: Rows,
     completion: Completion,
 }
@@ -174,7 +175,7 @@ impl Outcome {
     }
 
     /// Write counters for the summary, for queries that wrote.
-    pub fn stats(&self) -> Option<&Map> {
+    pub fn stats(&self) -> Option<&Stats> {
         self.stats.as_ref()
     }
 

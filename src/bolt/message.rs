@@ -272,6 +272,20 @@ const RECORD: u8 = 0x71;
 const IGNORED: u8 = 0x7E;
 const FAILURE: u8 = 0x7F;
 
+/// A borrowed metadata value for [`ResponseWriter::success_borrowed`]. Like the owned metadata,
+/// it holds only plain values the server built (write counters, notifications), which cannot
+/// fail to encode.
+pub enum Meta<'a> {
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
+    /// Named integers: the write counters.
+    Counters(&'a [(&'a str, i64)]),
+    List(&'a [Value]),
+    /// A list of strings: the field names of a result.
+    Strings(&'a [String]),
+}
+
 /// Encodes responses into a reusable buffer, chunked and ready to write.
 pub struct ResponseWriter {
     layout: StructLayout,
@@ -299,6 +313,42 @@ impl ResponseWriter {
             packstream::write_string(&mut self.scratch, key);
             // Metadata holds only plain values we built; it cannot fail to encode.
             let _ = packstream::encode_value(&mut self.scratch, value, self.layout);
+        }
+        write_chunked(out, &self.scratch);
+    }
+
+    /// A SUCCESS whose metadata is borrowed: the summary after every query, where owned values
+    /// would allocate the type and database strings and copy the write counters each time.
+    pub fn success_borrowed(&mut self, out: &mut Vec<u8>, metadata: &[(&str, Meta<'_>)]) {
+        self.scratch.clear();
+        packstream::write_struct_header(&mut self.scratch, 1, SUCCESS);
+        packstream::write_map_header(&mut self.scratch, metadata.len());
+        for (key, value) in metadata {
+            packstream::write_string(&mut self.scratch, key);
+            match value {
+                Meta::Bool(b) => packstream::write_bool(&mut self.scratch, *b),
+                Meta::Int(i) => packstream::write_int(&mut self.scratch, *i),
+                Meta::Str(s) => packstream::write_string(&mut self.scratch, s),
+                Meta::Counters(counters) => {
+                    packstream::write_map_header(&mut self.scratch, counters.len());
+                    for (name, n) in counters.iter() {
+                        packstream::write_string(&mut self.scratch, name);
+                        packstream::write_int(&mut self.scratch, *n);
+                    }
+                }
+                Meta::List(items) => {
+                    packstream::write_list_header(&mut self.scratch, items.len());
+                    for v in items.iter() {
+                        let _ = packstream::encode_value(&mut self.scratch, v, self.layout);
+                    }
+                }
+                Meta::Strings(items) => {
+                    packstream::write_list_header(&mut self.scratch, items.len());
+                    for s in items.iter() {
+                        packstream::write_string(&mut self.scratch, s);
+                    }
+                }
+            }
         }
         write_chunked(out, &self.scratch);
     }
@@ -341,6 +391,46 @@ impl ResponseWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borrowed_metadata_encodes_as_the_owned_values_would() {
+        let layout = StructLayout::for_version(5, 4, false);
+        let notes = vec![Value::String("a note".into())];
+        let fields = vec!["n".to_owned(), "m".to_owned()];
+        let counters = [("nodes-created", 2), ("properties-set", 70_000)];
+        let mut borrowed = Vec::new();
+        ResponseWriter::new(layout).success_borrowed(
+            &mut borrowed,
+            &[
+                ("has_more", Meta::Bool(false)),
+                ("t_last", Meta::Int(-3)),
+                ("type", Meta::Str("rw")),
+                ("stats", Meta::Counters(&counters)),
+                ("notifications", Meta::List(&notes)),
+                ("fields", Meta::Strings(&fields)),
+            ],
+        );
+        let stats: Map = counters
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::Int(*v)))
+            .collect();
+        let mut owned = Vec::new();
+        ResponseWriter::new(layout).success(
+            &mut owned,
+            &[
+                ("has_more", Value::Bool(false)),
+                ("t_last", Value::Int(-3)),
+                ("type", Value::String("rw".into())),
+                ("stats", Value::Map(stats)),
+                ("notifications", Value::List(notes.clone())),
+                (
+                    "fields",
+                    Value::List(vec![Value::String("n".into()), Value::String("m".into())]),
+                ),
+            ],
+        );
+        assert_eq!(borrowed, owned);
+    }
 
     /// A message with `tag` and `fields`, encoded as a client would.
     fn message(tag: u8, fields: &[Value]) -> Vec<u8> {

@@ -28,7 +28,7 @@ use crate::value::{Map, Value};
 
 use super::chunk::{ChunkError, ChunkReader};
 use super::handshake::Version;
-use super::message::{self, Request, ResponseWriter};
+use super::message::{self, Meta, Request, ResponseWriter};
 use super::packstream::StructLayout;
 use super::route;
 use super::target::{Target, DATABASE};
@@ -510,33 +510,26 @@ where
     /// Registers a result RUN produced and answers RUN's SUCCESS. A result of the explicit
     /// transaction gets the next `qid`; any other is the auto-commit result.
     fn open_result(&mut self, outcome: Outcome, started: Instant) {
-        let fields = fields_value(&outcome.fields);
+        let fields = ("fields", Meta::Strings(&outcome.fields));
+        let t_first = ("t_first", Meta::Int(millis_since(started)));
         if outcome.explicit {
             let qid = self.next_qid;
             self.next_qid += 1;
+            self.responses
+                .success_borrowed(&mut self.out, &[fields, t_first, ("qid", Meta::Int(qid))]);
             self.explicit.push(OpenResult {
                 qid,
                 outcome,
                 started,
             });
-            self.responses.success(
-                &mut self.out,
-                &[
-                    ("fields", fields),
-                    ("t_first", millis_since(started)),
-                    ("qid", Value::Int(qid)),
-                ],
-            );
         } else {
+            self.responses
+                .success_borrowed(&mut self.out, &[fields, t_first]);
             self.auto = Some(OpenResult {
                 qid: -1,
                 outcome,
                 started,
             });
-            self.responses.success(
-                &mut self.out,
-                &[("fields", fields), ("t_first", millis_since(started))],
-            );
         }
     }
 
@@ -646,19 +639,27 @@ where
     }
 
     fn summary(&mut self, result: &OpenResult, notifications: Vec<Value>) {
-        let mut metadata = vec![
-            ("has_more", Value::Bool(false)),
-            ("type", Value::String(result.outcome.bolt_type().to_owned())),
-            ("t_last", millis_since(result.started)),
-            ("db", Value::String(DATABASE.to_owned())),
+        let mut metadata = [
+            ("has_more", Meta::Bool(false)),
+            ("type", Meta::Str(result.outcome.bolt_type())),
+            ("t_last", Meta::Int(millis_since(result.started))),
+            ("db", Meta::Str(DATABASE)),
+            // Room for the two optional entries, so that no summary allocates.
+            ("", Meta::Bool(false)),
+            ("", Meta::Bool(false)),
         ];
-        if let Some(stats) = result.outcome.stats() {
-            metadata.push(("stats", Value::Map(stats.clone())));
+        let mut len = 4;
+        let counters = result.outcome.stats().map(|s| s.counters());
+        if let Some(counters) = &counters {
+            metadata[len] = ("stats", Meta::Counters(counters));
+            len += 1;
         }
         if !notifications.is_empty() {
-            metadata.push(("notifications", Value::List(notifications)));
+            metadata[len] = ("notifications", Meta::List(&notifications));
+            len += 1;
         }
-        self.responses.success(&mut self.out, &metadata);
+        self.responses
+            .success_borrowed(&mut self.out, &metadata[..len]);
     }
 
     async fn begin(&mut self, target: Target) -> Flow {
@@ -764,10 +765,6 @@ pub(super) fn client_error(message: String) -> Failure {
 /// Milliseconds since `t`, as Bolt's `t_first` (RUN until the result is available) and `t_last`
 /// (RUN until the last record), which drivers report as `result_available_after` and
 /// `result_consumed_after`.
-fn millis_since(t: Instant) -> Value {
-    Value::Int(i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX))
-}
-
-fn fields_value(fields: &[String]) -> Value {
-    Value::List(fields.iter().map(|f| Value::String(f.clone())).collect())
+fn millis_since(t: Instant) -> i64 {
+    i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX)
 }

@@ -372,10 +372,10 @@ mod tests {
         assert!(fields.is_empty() && created.is_empty());
         assert_eq!(result.query_type, crate::engine::QueryType::Write);
         let stats = result.stats.unwrap();
-        assert_eq!(stats["nodes-created"], Value::Int(2));
-        assert_eq!(stats["relationships-created"], Value::Int(1));
-        assert_eq!(stats["properties-set"], Value::Int(4));
-        assert_eq!(stats["labels-added"], Value::Int(3));
+        assert_eq!(stats.nodes_created, 2);
+        assert_eq!(stats.relationships_created, 1);
+        assert_eq!(stats.properties_set, 4);
+        assert_eq!(stats.labels_added, 3);
 
         let got = rows(
             &e,
@@ -568,7 +568,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(r.stats.unwrap()["nodes-created"], Value::Int(2));
+        assert_eq!(r.stats.unwrap().nodes_created, 2);
         assert_eq!(
             one(&e, "MATCH (n:M {id: 1}) RETURN n.matched").await,
             Value::Bool(true)
@@ -602,8 +602,8 @@ mod tests {
         assert!(err.message.contains("DETACH DELETE"), "{}", err.message);
         let (_, _, r) = run_in(&e, "MATCH (n:Extra) DETACH DELETE n").await.unwrap();
         let stats = r.stats.unwrap();
-        assert_eq!(stats["nodes-deleted"], Value::Int(1));
-        assert_eq!(stats["relationships-deleted"], Value::Int(1));
+        assert_eq!(stats.nodes_deleted, 1);
+        assert_eq!(stats.relationships_deleted, 1);
         assert_eq!(one(&e, "MATCH (n) RETURN count(n)").await, Value::Int(1));
         // MERGE of a relationship pattern creates only what is missing.
         rows(

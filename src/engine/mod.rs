@@ -87,7 +87,7 @@ pub struct QueryResult {
     /// Whether the query read, wrote or both; reported as the summary's `type`.
     pub query_type: QueryType,
     /// Write counters for the summary's `stats` (`nodes-created`, ...), for queries that write.
-    pub stats: Option<crate::value::Map>,
+    pub stats: Option<exec::Stats>,
     /// Producing the rows may take real CPU time (graph matching, sorting, grouping), so the
     /// session pulls them where blocking is allowed instead of on an async worker.
     pub heavy: bool,
