@@ -122,10 +122,14 @@ impl Conversation {
             ));
         }
         let dispatcher = Arc::clone(&self.dispatcher);
-        let (mut tx, entry) = dispatcher.transactions.track(
-            dispatcher.engine.begin().await?,
-            self.principal.user.clone(),
-        );
+        // EXPLAIN and PROFILE report the plan of a plain transaction.
+        let begun = match explain {
+            None => dispatcher.engine.begin_auto(&query).await?,
+            Some(_) => dispatcher.engine.begin().await?,
+        };
+        let (mut tx, entry) = dispatcher
+            .transactions
+            .track(begun, self.principal.user.clone());
         record(&entry, text);
         match go(&mut tx, query, params, explain).await {
             Ok(result) => Ok(Outcome::query(result, Some(tx), false)),

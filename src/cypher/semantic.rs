@@ -1378,7 +1378,7 @@ fn walk_outside_subqueries(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 }
 
 /// The direct sub-expressions of `e` (not those inside subqueries or patterns).
-fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub(crate) fn children(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     match e {
         Expr::Literal(_)
         | Expr::Parameter(_)

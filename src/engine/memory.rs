@@ -12,11 +12,11 @@ use async_trait::async_trait;
 
 use slog::Logger;
 
-use super::light_writes;
 use super::offload::{self, INLINE_WRITES};
 use super::persist;
 use super::snapshotter::Snapshotter;
 use super::store::{Rebuilt, Store, TxState};
+use super::{blind_writes, light_writes};
 use super::{exec, schema, EngineError, Params, QueryEngine, QueryResult, Transaction};
 use crate::cypher::ast::{Query, SchemaCommand};
 use crate::storage::{Durability, Storage};
@@ -118,17 +118,32 @@ impl MemoryEngine {
     }
 }
 
-#[async_trait]
-impl QueryEngine for MemoryEngine {
-    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError> {
-        Ok(Box::new(MemoryTransaction {
-            state: Some(self.store.begin()),
+impl MemoryEngine {
+    fn transaction(&self, state: TxState) -> Box<dyn Transaction> {
+        Box::new(MemoryTransaction {
+            state: Some(state),
             failed: false,
             timeout: self.timeout,
             memory_limit: self.memory_limit,
             abort: None,
             started: std::time::SystemTime::now(),
-        }))
+        })
+    }
+}
+
+#[async_trait]
+impl QueryEngine for MemoryEngine {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError> {
+        Ok(self.transaction(self.store.begin()))
+    }
+
+    async fn begin_auto(&self, query: &Query) -> Result<Box<dyn Transaction>, EngineError> {
+        let state = if blind_writes::blind(query) {
+            self.store.begin_on_newest()
+        } else {
+            self.store.begin()
+        };
+        Ok(self.transaction(state))
     }
 
     async fn schema(&self, command: SchemaCommand) -> Result<QueryResult, EngineError> {
@@ -1272,6 +1287,82 @@ mod tests {
             drop(e);
             let e = open(durability(dir.path()));
             assert_eq!(one(&e, "MATCH (d:D) RETURN count(d)").await, Value::Int(20));
+        });
+    }
+
+    /// An auto-commit blind write starts on the newest state, a commit still being logged
+    /// included; every other transaction starts on what is logged. Both commit, and after a
+    /// crash everything is back.
+    #[test]
+    fn blind_writes_start_on_commits_still_being_logged() {
+        use crate::storage::doorbell;
+        let _serial = doorbell::serial();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let parsed = |text: &str| match crate::cypher::parse(text).unwrap() {
+            crate::cypher::ast::Statement::Query(q) => q,
+            other => panic!("{other:?}"),
+        };
+        let count = "MATCH (n) RETURN count(n)";
+        runtime.block_on(async {
+            // Records now wait for this thread to ring, so a commit stays in flight.
+            doorbell::worker_parks();
+            let e = open(durability(dir.path()));
+            let mut first = e.begin().await.unwrap();
+            first.run_text("CREATE (:A)", &Params::new()).await.unwrap();
+            let mut in_flight = Box::pin(first.commit());
+            let polled = tokio::time::timeout(Duration::ZERO, &mut in_flight).await;
+            assert!(polled.is_err(), "the first commit was logged at once");
+            assert_eq!(
+                one(&e, count).await,
+                Value::Int(0),
+                "saw an unlogged commit"
+            );
+
+            let blind = parsed("CREATE (:B)");
+            let mut writer = e.begin_auto(&blind).await.unwrap();
+            writer.run(blind, Params::new()).await.unwrap();
+            let seen = writer.run_text(count, &Params::new()).await.unwrap();
+            let seen: Vec<_> = seen.rows.map(|r| r.unwrap()).collect();
+            assert_eq!(
+                seen,
+                vec![vec![Value::Int(2)]],
+                "not started on the newest state"
+            );
+
+            let reading = parsed("MATCH (:A) CREATE (:C)");
+            let mut reader = e.begin_auto(&reading).await.unwrap();
+            let r = reader.run(reading, Params::new()).await.unwrap();
+            let _: Vec<_> = r.rows.collect();
+            assert_eq!(
+                r.stats.map(|s| s.nodes_created),
+                Some(0),
+                "read an unlogged commit"
+            );
+
+            let answered = Duration::from_secs(10);
+            tokio::time::timeout(answered, writer.commit())
+                .await
+                .expect("the blind write was answered")
+                .unwrap();
+            tokio::time::timeout(answered, in_flight)
+                .await
+                .expect("the first commit was answered")
+                .unwrap();
+            reader.commit().await.unwrap();
+            assert_eq!(one(&e, count).await, Value::Int(2));
+            drop(e);
+            let e = open(durability(dir.path()));
+            assert_eq!(
+                rows(&e, "MATCH (n) RETURN labels(n)[0] AS l ORDER BY l").await,
+                vec![
+                    vec![Value::String("A".into())],
+                    vec![Value::String("B".into())]
+                ]
+            );
         });
     }
 

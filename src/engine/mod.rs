@@ -20,6 +20,7 @@
 //! statements, and [`dump`] (with [`literal`] for values) for `DUMP DATABASE`.
 
 pub mod aggregate;
+pub mod blind_writes;
 pub mod call;
 pub mod count;
 pub mod direct_reads;
@@ -208,6 +209,13 @@ impl std::error::Error for EngineError {}
 pub trait QueryEngine: Send + Sync + 'static {
     /// Opens a transaction: for Bolt/Cypher `BEGIN`, and around every auto-commit query.
     async fn begin(&self) -> Result<Box<dyn Transaction>, EngineError>;
+
+    /// Opens the auto-commit transaction that will run `query` and nothing else. An engine may
+    /// start it somewhere cheaper to commit from when the query cannot tell the difference (see
+    /// `blind_writes.rs`).
+    async fn begin_auto(&self, _query: &Query) -> Result<Box<dyn Transaction>, EngineError> {
+        self.begin().await
+    }
 
     /// Runs an index, constraint, storage or info statement. The dispatcher refuses these inside
     /// explicit transactions, as Memgraph does, so they always see and change the committed graph.

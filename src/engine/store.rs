@@ -22,6 +22,11 @@
 //! that is not logged, while commits waiting for the same sync overlap (group commit). If the log
 //! cannot be written, every commit not yet logged is failed and the newest state is rolled back to
 //! the visible one.
+//!
+//! The one exception is a transaction that reads nothing of the graph (an auto-commit `CREATE`
+//! from parameters, see `blind_writes.rs`): it starts on the newest state, since it cannot see
+//! what it starts on, and so commits without a merge. Its epoch then names a state that may be
+//! rolled back; epochs only grow, so such a commit merges into whatever is newest instead.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -213,11 +218,23 @@ impl Store {
     /// Starts a transaction on the current visible graph.
     pub fn begin(self: &Arc<Self>) -> TxState {
         let committed = self.lock();
+        self.transaction(&committed.visible, committed.visible_epoch)
+    }
+
+    /// Starts a transaction on the newest state, commits still being logged included, so that
+    /// it commits without a merge. Only for a transaction that reads nothing of the graph: it
+    /// must not see those commits (`blind_writes.rs` says which qualify).
+    pub fn begin_on_newest(self: &Arc<Self>) -> TxState {
+        let committed = self.lock();
+        self.transaction(&committed.latest, committed.latest_epoch)
+    }
+
+    fn transaction(self: &Arc<Self>, graph: &Graph, epoch: u64) -> TxState {
         TxState {
             store: Arc::clone(self),
-            snapshot: committed.visible.clone(),
-            working: committed.visible.clone(),
-            epoch: committed.visible_epoch,
+            snapshot: graph.clone(),
+            working: graph.clone(),
+            epoch,
             written_nodes: HashSet::new(),
             written_rels: HashSet::new(),
         }
