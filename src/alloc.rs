@@ -1,24 +1,34 @@
-//! Counting the heap, so that one query cannot take the whole machine.
+//! The heap: mimalloc, counted, so that one query cannot take the whole machine.
 //!
-//! A thin wrapper around the system allocator keeps a running total of live heap bytes (one
-//! relaxed atomic add per allocation). The engine compares it with `--memory-limit` at the points
-//! where a query's memory can grow (pattern expansion, grouping, sorting, updates) and stops the
-//! query with an error instead of letting the kernel kill the server.
+//! A thin wrapper around the allocator keeps a running total of live heap bytes (one relaxed
+//! atomic add per allocation). The engine compares it with `--memory-limit` at the points where a
+//! query's memory can grow (pattern expansion, grouping, sorting, updates) and stops the query
+//! with an error instead of letting the kernel kill the server.
+//!
+//! mimalloc rather than glibc's malloc, because a graph is millions of small records and the
+//! persistent maps over them, copied in part at every write: with glibc, `malloc` and `free` were
+//! about 40% of a point lookup's instructions. Measured on one machine: a 1,000,000-row `LOAD CSV`
+//! 1.6× as fast with 10% less memory resident after it, synced `CREATE` from 16 sessions 1.2×
+//! (README, "The heap allocator"). mimalloc returns freed pages to the system only after a delay
+//! by default, which left more resident after a bulk load than glibc; [`configure`] makes it
+//! return them at once.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The system allocator, counted.
+use mimalloc::MiMalloc;
+
+/// mimalloc, counted.
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call is forwarded unchanged to `System`; the counter does not affect the memory
+// SAFETY: every call is forwarded unchanged to `MiMalloc`; the counter does not affect the memory
 // handed out.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = MiMalloc.alloc(layout);
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -26,7 +36,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = MiMalloc.alloc_zeroed(layout);
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -34,18 +44,42 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        MiMalloc.dealloc(ptr, layout);
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        let p = MiMalloc.realloc(ptr, layout, new_size);
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             LIVE.fetch_add(new_size, Ordering::Relaxed);
         }
         p
     }
+}
+
+/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (mimalloc.h), which the -sys crate does not
+/// name.
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets the allocator up for a server: freed memory goes back to the system at once instead of
+/// after mimalloc's default delay of 10 ms (`MIMALLOC_PURGE_DELAY` in the environment still
+/// overrides this). Call it first thing in `main`, while no other thread exists: mimalloc's option
+/// setter is not thread-safe.
+#[allow(unsafe_code)]
+pub fn configure() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: a plain store into mimalloc's option table, made before any other thread runs.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+}
+
+/// The purge delay in force, in milliseconds.
+#[allow(unsafe_code)]
+pub fn purge_delay() -> i64 {
+    // SAFETY: a plain read of mimalloc's option table.
+    i64::from(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) })
 }
 
 /// Live heap bytes right now.

@@ -15,6 +15,7 @@ use boltd::config::Config;
 use boltd::engine::MemoryEngine;
 
 fn main() -> ExitCode {
+    boltd::alloc::configure();
     let cli = Cli::parse();
     if let Some(Command::Cert { command }) = &cli.command {
         return match boltd::cert::run(command) {

@@ -132,6 +132,32 @@ fn tls_startup_logs_the_secure_line_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
 }
 
+/// The server returns freed heap to the system at once (alloc.rs), unless the operator set
+/// mimalloc's own variable; the listening line says which delay is in force.
+#[test]
+fn the_heap_is_purged_at_once_unless_the_environment_says_otherwise() {
+    for (env, expected) in [
+        (None, "heap_purge_delay_ms: 0"),
+        (Some("7"), "heap_purge_delay_ms: 7"),
+    ] {
+        let mut cmd = boltd();
+        cmd.env_remove("MIMALLOC_PURGE_DELAY");
+        if let Some(v) = env {
+            cmd.env("MIMALLOC_PURGE_DELAY", v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let listening = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("Bolt server listening"));
+        send_sigterm(child.id());
+        child.wait().unwrap();
+        let line = listening.expect("no listening line");
+        assert!(line.contains(expected), "{env:?}: {line}");
+    }
+}
+
 fn send_sigterm(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

@@ -145,7 +145,9 @@ pub async fn start(
         address: address.clone(),
         source,
     })?;
-    info!(logger, "Bolt server listening"; "address" => %local_addr, "tls" => tls.is_some());
+    info!(logger, "Bolt server listening";
+        "address" => %local_addr, "tls" => tls.is_some(),
+        "heap_purge_delay_ms" => crate::alloc::purge_delay());
 
     let (trigger, shutdown) = shutdown::channel();
     // One handshake pool for both ports: handshakes are CPU work wherever they come from.
