@@ -77,9 +77,9 @@ pub fn configure() {
 
 /// The purge delay in force, in milliseconds.
 #[allow(unsafe_code)]
-pub fn purge_delay() -> i64 {
+pub fn purge_delay() -> libc::c_long {
     // SAFETY: a plain read of mimalloc's option table.
-    i64::from(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) })
+    unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
 }
 
 /// Live heap bytes right now.

@@ -1255,16 +1255,23 @@ mod tests {
         });
     }
 
+    /// A runtime on this one thread, for tests that make it defer its WAL records as a Bolt
+    /// worker does; held with the lock every such test takes (a park rings every queue).
+    fn one_thread_that_parks() -> (std::sync::MutexGuard<'static, ()>, tokio::runtime::Runtime) {
+        let serial = crate::storage::doorbell::serial();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        (serial, runtime)
+    }
+
     /// A worker that never idles (here: nothing rings when it parks) still gets its commits
     /// logged: each committer rings the writer itself after a millisecond.
     #[test]
     fn a_worker_that_never_idles_still_gets_its_commits_logged() {
         use crate::storage::doorbell;
-        let _serial = doorbell::serial();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (_serial, runtime) = one_thread_that_parks();
         let dir = tempfile::tempdir().unwrap();
         runtime.block_on(async {
             // This thread now defers its records, as a Bolt worker does after its first park.
@@ -1296,11 +1303,7 @@ mod tests {
     #[test]
     fn blind_writes_start_on_commits_still_being_logged() {
         use crate::storage::doorbell;
-        let _serial = doorbell::serial();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (_serial, runtime) = one_thread_that_parks();
         let dir = tempfile::tempdir().unwrap();
         let parsed = |text: &str| match crate::cypher::parse(text).unwrap() {
             crate::cypher::ast::Statement::Query(q) => q,
