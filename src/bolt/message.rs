@@ -272,13 +272,13 @@ const RECORD: u8 = 0x71;
 const IGNORED: u8 = 0x7E;
 const FAILURE: u8 = 0x7F;
 
-/// A borrowed metadata value for [`ResponseWriter::success_borrowed`]. Like the owned metadata,
-/// it holds only plain values the server built (write counters, notifications), which cannot
-/// fail to encode.
+/// A borrowed metadata value for [`ResponseWriter::success`]. It holds only plain values the
+/// server built (write counters, notifications, the routing table), which cannot fail to encode.
 pub enum Meta<'a> {
     Bool(bool),
     Int(i64),
     Str(&'a str),
+    Value(&'a Value),
     /// Named integers: the write counters.
     Counters(&'a [(&'a str, i64)]),
     List(&'a [Value]),
@@ -305,21 +305,9 @@ impl ResponseWriter {
         self.layout = layout;
     }
 
-    pub fn success(&mut self, out: &mut Vec<u8>, metadata: &[(&str, Value)]) {
-        self.scratch.clear();
-        packstream::write_struct_header(&mut self.scratch, 1, SUCCESS);
-        packstream::write_map_header(&mut self.scratch, metadata.len());
-        for (key, value) in metadata {
-            packstream::write_string(&mut self.scratch, key);
-            // Metadata holds only plain values we built; it cannot fail to encode.
-            let _ = packstream::encode_value(&mut self.scratch, value, self.layout);
-        }
-        write_chunked(out, &self.scratch);
-    }
-
-    /// A SUCCESS whose metadata is borrowed: the summary after every query, where owned values
-    /// would allocate the type and database strings and copy the write counters each time.
-    pub fn success_borrowed(&mut self, out: &mut Vec<u8>, metadata: &[(&str, Meta<'_>)]) {
+    /// A SUCCESS. Its metadata is borrowed: the summary after every query would otherwise
+    /// allocate the type and database strings and copy the write counters each time.
+    pub fn success(&mut self, out: &mut Vec<u8>, metadata: &[(&str, Meta<'_>)]) {
         self.scratch.clear();
         packstream::write_struct_header(&mut self.scratch, 1, SUCCESS);
         packstream::write_map_header(&mut self.scratch, metadata.len());
@@ -329,6 +317,9 @@ impl ResponseWriter {
                 Meta::Bool(b) => packstream::write_bool(&mut self.scratch, *b),
                 Meta::Int(i) => packstream::write_int(&mut self.scratch, *i),
                 Meta::Str(s) => packstream::write_string(&mut self.scratch, s),
+                Meta::Value(v) => {
+                    let _ = packstream::encode_value(&mut self.scratch, v, self.layout);
+                }
                 Meta::Counters(counters) => {
                     packstream::write_map_header(&mut self.scratch, counters.len());
                     for (name, n) in counters.iter() {
@@ -393,13 +384,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn borrowed_metadata_encodes_as_the_owned_values_would() {
+    fn borrowed_metadata_encodes_as_the_values_would() {
         let layout = StructLayout::for_version(5, 4, false);
         let notes = vec![Value::String("a note".into())];
         let fields = vec!["n".to_owned(), "m".to_owned()];
         let counters = [("nodes-created", 2), ("properties-set", 70_000)];
         let mut borrowed = Vec::new();
-        ResponseWriter::new(layout).success_borrowed(
+        ResponseWriter::new(layout).success(
             &mut borrowed,
             &[
                 ("has_more", Meta::Bool(false)),
@@ -414,21 +405,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::Int(*v)))
             .collect();
+        let values = [
+            Value::Bool(false),
+            Value::Int(-3),
+            Value::String("rw".into()),
+            Value::Map(stats),
+            Value::List(notes.clone()),
+            Value::List(vec![Value::String("n".into()), Value::String("m".into())]),
+        ];
+        let keys = [
+            "has_more",
+            "t_last",
+            "type",
+            "stats",
+            "notifications",
+            "fields",
+        ];
+        let metadata: Vec<_> = keys
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| (*k, Meta::Value(v)))
+            .collect();
         let mut owned = Vec::new();
-        ResponseWriter::new(layout).success(
-            &mut owned,
-            &[
-                ("has_more", Value::Bool(false)),
-                ("t_last", Value::Int(-3)),
-                ("type", Value::String("rw".into())),
-                ("stats", Value::Map(stats)),
-                ("notifications", Value::List(notes.clone())),
-                (
-                    "fields",
-                    Value::List(vec![Value::String("n".into()), Value::String("m".into())]),
-                ),
-            ],
-        );
+        ResponseWriter::new(layout).success(&mut owned, &metadata);
         assert_eq!(borrowed, owned);
     }
 

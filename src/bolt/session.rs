@@ -399,13 +399,13 @@ where
                 return flow;
             }
         }
-        let mut metadata: Vec<(&str, Value)> =
-            vec![("connection_id", Value::String(self.connection_id.clone()))];
+        let patches = ["utc".to_owned()];
+        let mut metadata = vec![("connection_id", Meta::Str(&self.connection_id))];
         if let Some(name) = &self.ctx.server_name {
-            metadata.push(("server", Value::String(name.clone())));
+            metadata.push(("server", Meta::Str(name)));
         }
         if utc_patch {
-            metadata.push(("patch_bolt", Value::List(vec!["utc".into()])));
+            metadata.push(("patch_bolt", Meta::Strings(&patches)));
         }
         self.responses.success(&mut self.out, &metadata);
         self.phase = if self.version.has_logon() {
@@ -516,15 +516,14 @@ where
             let qid = self.next_qid;
             self.next_qid += 1;
             self.responses
-                .success_borrowed(&mut self.out, &[fields, t_first, ("qid", Meta::Int(qid))]);
+                .success(&mut self.out, &[fields, t_first, ("qid", Meta::Int(qid))]);
             self.explicit.push(OpenResult {
                 qid,
                 outcome,
                 started,
             });
         } else {
-            self.responses
-                .success_borrowed(&mut self.out, &[fields, t_first]);
+            self.responses.success(&mut self.out, &[fields, t_first]);
             self.auto = Some(OpenResult {
                 qid: -1,
                 outcome,
@@ -539,7 +538,7 @@ where
                 Streamed::More => {
                     self.auto = Some(auto);
                     self.responses
-                        .success(&mut self.out, &[("has_more", Value::Bool(true))]);
+                        .success(&mut self.out, &[("has_more", Meta::Bool(true))]);
                 }
                 Streamed::Done => self.finish(auto).await,
                 Streamed::Failed(e) => {
@@ -573,7 +572,7 @@ where
             Streamed::More => {
                 self.explicit.insert(index, result);
                 self.responses
-                    .success(&mut self.out, &[("has_more", Value::Bool(true))]);
+                    .success(&mut self.out, &[("has_more", Meta::Bool(true))]);
             }
             Streamed::Done => self.finish(result).await,
             Streamed::Failed(e) => {
@@ -658,8 +657,7 @@ where
             metadata[len] = ("notifications", Meta::List(&notifications));
             len += 1;
         }
-        self.responses
-            .success_borrowed(&mut self.out, &metadata[..len]);
+        self.responses.success(&mut self.out, &metadata[..len]);
     }
 
     async fn begin(&mut self, target: Target) -> Flow {
@@ -712,7 +710,9 @@ where
         }
         let advertised = self.ctx.advertised_address.as_deref();
         match route::routing_table(&target, advertised, self.local) {
-            Ok(rt) => self.responses.success(&mut self.out, &[("rt", rt)]),
+            Ok(rt) => self
+                .responses
+                .success(&mut self.out, &[("rt", Meta::Value(&rt))]),
             Err(e) => self.fail(e),
         }
         Flow::Continue
