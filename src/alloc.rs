@@ -8,7 +8,7 @@
 //! mimalloc rather than glibc's malloc, because a graph is millions of small records and the
 //! persistent maps over them, copied in part at every write: with glibc, `malloc` and `free` were
 //! about 40% of a point lookup's instructions. Measured on one machine: a 1,000,000-row `LOAD CSV`
-//! 1.6× as fast with 10% less memory resident after it, synced `CREATE` from 16 sessions 1.2×
+//! 1.2–1.6× as fast with 10% less memory resident after it, synced `CREATE` from 16 sessions 1.2×
 //! (README, "The heap allocator"). mimalloc returns freed pages to the system only after a delay
 //! by default, which left more resident after a bulk load than glibc; [`configure`] makes it
 //! return them at once.

@@ -16,8 +16,10 @@ use super::offload::{self, INLINE_WRITES};
 use super::persist;
 use super::snapshotter::Snapshotter;
 use super::store::{Rebuilt, Store, TxState};
-use super::{blind_writes, light_writes};
-use super::{exec, schema, EngineError, Params, QueryEngine, QueryResult, Transaction};
+use super::{
+    blind_writes, exec, light_writes, schema, EngineError, Params, QueryEngine, QueryResult,
+    Transaction,
+};
 use crate::cypher::ast::{Query, SchemaCommand};
 use crate::storage::{Durability, Storage};
 
@@ -116,9 +118,8 @@ impl MemoryEngine {
         storage.close();
         snapshot
     }
-}
 
-impl MemoryEngine {
+    /// A transaction of this engine on `state`.
     fn transaction(&self, state: TxState) -> Box<dyn Transaction> {
         Box::new(MemoryTransaction {
             state: Some(state),
