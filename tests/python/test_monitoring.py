@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 from websockets.sync.client import connect
 
-from conftest import Boltd, fingerprint_of_pem, free_port, no_verify, pymg, run
+from conftest import Boltd, fingerprint_of_pem, free_port, no_verify, pymg, run, threaded_client_tls
 
 AUTHENTICATED = '{"message":"User has been successfully authenticated!","success":true}'
 AUTHENTICATION_FAILED = '{"message":"Authentication failed!","success":false}'
@@ -77,7 +77,7 @@ def short_auth(tmp_path):
 def open_ws(server, scheme=None):
     scheme = scheme or ("wss" if server.tls else "ws")
     url = f"{scheme}://127.0.0.1:{server.monitoring_port}/"
-    ctx = no_verify() if scheme == "wss" else None
+    ctx = threaded_client_tls() if scheme == "wss" else None
     return connect(url, ssl=ctx, open_timeout=10, close_timeout=5)
 
 

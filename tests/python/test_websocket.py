@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.asyncio.client import connect as asyncio_connect
 from websockets.sync.client import connect
 
-from conftest import Boltd, no_verify
+from conftest import Boltd, no_verify, threaded_client_tls
 
 MAGIC = b"\x60\x60\xb0\x17"
 OFFER_4_4 = bytes([0, 0, 4, 4]) + bytes(12)
@@ -168,7 +168,7 @@ class WsBolt:
 
 def open_bolt(server, scheme):
     url = f"{scheme}://127.0.0.1:{server.port}/"
-    ws = connect(url, ssl=no_verify() if scheme == "wss" else None, max_size=None,
+    ws = connect(url, ssl=threaded_client_tls() if scheme == "wss" else None, max_size=None,
                  open_timeout=10, close_timeout=5)
     bolt = WsBolt(ws)
     bolt.handshake()
@@ -179,8 +179,10 @@ def open_bolt(server, scheme):
 async def close_after_hello(server):
     """Opens a session with the asyncio client, sends the close frame; the close code it gets."""
     url = f"{server.scheme}://127.0.0.1:{server.port}/"
-    ssl = no_verify() if server.scheme == "wss" else None
-    async with asyncio_connect(url, ssl=ssl, open_timeout=10, close_timeout=5) as ws:
+    tls = no_verify() if server.scheme == "wss" else None
+    async with asyncio_connect(url, ssl=tls, open_timeout=10, close_timeout=5) as ws:
+        if tls is not None:
+            assert ws.transport.get_extra_info("ssl_object").version() == "TLSv1.3"
         await ws.send(MAGIC + OFFER_4_4)
         assert await asyncio.wait_for(ws.recv(), 10) == b"\x00\x00\x04\x04"
         await ws.send(message(HELLO, {"user_agent": "boltd-tests/ws", "scheme": "none"}))
