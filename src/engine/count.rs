@@ -26,7 +26,7 @@ use super::aggregate::Accumulator;
 use super::direct_reads::{self, Direct, Prop};
 use super::eval::{eval, order, Env};
 use super::graph::{Adjacency, Edge, Graph, NodeRec};
-use super::group_key::{self, Index};
+use super::group_key::{self, Index, KeyHashing};
 use super::pattern::{self, expand, Hint};
 use super::prefetch::{Ahead, Locate};
 use super::rel_types::{RelType, TypeFilter};
@@ -286,6 +286,7 @@ impl CountPlan {
                 false => vec![(Vec::new(), self.accumulators())],
             },
             index: Index::default(),
+            hashing: KeyHashing::default(),
             key: Vec::new(),
             env: None,
             root,
@@ -434,9 +435,10 @@ struct Walk<'a> {
     /// Each group's key values and accumulators (one per aggregate item), in the order first
     /// found; unused when the plan only counts.
     groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
-    /// Groups by the hash of their key (`group_key::hash`), colliding keys told apart by
+    /// Groups by the hash of their key (`hashing`), colliding keys told apart by
     /// `group_key::same`: the grouping of `project::row_key`, without writing a text per match.
     index: Index,
+    hashing: KeyHashing,
     /// The current match's key values, rebuilt in place for each match.
     key: Vec<Value>,
     /// The environment each match is evaluated in (see `complete`).
@@ -640,7 +642,7 @@ impl Walk<'_> {
             for (_, e, _) in plan.items.iter().filter(|(_, _, is_key)| *is_key) {
                 self.key.push(eval(e, env)?);
             }
-            let hash = group_key::hash(&self.key);
+            let hash = self.hashing.hash(&self.key);
             let key = &self.key;
             group_at(
                 &mut self.groups,
@@ -675,7 +677,7 @@ impl Walk<'_> {
             group_at(
                 &mut self.groups,
                 &mut self.index,
-                group_key::hash(key()),
+                self.hashing.hash(key()),
                 |k| group_key::same(k, key()),
                 || (key().cloned().collect(), plan.accumulators()),
             )
