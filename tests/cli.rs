@@ -116,6 +116,7 @@ fn tls_startup_logs_the_secure_line_and_stops_on_sigterm() {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut saw_secure = false;
+    let mut listening = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
@@ -123,12 +124,16 @@ fn tls_startup_logs_the_secure_line_and_stops_on_sigterm() {
             saw_secure = true;
         }
         if line.contains("Bolt server listening") {
+            listening = Some(line);
             break;
         }
     }
     send_sigterm(child.id());
     let status = child.wait().unwrap();
     assert!(saw_secure, "no secure-connection log line");
+    // The certificate was loaded through libcrypto, whose allocations go to mimalloc (alloc.rs).
+    let listening = listening.expect("no listening line");
+    assert!(listening.contains("openssl_heap: mimalloc"), "{listening}");
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
 }
 

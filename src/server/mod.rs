@@ -147,7 +147,8 @@ pub async fn start(
     })?;
     info!(logger, "Bolt server listening";
         "address" => %local_addr, "tls" => tls.is_some(),
-        "heap_purge_delay_ms" => crate::alloc::purge_delay());
+        "heap_purge_delay_ms" => crate::alloc::purge_delay(),
+        "openssl_heap" => crate::alloc::openssl_heap());
 
     let (trigger, shutdown) = shutdown::channel();
     // One handshake pool for both ports: handshakes are CPU work wherever they come from.
