@@ -82,7 +82,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-// libcrypto's allocator hooks (crypto.h, OpenSSL 1.1.0 and later); openssl-sys does not declare them.
+// libcrypto's allocator hooks (crypto.h, OpenSSL 1.1.0 and later), which openssl-sys does not
+// declare.
 extern "C" {
     fn CRYPTO_set_mem_functions(
         malloc: unsafe extern "C" fn(usize, *const libc::c_char, libc::c_int) -> *mut libc::c_void,
@@ -143,9 +144,10 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///
 /// It also hands libcrypto's allocations to mimalloc. OpenSSL allocates and frees about eight
 /// blocks per TLS round trip besides its handshakes, each about 60-90 instructions with glibc;
-/// with mimalloc a TLS round trip costs 1.2% fewer instructions and a handshake 2.7% fewer. Those blocks stay outside the `--memory-limit` count,
-/// as before: they belong to connections, whose number has its own limit. libcrypto accepts the
-/// hooks only before its first allocation, hence first thing in `main`.
+/// with mimalloc a TLS round trip costs 1.2% fewer instructions and a handshake 2.7% fewer.
+/// Those blocks stay outside the `--memory-limit` count, as before: they belong to connections,
+/// whose number `--bolt-max-connections` bounds. libcrypto accepts the hooks only before its
+/// first allocation, hence first thing in `main`.
 #[allow(unsafe_code)]
 pub fn configure() {
     // SAFETY: the three functions keep OpenSSL's contract (null in, null or a block out; realloc
