@@ -224,7 +224,7 @@ impl MemoryTransaction {
             abort: self.abort.clone(),
             clock: super::temporal::Clock::in_transaction(self.started),
         };
-        let Some(mut state) = self.state.take() else {
+        let Some(state) = self.state.as_mut() else {
             return Err(EngineError::database("the transaction is no longer usable"));
         };
         let writes = exec::query_writes(&query);
@@ -235,24 +235,37 @@ impl MemoryTransaction {
             Mode::Run => !writes || light_writes::light(&query, &state.working),
             Mode::Profile => false,
         };
-        let go = move |state: &mut TxState| match mode {
-            Mode::Run => exec::run(state, &query, params, budget),
-            Mode::Explain => Ok(exec::explain(state, &query)),
-            Mode::Profile => exec::profile(state, &query, params, budget),
-        };
         if in_place {
-            let r = go(&mut state);
-            self.state = Some(state);
-            return r;
+            // In place the state is borrowed where it lies: moving it out and back cost two
+            // copies of it per query, and made it part of this future, which is boxed per call.
+            return execute_in(state, &query, params, budget, mode);
         }
         // Updating queries run to completion before RUN answers, off the async workers.
+        let Some(mut state) = self.state.take() else {
+            return Err(EngineError::database("the transaction is no longer usable"));
+        };
         let (state, result) = offload::blocking("query", move || {
-            let r = go(&mut state);
+            let r = execute_in(&mut state, &query, params, budget, mode);
             (state, r)
         })
         .await?;
         self.state = Some(state);
         result
+    }
+}
+
+/// Runs `query` in `mode` on a transaction's state.
+fn execute_in(
+    state: &mut TxState,
+    query: &Query,
+    params: Params,
+    budget: exec::Budget,
+    mode: Mode,
+) -> Result<QueryResult, EngineError> {
+    match mode {
+        Mode::Run => exec::run(state, query, params, budget),
+        Mode::Explain => Ok(exec::explain(state, query)),
+        Mode::Profile => exec::profile(state, query, params, budget),
     }
 }
 
