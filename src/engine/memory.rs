@@ -224,9 +224,7 @@ impl MemoryTransaction {
             abort: self.abort.clone(),
             clock: super::temporal::Clock::in_transaction(self.started),
         };
-        let Some(state) = self.state.as_mut() else {
-            return Err(EngineError::database("the transaction is no longer usable"));
-        };
+        let state = self.state.as_mut().ok_or_else(unusable)?;
         let writes = exec::query_writes(&query);
         // PROFILE runs the whole query before it answers, like an updating query. Writes of a few
         // records cost less than the hand-off to the blocking pool.
@@ -241,9 +239,7 @@ impl MemoryTransaction {
             return execute_in(state, &query, params, budget, mode);
         }
         // Updating queries run to completion before RUN answers, off the async workers.
-        let Some(mut state) = self.state.take() else {
-            return Err(EngineError::database("the transaction is no longer usable"));
-        };
+        let mut state = self.state.take().ok_or_else(unusable)?;
         let (state, result) = offload::blocking("query", move || {
             let r = execute_in(&mut state, &query, params, budget, mode);
             (state, r)
@@ -252,6 +248,11 @@ impl MemoryTransaction {
         self.state = Some(state);
         result
     }
+}
+
+/// The answer of a transaction whose state went with a failed hand-off to the blocking pool.
+fn unusable() -> EngineError {
+    EngineError::database("the transaction is no longer usable")
 }
 
 /// Runs `query` in `mode` on a transaction's state.
@@ -296,9 +297,7 @@ impl Transaction for MemoryTransaction {
         if self.failed {
             return Err(EngineError::client(COMMIT_AFTER_ERROR));
         }
-        let Some(state) = self.state else {
-            return Err(EngineError::database("the transaction is no longer usable"));
-        };
+        let state = self.state.ok_or_else(unusable)?;
         let durable = if state.written() <= INLINE_WRITES {
             state.commit()?
         } else {
