@@ -8,6 +8,7 @@ use slog::Logger;
 
 use crate::engine::exec::Stats;
 use crate::engine::{EngineError, QueryResult, QueryType, Row, Rows, Transaction};
+use crate::metrics::QueryLabel;
 use crate::tls::{ReloadTrigger, TlsHandle};
 use crate::value::Value;
 
@@ -28,16 +29,16 @@ pub enum QueryKind {
 impl QueryKind {
     /// The metrics label; `unknown` for a statement that failed before its kind was known (a
     /// syntax error, or a query that failed before producing a result).
-    pub fn label(kind: Option<QueryKind>) -> &'static str {
+    pub fn label(kind: Option<QueryKind>) -> QueryLabel {
         match kind {
-            None => "unknown",
-            Some(QueryKind::Read) => "read",
-            Some(QueryKind::Write) => "write",
-            Some(QueryKind::ReadWrite) => "read_write",
-            Some(QueryKind::Schema) => "schema",
-            Some(QueryKind::Auth) => "auth",
-            Some(QueryKind::Transaction) => "transaction",
-            Some(QueryKind::Admin) => "admin",
+            None => QueryLabel::Unknown,
+            Some(QueryKind::Read) => QueryLabel::Read,
+            Some(QueryKind::Write) => QueryLabel::Write,
+            Some(QueryKind::ReadWrite) => QueryLabel::ReadWrite,
+            Some(QueryKind::Schema) => QueryLabel::Schema,
+            Some(QueryKind::Auth) => QueryLabel::Auth,
+            Some(QueryKind::Transaction) => QueryLabel::Transaction,
+            Some(QueryKind::Admin) => QueryLabel::Admin,
         }
     }
 

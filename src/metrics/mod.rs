@@ -37,6 +37,55 @@ pub struct QueryLabels {
     pub result: &'static str,
 }
 
+/// The `type` label of `boltd_queries_total`: what kind of statement a query was, `Unknown` for
+/// one that failed before its kind was known (a syntax error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryLabel {
+    Unknown,
+    Read,
+    Write,
+    ReadWrite,
+    Schema,
+    Auth,
+    Transaction,
+    Admin,
+}
+
+impl QueryLabel {
+    const ALL: [QueryLabel; 8] = [
+        QueryLabel::Unknown,
+        QueryLabel::Read,
+        QueryLabel::Write,
+        QueryLabel::ReadWrite,
+        QueryLabel::Schema,
+        QueryLabel::Auth,
+        QueryLabel::Transaction,
+        QueryLabel::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryLabel::Unknown => "unknown",
+            QueryLabel::Read => "read",
+            QueryLabel::Write => "write",
+            QueryLabel::ReadWrite => "read_write",
+            QueryLabel::Schema => "schema",
+            QueryLabel::Auth => "auth",
+            QueryLabel::Transaction => "transaction",
+            QueryLabel::Admin => "admin",
+        }
+    }
+}
+
+/// The `result` label of `boltd_queries_total`.
+fn query_result(ok: bool) -> &'static str {
+    if ok {
+        "success"
+    } else {
+        "failure"
+    }
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
@@ -49,6 +98,11 @@ pub struct Metrics {
     pub cert_not_after: Gauge,
     pub cert_generation: Gauge,
     pub queries: Family<QueryLabels, Counter>,
+    /// Every series of `queries`, created at start (so each is exposed from 0) and counted
+    /// through here: [`Family::get_or_create`] hashes the labels with SipHash under a lock
+    /// shared by every worker, about 400 instructions, 2% of a `RETURN 1` round trip, for what
+    /// an index into this array does.
+    query_counts: [[Counter; 2]; QueryLabel::ALL.len()],
     pub query_seconds: Histogram,
     pub limits_hit: Family<LimitLabel, Counter>,
     pub logins: Family<ResultLabel, Counter>,
@@ -66,6 +120,17 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("boltd");
+        let queries = Family::<QueryLabels, Counter>::default();
+        let query_counts = QueryLabel::ALL.map(|label| {
+            [false, true].map(|ok| {
+                queries
+                    .get_or_create(&QueryLabels {
+                        r#type: label.as_str(),
+                        result: query_result(ok),
+                    })
+                    .clone()
+            })
+        });
         let m = Metrics {
             connections_open: Gauge::default(),
             connections: Counter::default(),
@@ -76,7 +141,8 @@ impl Metrics {
             reloads: Family::default(),
             cert_not_after: Gauge::default(),
             cert_generation: Gauge::default(),
-            queries: Family::default(),
+            queries,
+            query_counts,
             query_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
             limits_hit: Family::default(),
             logins: Family::default(),
@@ -187,14 +253,8 @@ impl Metrics {
         self.limits_hit.get_or_create(&LimitLabel { limit }).inc();
     }
 
-    pub fn query(&self, kind: &'static str, ok: bool, elapsed: Duration) {
-        let result = if ok { "success" } else { "failure" };
-        self.queries
-            .get_or_create(&QueryLabels {
-                r#type: kind,
-                result,
-            })
-            .inc();
+    pub fn query(&self, label: QueryLabel, ok: bool, elapsed: Duration) {
+        self.query_counts[label as usize][usize::from(ok)].inc();
         self.query_seconds.observe(elapsed.as_secs_f64());
     }
 }
@@ -213,5 +273,39 @@ impl OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections_open.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(text: &str, label: &str, result: &str) -> Option<u64> {
+        let prefix = format!("boltd_queries_total{{type=\"{label}\",result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .map(|n| n.trim().parse().unwrap())
+    }
+
+    #[test]
+    fn every_query_series_is_exposed_from_zero_and_counts_its_own_queries() {
+        let m = Metrics::new();
+        for label in QueryLabel::ALL {
+            for result in ["success", "failure"] {
+                assert_eq!(series(&m.encode(), label.as_str(), result), Some(0));
+            }
+        }
+        m.query(QueryLabel::Read, true, Duration::from_millis(1));
+        m.query(QueryLabel::Read, true, Duration::from_millis(1));
+        m.query(QueryLabel::Unknown, false, Duration::from_millis(1));
+        let text = m.encode();
+        assert_eq!(series(&text, "read", "success"), Some(2));
+        assert_eq!(series(&text, "read", "failure"), Some(0));
+        assert_eq!(series(&text, "unknown", "failure"), Some(1));
+        assert_eq!(series(&text, "write", "success"), Some(0));
+        assert!(
+            text.contains("boltd_query_duration_seconds_count 3"),
+            "{text}"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! An established server-side TLS connection, as the Bolt session reads and writes it.
+//! An established TLS connection, as the Bolt session reads and writes it (and the load
+//! generator, `boltd bench`, on its side, so that its own overhead stays out of the figures).
 //!
 //! It adds two things to `tokio_openssl::SslStream`.
 //!
