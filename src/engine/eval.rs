@@ -50,6 +50,12 @@ pub struct Env {
 
 impl Env {
     pub fn new(params: Arc<Params>) -> Self {
+        Env::at(params, temporal::Clock::now())
+    }
+
+    /// An environment whose temporal functions see `clock`: a query's root, whose instants its
+    /// transaction fixed (reading the system clock for [`Env::new`] would be wasted there).
+    pub fn at(params: Arc<Params>, clock: temporal::Clock) -> Self {
         Env {
             params,
             vars: Vec::new(),
@@ -57,7 +63,7 @@ impl Env {
             deadline: None,
             memory_limit: None,
             abort: None,
-            clock: temporal::Clock::now(),
+            clock,
             after_delete: false,
         }
     }

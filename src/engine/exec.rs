@@ -78,11 +78,10 @@ pub struct Budget {
 impl Budget {
     /// The environment a query starts from: its parameters and what it may spend.
     fn root(self, params: Params) -> Env {
-        let mut root = Env::new(Arc::new(params));
+        let mut root = Env::at(Arc::new(params), self.clock);
         root.deadline = self.deadline;
         root.memory_limit = self.memory_limit;
         root.abort = self.abort;
-        root.clock = self.clock;
         root
     }
 }

@@ -127,7 +127,7 @@ impl MemoryEngine {
             timeout: self.timeout,
             memory_limit: self.memory_limit,
             abort: None,
-            started: std::time::SystemTime::now(),
+            started: super::temporal::clock::transaction_start(),
         })
     }
 }
@@ -175,8 +175,9 @@ pub struct MemoryTransaction {
     memory_limit: Option<usize>,
     /// Set by `TERMINATE TRANSACTIONS`; every query of the transaction checks it.
     abort: Option<Arc<AtomicBool>>,
-    /// When the transaction began: `datetime.transaction()` of every statement in it.
-    started: std::time::SystemTime,
+    /// When the transaction began, in nanoseconds since the epoch: `datetime.transaction()` of
+    /// every statement in it.
+    started: i64,
 }
 
 impl MemoryTransaction {

@@ -32,13 +32,20 @@ impl Clock {
         }
     }
 
-    /// A statement starting now in a transaction that began at `started`.
-    pub fn in_transaction(started: SystemTime) -> Clock {
+    /// A statement starting now in a transaction that began at `started` (nanoseconds since the
+    /// epoch, as [`transaction_start`] gives).
+    pub fn in_transaction(started: i64) -> Clock {
         Clock {
-            transaction: clamp(nanos_since_epoch(started)),
+            transaction: started,
             statement: clamp(now_nanos()),
         }
     }
+}
+
+/// The instant a transaction begins, as [`Clock::in_transaction`] takes it: converted once, not
+/// for each of its statements.
+pub fn transaction_start() -> i64 {
+    clamp(now_nanos())
 }
 
 impl Default for Clock {
@@ -88,7 +95,8 @@ mod tests {
 
     #[test]
     fn the_transaction_instant_is_the_one_it_began_at() {
-        let started = UNIX_EPOCH + std::time::Duration::from_secs(86_400 + 3_600);
+        let started = (86_400 + 3_600) * 1_000_000_000;
+        assert!(transaction_start() > started);
         let clock = Clock::in_transaction(started);
         assert_eq!(clock.transaction, (86_400 + 3_600) * 1_000_000_000);
         assert!(clock.statement > clock.transaction);
