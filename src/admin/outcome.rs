@@ -8,47 +8,22 @@ use slog::Logger;
 
 use crate::engine::exec::Stats;
 use crate::engine::{EngineError, QueryResult, QueryType, Row, Rows, Transaction};
-use crate::metrics::QueryLabel;
 use crate::tls::{ReloadTrigger, TlsHandle};
 use crate::value::Value;
 
 use super::tls_statements;
 
-/// A statement's category, for the query metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryKind {
-    Read,
-    Write,
-    ReadWrite,
-    Schema,
-    Auth,
-    Transaction,
-    Admin,
-}
+/// A statement's category: the `type` label the query metrics count it under. `None` where a
+/// statement failed before its kind was known (a syntax error, or a query that failed before
+/// producing a result) counts as [`QueryKind::Unknown`].
+pub use crate::metrics::QueryLabel as QueryKind;
 
-impl QueryKind {
-    /// The metrics label; `unknown` for a statement that failed before its kind was known (a
-    /// syntax error, or a query that failed before producing a result).
-    pub fn label(kind: Option<QueryKind>) -> QueryLabel {
-        match kind {
-            None => QueryLabel::Unknown,
-            Some(QueryKind::Read) => QueryLabel::Read,
-            Some(QueryKind::Write) => QueryLabel::Write,
-            Some(QueryKind::ReadWrite) => QueryLabel::ReadWrite,
-            Some(QueryKind::Schema) => QueryLabel::Schema,
-            Some(QueryKind::Auth) => QueryLabel::Auth,
-            Some(QueryKind::Transaction) => QueryLabel::Transaction,
-            Some(QueryKind::Admin) => QueryLabel::Admin,
-        }
-    }
-
-    fn of(query_type: QueryType) -> QueryKind {
-        match query_type {
-            QueryType::Read => QueryKind::Read,
-            QueryType::Write => QueryKind::Write,
-            QueryType::ReadWrite => QueryKind::ReadWrite,
-            QueryType::Schema => QueryKind::Schema,
-        }
+fn kind_of(query_type: QueryType) -> QueryKind {
+    match query_type {
+        QueryType::Read => QueryKind::Read,
+        QueryType::Write => QueryKind::Write,
+        QueryType::ReadWrite => QueryKind::ReadWrite,
+        QueryType::Schema => QueryKind::Schema,
     }
 }
 
@@ -118,7 +93,7 @@ impl Outcome {
         } = result;
         Outcome {
             fields,
-            kind: QueryKind::of(query_type),
+            kind: kind_of(query_type),
             explicit,
             query_type,
             stats,

@@ -504,7 +504,7 @@ where
     fn count_query(&self, kind: Option<QueryKind>, started: Instant, ok: bool) {
         self.ctx
             .metrics
-            .query(QueryKind::label(kind), ok, started.elapsed());
+            .query(kind.unwrap_or(QueryKind::Unknown), ok, started.elapsed());
     }
 
     /// Registers a result RUN produced and answers RUN's SUCCESS. A result of the explicit
