@@ -125,8 +125,11 @@ pub async fn start(
                 crate::tls::watch::spawn(&settings, handle.clone(), logger.clone())
                     .map_err(StartError::Watch)?;
             }
+            // The library's version, because a `vendored-openssl` build carries its own: which
+            // one runs decides the record layer's cost and which fixes are in.
             info!(logger, "Using secure Bolt connection (with SSL)";
-                "cert_file" => %settings.cert.display(), "key_file" => %settings.key.display());
+                "cert_file" => %settings.cert.display(), "key_file" => %settings.key.display(),
+                "openssl" => openssl::version::version());
             Some(handle)
         }
         None => {

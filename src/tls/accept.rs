@@ -144,17 +144,40 @@ pub async fn accept(handshakes: &Handshakes, socket: TcpStream, logger: &Logger)
     let timeout = handshakes.timeout;
     let outcome = match outcome {
         Ok(Ok(())) => Ok(stream),
-        Ok(Err(e)) => Err(AcceptError::Failed(
-            e.ssl_error()
-                .map(super::acceptor::openssl_reason)
-                .unwrap_or_else(|| e.to_string()),
-        )),
+        Ok(Err(e)) => {
+            discard_unread(stream.get_ref());
+            Err(AcceptError::Failed(
+                e.ssl_error()
+                    .map(super::acceptor::openssl_reason)
+                    .unwrap_or_else(|| e.to_string()),
+            ))
+        }
         Err(_) => Err(AcceptError::TimedOut(timeout)),
     };
     if let Some(metrics) = &handshakes.metrics {
         count(metrics, &outcome, started.elapsed());
     }
     Handshake { logger, outcome }
+}
+
+/// At most this much of what a failed handshake left unread is read away before the close.
+const DISCARD_LIMIT: usize = 64 << 10;
+
+/// Reads and drops what the peer sent that the failed handshake did not read (a plaintext Bolt
+/// client's whole handshake, say), as far as it has arrived. Closing a socket with unread bytes
+/// makes the kernel answer with a reset instead of an orderly close, which clients report as
+/// "connection reset" rather than as the closed port it is; how much OpenSSL reads before it
+/// gives up differs between versions (3.0 reads the whole first segment, 3.5 only a record
+/// header). Never waits: bytes still on their way are not waited for.
+fn discard_unread(socket: &TcpStream) {
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    while read < DISCARD_LIMIT {
+        match socket.try_read(&mut buf) {
+            Ok(n) if n > 0 => read += n,
+            _ => break,
+        }
+    }
 }
 
 fn count(metrics: &Metrics, outcome: &Result<SslStream<TcpStream>, AcceptError>, took: Duration) {
