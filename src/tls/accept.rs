@@ -167,8 +167,8 @@ const DISCARD_LIMIT: usize = 64 << 10;
 /// client's whole handshake, say), as far as it has arrived. Closing a socket with unread bytes
 /// makes the kernel answer with a reset instead of an orderly close, which clients report as
 /// "connection reset" rather than as the closed port it is; how much OpenSSL reads before it
-/// gives up differs between versions (3.0 reads the whole first segment, 3.5 only a record
-/// header). Never waits: bytes still on their way are not waited for.
+/// gives up differs between versions (3.0, reading ahead, takes what has arrived; 3.5 only a
+/// record header). Never waits: bytes still on their way are not waited for.
 fn discard_unread(socket: &TcpStream) {
     let mut buf = [0u8; 4096];
     let mut read = 0;
