@@ -703,4 +703,22 @@ mod tests {
     fn fingerprint_format() {
         assert_eq!(fingerprint_hex(&[0xab, 0x01, 0xff]), "AB:01:FF");
     }
+
+    /// The built-in library is the pinned series and looks for openssl.cnf where
+    /// `.cargo/config.toml` (or the builder's `OPENSSL_CONFIG_DIR`) says: without it, it would
+    /// read no configuration and ignore the distribution's policy.
+    #[cfg(feature = "vendored-openssl")]
+    #[test]
+    fn the_vendored_library_is_3_5_and_reads_the_configured_directory() {
+        assert!(
+            openssl::version::version().starts_with("OpenSSL 3.5."),
+            "{}",
+            openssl::version::version()
+        );
+        let configured = env!("OPENSSL_CONFIG_DIR");
+        assert_eq!(
+            openssl::version::dir(),
+            format!("OPENSSLDIR: \"{configured}\"")
+        );
+    }
 }
